@@ -1,0 +1,33 @@
+"""`python -m services.api`: serve the API with uvicorn on API_HOST:API_PORT."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from services.api.app import create_app
+from shared.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # our structlog set-up owns logging
+        access_log=False,  # RequestContextMiddleware logs each request with its id
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The API application factory: `create_app(settings)` wires everything in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, Tag
+from litestar.plugins import InitPluginProtocol
+
+from services.api.middleware import RequestContext
+from services.api.problems import EXCEPTION_HANDLERS
+from services.api.routes import system
+from shared.db import create_engine
+from shared.logging import configure_logging, get_logger
+from shared.redis import create_redis
+from shared.settings import Settings, SettingsError, load_settings
+
+log = get_logger(__name__)
+
+API_DESCRIPTION = """\
+Infrahaus builds Proxmox VE LXC containers from reusable templates and reports their progress.
+
+Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Infrahaus API",
+        version=version("infrahaus"),
+        description=API_DESCRIPTION,
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(path=["/", "/docs"])],
+        tags=[Tag(name="System", description="Liveness and readiness probes")],
+        components=Components(),
+        use_handler_docstrings=True,
+        create_examples=False,
+    )
+
+
+class InfrahausCore(InitPluginProtocol):
+    """Everything the app is made of: routes, error format, middleware, resources."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend([system.health, system.ready])
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.openapi_config = openapi_config()
+        app_config.lifespan.append(self._resources)
+        app_config.debug = False
+        app_config.logging_config = None  # shared.logging owns the logging set-up
+        return app_config
+
+    @asynccontextmanager
+    async def _resources(self, app: Litestar) -> AsyncIterator[None]:
+        """Connections are opened lazily, so the app starts even while a dependency is down."""
+        engine = create_engine(self.settings)
+        redis = create_redis(self.settings)
+        app.state.settings = self.settings
+        app.state.db_engine = engine
+        app.state.redis = redis
+        log.info("api started", queue=self.settings.queue_name)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the ASGI app; settings default to the environment (see `shared.settings`)."""
+    settings = settings or load_settings()
+    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
+        if value is None:
+            raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
+    configure_logging(settings)
+    app = Litestar(plugins=[InfrahausCore(settings)])
+    # Outside routing, so 404/405 answers carry a request id and are logged too.
+    app.asgi_handler = RequestContext(app.asgi_handler)
+    return app

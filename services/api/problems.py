@@ -1,0 +1,180 @@
+"""RFC 9457 problem details: the one error format of the API, and its OpenAPI documentation.
+
+Every error leaves the API as `application/problem+json`. Handlers document the statuses they
+can return with `problem_responses(...)`, so the spec and the wire agree (schemathesis checks it).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from shared.logging import get_logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = get_logger(__name__)
+
+
+class FieldError(msgspec.Struct, omit_defaults=True):
+    """One rejected input: where it was (`source`, `field`) and why."""
+
+    message: str
+    field: str | None = None
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document."""
+
+    title: str
+    status: int
+    type: str = "about:blank"
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = msgspec.field(default=None, name="requestId")
+    errors: list[FieldError] | None = None
+
+
+class DependencyCheck(msgspec.Struct):
+    """The state of one dependency as `/ready` saw it."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class DependencyProblem(Problem, omit_defaults=True):
+    """A 503: which dependencies are failing and why."""
+
+    checks: list[DependencyCheck] = msgspec.field(default_factory=list)
+
+
+_DESCRIPTIONS = {
+    400: "The request is malformed or fails validation; `errors` lists each problem.",
+    401: "Not logged in, or the session has expired.",
+    403: "Forbidden (missing CSRF token, or not allowed).",
+    404: "Not found, or not yours.",
+    409: "Conflict with the current state (locked, already taken, in use).",
+    429: "Too many requests; retry after the `Retry-After` header.",
+    502: "The Proxmox node answered with an error.",
+    503: "A dependency is unavailable.",
+    504: "The Proxmox node did not answer in time.",
+}
+
+
+class ProblemException(HTTPException):
+    """Raise to answer with a ready-made (possibly extended) problem document."""
+
+    def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
+        super().__init__(
+            detail=problem.detail or problem.title, status_code=problem.status, headers=headers
+        )
+        self.problem = problem
+
+
+def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses a handler can return, as problem+json.
+
+    `overrides` maps `"s503"`-style keys to a more specific Problem subclass.
+    """
+    responses: dict[int, ResponseSpec] = {}
+    for status in statuses:
+        container = overrides.get(f"s{status}", Problem)
+        responses[status] = ResponseSpec(
+            data_container=container,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            generate_examples=False,
+        )
+    return responses
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Problem]:
+    return Response(
+        content=problem,
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def _field_errors(extra: Any) -> list[FieldError] | None:
+    if not isinstance(extra, list):
+        return None
+    errors = []
+    for item in extra:
+        if isinstance(item, dict) and "message" in item:
+            errors.append(
+                FieldError(
+                    message=str(item["message"]),
+                    field=item.get("key") and str(item["key"]),
+                    source=item.get("source") and str(item["source"]),
+                )
+            )
+    return errors or None
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's HTTP exceptions (ours and the framework's) as problem details."""
+    if isinstance(exc, ProblemException):
+        problem = msgspec.structs.replace(
+            exc.problem, instance=request.url.path, request_id=_request_id(request)
+        )
+        return problem_response(problem, headers=dict(exc.headers or {}))
+    status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("request failed", status=status, detail=exc.detail)
+    phrase = HTTPStatus(status).phrase
+    detail = exc.detail if exc.detail and exc.detail != phrase else None
+    errors = _field_errors(exc.extra) if isinstance(exc, ValidationException) else None
+    problem = Problem(
+        title=phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+    )
+    return problem_response(problem, headers=dict(exc.headers or {}))
+
+
+def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
+    log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
+    problem = Problem(
+        title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
+    return problem_response(problem)
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    Exception: unexpected_exception_handler,
+}
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_MEDIA_TYPE",
+    "DependencyCheck",
+    "DependencyProblem",
+    "FieldError",
+    "Problem",
+    "ProblemException",
+    "problem_response",
+    "problem_responses",
+]

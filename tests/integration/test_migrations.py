@@ -1,0 +1,86 @@
+"""The migrations are the schema: they match the models and enforce the data rules."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import Base, Node, User, create_engine
+from shared.settings import Settings
+
+
+async def test_migrated_schema_matches_the_models(settings: Settings) -> None:
+    engine = create_engine(settings, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == [], "models and migrations disagree; write a migration"
+
+
+def _node(user_id: uuid.UUID, name: str, *, is_default: bool) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "name": name,
+        "host": "10.0.0.1",
+        "token_id": "root@pam!t",
+        "token_secret_enc": "ciphertext",
+        "is_default": is_default,
+    }
+
+
+async def test_one_default_node_per_user_and_unique_names(settings: Settings) -> None:
+    engine = create_engine(settings, pooled=False)
+    user_id = uuid.uuid4()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(User).values(id=user_id, host_identity=f"h-{user_id}", userid="root@pam")
+            )
+            await connection.execute(insert(Node).values(**_node(user_id, "pve", is_default=True)))
+            await connection.execute(
+                insert(Node).values(**_node(user_id, "pve2", is_default=False))
+            )
+        with pytest.raises(IntegrityError, match="uq_nodes_one_default_per_user"):
+            async with engine.begin() as connection:
+                await connection.execute(
+                    insert(Node).values(**_node(user_id, "pve3", is_default=True))
+                )
+        with pytest.raises(IntegrityError, match="uq_nodes_user_id_name"):
+            async with engine.begin() as connection:
+                await connection.execute(
+                    insert(Node).values(**_node(user_id, "pve", is_default=False))
+                )
+        with pytest.raises(IntegrityError, match="ck_nodes_port_range"):
+            async with engine.begin() as connection:
+                await connection.execute(
+                    insert(Node).values(**_node(user_id, "pve4", is_default=False), port=70000)
+                )
+    finally:
+        await engine.dispose()
+
+
+def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
+    """Every migration can be undone, so a bad deploy can be rolled back."""
+    from alembic import command
+
+    from shared.db.migrate import alembic_config
+    from tests.support import create_database, drop_database
+
+    url = create_database(test_servers.postgres_admin_url)
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, "head")
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+    finally:
+        drop_database(test_servers.postgres_admin_url, url)

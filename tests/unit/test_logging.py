@@ -1,0 +1,61 @@
+"""Log lines are JSON when not on a terminal, carry context, and never carry secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+
+from shared.logging import REDACTED, configure_logging, get_logger, redact_text
+from shared.settings import load_settings
+
+
+def _capture(log_format: str = "auto") -> io.StringIO:
+    stream = io.StringIO()  # not a TTY
+    configure_logging(load_settings({}, log_format=log_format), stream=stream)
+    return stream
+
+
+def test_json_lines_with_bound_context() -> None:
+    stream = _capture()
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        get_logger("t").info("hello", node="pve")
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["event"] == "hello"
+    assert line["request_id"] == "r-1"
+    assert line["node"] == "pve"
+    assert line["level"] == "info"
+
+
+def test_secret_keys_are_redacted_at_any_depth() -> None:
+    stream = _capture()
+    get_logger("t").info(
+        "login",
+        password="hunter2",
+        headers={"Authorization": "Bearer abc", "Cookie": "session=xyz", "Accept": "json"},
+        node={"token_secret": "s3cr3t", "ssh_private_key": "-----BEGIN", "name": "pve"},
+    )
+    output = stream.getvalue()
+    for secret in ("hunter2", "Bearer abc", "session=xyz", "s3cr3t", "-----BEGIN"):
+        assert secret not in output
+    line = json.loads(output.strip().splitlines()[-1])
+    assert line["password"] == REDACTED
+    assert line["headers"]["Accept"] == "json"
+    assert line["node"]["name"] == "pve"
+
+
+def test_secrets_inside_text_are_redacted_also_from_stdlib_loggers() -> None:
+    stream = _capture()
+    logging.getLogger("some.library").warning(
+        "connecting to postgresql://app:pa55word@db/x with PVEAPIToken=root@pam!ci=1234-abcd"
+    )
+    output = stream.getvalue()
+    assert "pa55word" not in output and "1234-abcd" not in output
+    assert "postgresql://app:[redacted]@db/x" in output
+
+
+def test_redact_text_leaves_ordinary_text_alone() -> None:
+    assert redact_text("GET /api/nodes 200") == "GET /api/nodes 200"
+    assert redact_text("redis://cache:6379/0") == "redis://cache:6379/0"
