@@ -7,14 +7,18 @@ Once started they are ordinary servers reached by URL, exactly like managed ones
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import subprocess
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 # sun_path holds 108 bytes on Linux; keep a margin.
 _MAX_SOCKET_PATH = 100
@@ -179,3 +183,38 @@ def find_or_start_servers(scratch: Path) -> LocalServers:
             redis_url = redis.start()
             started.append(redis)
     return LocalServers(postgres_url, redis_url, started)
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    """The admin URL with its database name replaced (works for TCP and socket URLs)."""
+    base, _, query = admin_url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return f"{base}?{query}" if query else base
+
+
+def create_database(admin_url: str, prefix: str = "infrahaus_test") -> str:
+    """A new, empty database on the server of `admin_url`; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return _database_url(admin_url, name)
+
+
+def drop_database(admin_url: str, database_url: str) -> None:
+    name = database_url.partition("?")[0].rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())

@@ -7,6 +7,7 @@ every line. Anything that looks like a secret is replaced before a line is rende
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -31,12 +32,21 @@ _PVE_TOKEN = re.compile(r"(PVEAPIToken=[^=\s]+=)\S+")
 
 def redact_text(text: str) -> str:
     """Hide passwords in URLs and PVE token secrets inside a free-text string."""
-    text = _URL_PASSWORD.sub(r"\g<scheme>:" + REDACTED + "@", text)
-    return _PVE_TOKEN.sub(r"\1" + REDACTED, text)
+    # Cheap substring tests first: this runs on every string of every log line.
+    if "@" in text:
+        text = _URL_PASSWORD.sub(r"\g<scheme>:" + REDACTED + "@", text)
+    if "PVEAPIToken" in text:
+        text = _PVE_TOKEN.sub(r"\1" + REDACTED, text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
 
 
 def _redact(value: Any, key: str = "") -> Any:
-    if key and _SECRET_KEY.search(key):
+    if key and _is_secret_key(key):
         return REDACTED
     if isinstance(value, dict):
         return {k: _redact(v, str(k)) for k, v in value.items()}
@@ -57,15 +67,19 @@ def redact_secrets(
 
 
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
-    """Route structlog and the standard library's logging through one redacting pipeline."""
+    """Route structlog and the standard library's logging through one redacting pipeline.
+
+    Our own loggers take structlog's fast path (no stdlib `LogRecord`, filtered by level before
+    any work); records from libraries go through a stdlib handler rendering the same format.
+    """
     stream = stream or sys.stderr
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and not stream.isatty()
     )
+    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         redact_secrets,
@@ -76,24 +90,20 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared_processors,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared_processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors,
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared_processors],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(level)
     # Libraries that narrate every connection or query stay at warning unless we debug.
     noisy_level = logging.DEBUG if settings.log_level == "debug" else logging.WARNING
     for name in (
@@ -112,5 +122,6 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logging.getLogger(name).propagate = True
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)
+def get_logger(name: str) -> Any:
+    """A structlog logger whose lines carry `logger=name`."""
+    return structlog.get_logger().bind(logger=name)

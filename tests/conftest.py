@@ -13,11 +13,9 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import LocalServers, find_or_start_servers
+from shared.embedded import LocalServers, create_database, drop_database, find_or_start_servers
 from shared.settings import Settings, load_settings
 from tests.support import (
-    create_database,
-    drop_database,
     settings_environment,
     start_process,
     stop_process,

@@ -1,4 +1,4 @@
-"""Test helpers: a private database per run, and child processes with given settings."""
+"""Test helpers: child processes that see given settings, and waiting for a worker."""
 
 from __future__ import annotations
 
@@ -7,48 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import asyncpg
 import msgspec
 
 from shared import heartbeat
 from shared.settings import Settings
-
-
-def _database_url(admin_url: str, name: str) -> str:
-    """The admin URL with its database name replaced (works for TCP and socket URLs)."""
-    base, _, query = admin_url.partition("?")
-    base = base.rsplit("/", 1)[0] + "/" + name
-    return f"{base}?{query}" if query else base
-
-
-def create_database(admin_url: str) -> str:
-    name = f"infrahaus_test_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
-    return _database_url(admin_url, name)
-
-
-def drop_database(admin_url: str, database_url: str) -> None:
-    name = database_url.partition("?")[0].rsplit("/", 1)[1]
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

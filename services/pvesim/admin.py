@@ -30,12 +30,12 @@ def _error(status: int, message: str) -> Response:
 class AdminApi:
     """Handlers for ``/_admin/...``; all bodies are JSON."""
 
-    def __init__(self, handle: SimulatorHandle):
-        self.handle = handle
+    def __init__(self, simulator: SimulatorHandle):
+        self.sim = simulator
 
     @property
     def cluster(self):
-        return self.handle.cluster
+        return self.sim.cluster
 
     async def handle(self, request: Request) -> Response:
         path, method = request.path.rstrip("/"), request.method
@@ -49,7 +49,7 @@ class AdminApi:
             return _ok(self.cluster.faults.snapshot())
         if path in ("/_admin/faults/reset", "/_admin/reset") and method == "POST":
             self.cluster.faults.reset()
-            await self.handle.apply_reachability()
+            await self.sim.apply_reachability()
             return _ok(self.cluster.faults.snapshot())
         match = _FAULTS_NODE.match(path)
         if match:
@@ -66,7 +66,7 @@ class AdminApi:
             key = str(body.get("key", "")).strip()
             if not key:
                 return _error(400, "key is required")
-            self.handle.authorized_keys.append(key)
+            self.sim.authorized_keys.append(key)
             return _ok(None)
         return _error(404, f"no admin endpoint {method} {path}")
 
@@ -84,7 +84,7 @@ class AdminApi:
             self.cluster.faults.reset(node)
         elif method != "GET":
             return _error(405, f"method {method} not allowed")
-        await self.handle.apply_reachability()
+        await self.sim.apply_reachability()
         return _ok(self.cluster.faults.snapshot()[node])
 
     def _state(self) -> dict[str, Any]:

@@ -204,7 +204,7 @@ class Cluster:
 
     # ----- seed data -----------------------------------------------------------------------
 
-    def seed_guests(self) -> None:
+    async def seed_guests(self) -> None:
         """A running QEMU VM 100 and a running container 101 on the first node."""
         first = next(iter(self.nodes))
         self.guests[100] = Guest(100, "qemu", first, {
@@ -219,8 +219,10 @@ class Cluster:
         }
         guest = Guest(101, "lxc", first, config)
         self.guests[101] = guest
-        self.sandbox.create_container_root(101, "debian", "legacy-ct", None)
+        await asyncio.to_thread(self.sandbox.create_container_root, 101, "debian", "legacy-ct",
+                                None)
         self._boot(guest)
+        await self._run_init(guest, "__boot")
 
     # ----- networking ----------------------------------------------------------------------
 
@@ -334,8 +336,9 @@ class Cluster:
             raise permission_error(f"pool '{params['pool']}' does not exist")
         self._check_features_permission(is_root, params.get("features"))
         for key in params:
-            if ((key.startswith("dev") and key[3:].isdigit()) or key == "hookscript") and not is_root:
-                raise permission_error("only root can set '" + key + "' config")
+            root_only = (key.startswith("dev") and key[3:].isdigit()) or key == "hookscript"
+            if root_only and not is_root:
+                raise permission_error(f"only root can set '{key}' config")
         storage = str(params.get("storage", "local"))
         if storage not in node.storages:
             raise param_error({"storage": f"storage '{storage}' does not exist"})

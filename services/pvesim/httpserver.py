@@ -49,7 +49,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, reason: str | None = None) -> Response:
-        return cls(status, json.dumps(payload).encode(), reason)
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), reason)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -86,9 +86,14 @@ def _parse_cookies(header: str) -> dict[str, str]:
 
 
 class HttpsServer:
-    """Serve ``handler`` over TLS; ``pause()``/``resume()`` close and reopen the listening socket."""
+    """Serve ``handler`` (over TLS unless ``ssl_context`` is None).
 
-    def __init__(self, handler: Handler, host: str, port: int, ssl_context: ssl.SSLContext):
+    ``pause()``/``resume()`` close and reopen the listening socket, so a "down" node refuses
+    connections like a real unreachable host.
+    """
+
+    def __init__(self, handler: Handler, host: str, port: int,
+                 ssl_context: ssl.SSLContext | None):
         self._handler = handler
         self._host = host
         self._port = port

@@ -84,7 +84,8 @@ OS_RELEASE = {
     'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
     "ubuntu": 'PRETTY_NAME="Ubuntu 24.04 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\n'
     'VERSION="24.04 LTS (Noble Numbat)"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n',
-    "alpine": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME="Alpine Linux v3.20"\n',
+    "alpine": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
+              'PRETTY_NAME="Alpine Linux v3.20"\n',
 }
 BASE_PACKAGES = ["bash", "coreutils", "openssh-server", "systemd", "ca-certificates", "iproute2"]
 _SSH_UNIT = (
@@ -163,6 +164,7 @@ class Sandbox:
         return self.data_dir / "nodes" / node / "root"
 
     def _skeleton(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
         for name, target in self._links.items():
             if not (root / name).is_symlink():
                 (root / name).symlink_to(target)

@@ -127,7 +127,7 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
     cluster = Cluster(names, config.seed, config.task_speed, sandbox, faults, clock)
     for name in names:
         sandbox.create_node_root(name)
-    cluster.seed_guests()
+    await cluster.seed_guests()
     handle.cluster = cluster
 
     cert_file, key_file = config.cert_file, config.key_file

@@ -111,13 +111,33 @@ class NodeShell:
         except RuntimeError as exc:
             process.stderr.write(f"pvesim: {exc}\n".encode())
             return 1
-        await process.redirect(stdin=child.stdin, stdout=child.stdout, stderr=child.stderr)
+        assert child.stdin and child.stdout and child.stderr
+
+        async def feed_stdin() -> None:
+            try:
+                while data := await process.stdin.read(65536):
+                    child.stdin.write(data)
+                    await child.stdin.drain()
+            except (ConnectionError, asyncssh.Error):
+                pass
+            finally:
+                child.stdin.close()
+
+        async def copy_output(source: asyncio.StreamReader, sink) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+
+        stdin_task = asyncio.create_task(feed_stdin())
         try:
+            await asyncio.gather(copy_output(child.stdout, process.stdout),
+                                 copy_output(child.stderr, process.stderr))
             status = await child.wait()
-        except asyncio.CancelledError:
-            child.kill()
+        except BaseException:
+            if child.returncode is None:
+                child.kill()
             raise
-        await process.drain()
+        finally:
+            stdin_task.cancel()
         return status
 
     def _existing_container(self, vmid_text: str, what: str) -> Guest:

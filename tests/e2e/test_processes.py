@@ -51,9 +51,10 @@ async def test_api_and_worker_processes_serve_and_stop_cleanly(
         assert ready.json()["status"] == "ready"
         assert "x-request-id" in ready.headers
     finally:
-        # uvicorn re-raises the signal once its graceful shutdown is complete
-        assert stop_process(api) in (0, -signal.SIGTERM)
-        assert stop_process(worker) == 0
+        api_code, worker_code = stop_process(api), stop_process(worker)
+    # uvicorn re-raises the signal once its graceful shutdown is complete
+    assert api_code in (0, -signal.SIGTERM)
+    assert worker_code == 0
     # the worker left the heartbeat set on its way out
     assert await redis.zcard(heartbeat.workers_key(own.queue_name)) == 0
     log = (tmp_path / "api.log").read_text()

@@ -74,7 +74,7 @@ def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
     from alembic import command
 
     from shared.db.migrate import alembic_config
-    from tests.support import create_database, drop_database
+    from shared.embedded import create_database, drop_database
 
     url = create_database(test_servers.postgres_admin_url)
     try:

@@ -1,0 +1,75 @@
+"""Client helpers for tests that talk to a running simulator over real HTTPS and SSH.
+
+They pin the simulator's certificate and SSH host key instead of disabling verification, so the
+tests exercise the same trust setup production code needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import httpx
+
+from services.pvesim.tls import certificate_fingerprint
+
+
+def ssl_context_for(info: dict[str, Any]) -> ssl.SSLContext:
+    """Trust exactly the simulator's self-signed certificate (checked against the fingerprint)."""
+    cert_file = Path(info["tlsCertFile"])
+    if certificate_fingerprint(cert_file) != info["tlsFingerprint"]:
+        raise ssl.SSLError("simulator certificate does not match the advertised fingerprint")
+    return ssl.create_default_context(cafile=str(cert_file))
+
+
+def token_header(info: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"PVEAPIToken={info['tokenId']}={info['tokenSecret']}"}
+
+
+def api_client(info: dict[str, Any], *, token: bool = True, timeout: float = 15.0
+               ) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` rooted at ``apiUrl``, with the API token unless ``token=False``."""
+    return httpx.AsyncClient(
+        base_url=info["apiUrl"],
+        verify=ssl_context_for(info),
+        headers=token_header(info) if token else {},
+        timeout=timeout,
+    )
+
+
+def admin_client(info: dict[str, Any]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=info["adminUrl"], timeout=15.0)
+
+
+def known_hosts_for(info: dict[str, Any], node: str | None = None) -> asyncssh.SSHKnownHosts:
+    port = info["sshPorts"][node] if node else info["sshPort"]
+    return asyncssh.import_known_hosts(f"[{info['sshHost']}]:{port} {info['sshHostKey']}")
+
+
+async def ssh_connect(info: dict[str, Any], node: str | None = None, *, use_key: bool = False,
+                      **kwargs: Any) -> asyncssh.SSHClientConnection:
+    """Connect to a node's SSH side with the password (or the generated client key)."""
+    port = info["sshPorts"][node] if node else info["sshPort"]
+    credentials: dict[str, Any] = (
+        {"client_keys": [info["sshClientKeyFile"]]} if use_key
+        else {"password": info["sshPassword"], "client_keys": None}
+    )
+    return await asyncssh.connect(
+        info["sshHost"], port, username=info["sshUser"], known_hosts=known_hosts_for(info, node),
+        connect_timeout=10, **credentials, **kwargs)
+
+
+async def wait_for_task(client: httpx.AsyncClient, node: str, upid: str,
+                        timeout: float = 20.0) -> dict[str, Any]:
+    """Poll ``tasks/{upid}/status`` until the task stopped; returns the final status object."""
+    async with asyncio.timeout(timeout):
+        while True:
+            response = await client.get(f"/nodes/{node}/tasks/{upid}/status")
+            response.raise_for_status()
+            status = response.json()["data"]
+            if status["status"] == "stopped":
+                return status
+            await asyncio.sleep(0.02)

@@ -1,0 +1,174 @@
+"""The node side over real SSH: pct exec/push/status, stand-ins and isolation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+from pathlib import Path
+
+import asyncssh
+import httpx
+import pytest
+
+from services.pvesim import SimulatorHandle
+from services.pvesim.testing import ssh_connect
+from tests.pvesim.helpers import create_container, run_task
+
+SERVICE_SCRIPT = r"""
+set -euo pipefail
+apt-get update -q
+apt-get install -y --no-install-recommends python3-venv redis-server
+pip install "fastapi==0.115.0" uvicorn
+mkdir -p /etc/infrahaus/credentials /opt/app
+printf 'token=%s\n' s3cret > /etc/infrahaus/credentials/x
+chmod 600 /etc/infrahaus/credentials/x
+cat > /etc/systemd/system/app.service <<'UNIT'
+[Unit]
+Description=Infrahaus demo app
+
+[Service]
+ExecStart=/opt/app/venv/bin/uvicorn main:app --host 0.0.0.0 --port 8080
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now app.service
+echo done
+"""
+
+
+@pytest.fixture
+async def node_ssh(pvesim: SimulatorHandle):
+    conn = await ssh_connect(pvesim.info)
+    yield conn
+    conn.close()
+
+
+async def pct_exec(conn: asyncssh.SSHClientConnection, vmid: int, command: str,
+                   **kwargs) -> asyncssh.SSHCompletedProcess:
+    return await conn.run(f"pct exec {vmid} -- bash -c {shlex.quote(command)}", **kwargs)
+
+
+async def test_password_and_key_auth(pvesim: SimulatorHandle) -> None:
+    async with await ssh_connect(pvesim.info, use_key=True) as conn:
+        result = await conn.run("pct status 101", check=True)
+        assert result.stdout == "status: running\n"
+    with pytest.raises(asyncssh.PermissionDenied):
+        await asyncssh.connect(
+            pvesim.info["sshHost"], pvesim.info["sshPort"], username="root", password="wrong",
+            client_keys=None, known_hosts=None)
+
+
+async def test_pct_errors_match_pct(node_ssh: asyncssh.SSHClientConnection,
+                                    api: httpx.AsyncClient, new_vmid: int) -> None:
+    await create_container(api, new_vmid)
+    not_running = await node_ssh.run(f"pct exec {new_vmid} -- true")
+    assert not_running.exit_status == 255
+    assert not_running.stderr == f"container '{new_vmid}' not running!\n"
+    missing = await node_ssh.run("pct status 999999")
+    assert missing.stderr == "Configuration file 'nodes/pve/lxc/999999.conf' does not exist\n"
+    push = await node_ssh.run(f"pct push {new_vmid} /etc/hostname /root/x")
+    assert push.stderr == "can only push files to a running CT\n"
+    assert (await node_ssh.run(f"pct status {new_vmid}")).stdout == "status: stopped\n"
+
+
+async def test_exec_passes_stdio_and_exit_status(node_ssh: asyncssh.SSHClientConnection) -> None:
+    result = await node_ssh.run("pct exec 101 -- sh -c 'cat > /root/in.txt; echo out; "
+                                "echo err >&2; exit 7'", input="hello")
+    assert (result.exit_status, result.stdout, result.stderr) == (7, "out\n", "err\n")
+    read_back = await node_ssh.run("sudo pct exec 101 -- cat /root/in.txt", check=True)
+    assert read_back.stdout == "hello"
+
+
+async def test_service_script_state_is_visible_later(
+    node_ssh: asyncssh.SSHClientConnection, api: httpx.AsyncClient, admin: httpx.AsyncClient,
+    new_vmid: int
+) -> None:
+    await create_container(api, new_vmid, start=1)
+    async with node_ssh.start_sftp_client() as sftp:
+        async with sftp.open("/tmp/setup.sh", "w") as handle:
+            await handle.write(SERVICE_SCRIPT)
+    await node_ssh.run(f"pct push {new_vmid} /tmp/setup.sh /root/setup.sh --perms 0700",
+                       check=True)
+    result = await node_ssh.run(f"pct exec {new_vmid} -- bash /root/setup.sh", check=True)
+    assert result.stdout.endswith("done\n")
+
+    units = await pct_exec(node_ssh, new_vmid, "systemctl list-units --type=service --no-pager")
+    assert "app.service" in units.stdout and "redis-server.service" in units.stdout
+    assert "active   running Infrahaus demo app" in units.stdout
+    sockets = await pct_exec(node_ssh, new_vmid, "ss -tlnp")
+    assert "0.0.0.0:8080" in sockets.stdout and '"uvicorn"' in sockets.stdout
+    assert "0.0.0.0:6379" in sockets.stdout
+    secret = await pct_exec(node_ssh, new_vmid, "cat /etc/infrahaus/credentials/x")
+    assert secret.stdout == "token=s3cret\n"
+    enabled = await pct_exec(node_ssh, new_vmid, "systemctl is-enabled app; systemctl is-active app")
+    assert enabled.stdout == "enabled\nactive\n"
+    journal = await pct_exec(node_ssh, new_vmid, "journalctl -u app --no-pager -o cat")
+    assert "Started app.service - Infrahaus demo app." in journal.stdout
+    assert "Listening on 0.0.0.0:8080" in journal.stdout
+    address = await pct_exec(node_ssh, new_vmid, "hostname -I")
+    interfaces = (await api.get(f"/nodes/pve/lxc/{new_vmid}/interfaces")).json()["data"]
+    eth0 = next(i for i in interfaces if i["name"] == "eth0")
+    assert address.stdout.split() == [eth0["inet"].split("/")[0]]
+
+    state = (await admin.get(f"/containers/{new_vmid}")).json()["data"]
+    assert {"python3-venv", "redis-server"} <= set(state["packages"]["apt"])
+    assert "fastapi==0.115.0" in state["packages"]["pip"]
+    assert "app.service" in state["enabledUnits"]
+
+    # Enabled units come back after a restart; nothing is active while stopped.
+    await run_task(api, f"/nodes/pve/lxc/{new_vmid}/status/stop")
+    after_stop = (await admin.get(f"/containers/{new_vmid}")).json()["data"]
+    assert after_stop["activeUnits"] == []
+    await run_task(api, f"/nodes/pve/lxc/{new_vmid}/status/start")
+    restarted = await pct_exec(node_ssh, new_vmid, "ss -tln")
+    assert "0.0.0.0:8080" in restarted.stdout
+
+
+async def test_failed_package_install_reports_apt_error(
+    node_ssh: asyncssh.SSHClientConnection
+) -> None:
+    result = await node_ssh.run("pct exec 101 -- apt-get install -y nonexistent-pkg")
+    assert result.exit_status == 100
+    assert result.stderr == "E: Unable to locate package nonexistent-pkg\n"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+
+
+async def test_writes_stay_inside_the_container_root(
+    node_ssh: asyncssh.SSHClientConnection, pvesim: SimulatorHandle
+) -> None:
+    data_dir = pvesim.data_dir
+    root = pvesim.cluster.sandbox.container_root(101)
+    watched = [Path("/etc/hosts"), Path("/x"), Path("/tmp/x"), data_dir / "x",
+               root.parent / "x", root.parent.parent / "x"]
+    before = {path: _digest(path) for path in watched}
+    outside_files = {p for p in data_dir.rglob("*") if root not in p.parents and p != root}
+    script = (
+        "echo pwned >> /etc/hosts; echo x > ../../x; echo x > /../../../x; cd /tmp; "
+        "echo x > ../../../../x; ln -sf /etc/passwd /root/link; echo y > /usr/bin/pvesim-x "
+        "2>/dev/null; mount -o remount,rw /usr 2>/dev/null; chroot / true 2>/dev/null; "
+        "echo ok"
+    )
+    result = await node_ssh.run(f"pct exec 101 -- bash -c {shlex.quote(script)}")
+    assert result.stdout == "ok\n"
+    assert {path: _digest(path) for path in watched} == before
+    assert {p for p in data_dir.rglob("*") if root not in p.parents and p != root} == \
+        outside_files
+    assert "pwned" in (root / "etc/hosts").read_text()
+    assert (root / "x").read_text() == "x\n"
+    assert not Path("/usr/bin/pvesim-x").exists()
+    assert os.readlink(root / "root/link") == "/etc/passwd"
+
+
+async def test_pct_pull_and_node_shell(node_ssh: asyncssh.SSHClientConnection) -> None:
+    await node_ssh.run("pct exec 101 -- sh -c 'echo pulled > /root/report.txt'", check=True)
+    await node_ssh.run("pct pull 101 /root/report.txt /tmp/report.txt", check=True)
+    assert (await node_ssh.run("cat /tmp/report.txt", check=True)).stdout == "pulled\n"
+    listing = await node_ssh.run("pct list", check=True)
+    assert "101" in listing.stdout and "legacy-ct" in listing.stdout
