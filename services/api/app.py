@@ -11,12 +11,15 @@ from litestar.config.app import AppConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Tag
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.middleware import RequestContext
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.routes import system
-from shared.db import create_engine
+from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
 from shared.redis import create_redis
 from shared.settings import Settings, SettingsError, load_settings
@@ -55,6 +58,7 @@ class InfrahausCore(InitPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config()
         app_config.lifespan.append(self._resources)
+        app_config.dependencies["db_session"] = Provide(provide_db_session)
         app_config.debug = False
         app_config.logging_config = None  # shared.logging owns the logging set-up
         return app_config
@@ -66,6 +70,7 @@ class InfrahausCore(InitPluginProtocol):
         redis = create_redis(self.settings)
         app.state.settings = self.settings
         app.state.db_engine = engine
+        app.state.db_sessions = create_session_factory(engine)
         app.state.redis = redis
         log.info("api started", queue=self.settings.queue_name)
         try:
@@ -73,6 +78,12 @@ class InfrahausCore(InitPluginProtocol):
         finally:
             await redis.aclose()
             await engine.dispose()
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request; services commit explicitly, anything else is rolled back."""
+    async with state.db_sessions() as session:
+        yield session
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
