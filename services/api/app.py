@@ -8,11 +8,11 @@ from importlib.metadata import version
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Tag
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
