@@ -72,13 +72,14 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     Our own loggers take structlog's fast path (no stdlib `LogRecord`, filtered by level before
     any work); records from libraries go through a stdlib handler rendering the same format.
     """
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and not stream.isatty()
     )
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
@@ -92,11 +93,11 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=lambda name="", *_: _NamedWriteLogger(stream, name),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared_processors],
+        foreign_pre_chain=shared_processors,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(stream)
@@ -122,6 +123,27 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logging.getLogger(name).propagate = True
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at write time (test runners swap it per test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's fast file logger plus the `name` that `add_logger_name` reads."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
 def get_logger(name: str) -> Any:
-    """A structlog logger whose lines carry `logger=name`."""
-    return structlog.get_logger().bind(logger=name)
+    """A structlog logger whose lines carry `logger=name`; resolved lazily at first use."""
+    return structlog.get_logger(name)

@@ -95,5 +95,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings)])
     # Outside routing, so 404/405 answers carry a request id and are logged too.
-    app.asgi_handler = RequestContext(app.asgi_handler)
+    app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
     return app

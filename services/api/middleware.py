@@ -19,15 +19,17 @@ from shared.logging import get_logger
 REQUEST_ID_HEADER = "x-request-id"
 # An id a client or proxy sends is kept only if it cannot smuggle anything into logs.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# Probes hit these every few seconds; at info level they would drown the real traffic.
+# Probes hit these every few seconds; they are logged only at LOG_LEVEL=debug.
 _QUIET_PATHS = frozenset({"/health", "/ready"})
 
 log = get_logger("services.api.access")
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, log_probes: bool = False) -> None:
         self.app = app
+        # Decided once: the probe paths are the hottest and must not pay for a dropped log call.
+        self.log_probes = log_probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,11 +52,11 @@ class RequestContext:
             try:
                 await self.app(scope, receive, send_with_request_id)
             finally:
-                emit = log.debug if scope["path"] in _QUIET_PATHS else log.info
-                emit(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                if self.log_probes or scope["path"] not in _QUIET_PATHS:
+                    log.info(
+                        "request",
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    )

@@ -77,7 +77,7 @@ class AdminApi:
             try:
                 self.cluster.faults.update(node, body)
             except KeyError as exc:
-                return _error(400, f"unknown fault setting {exc.args[0]!r}")
+                return _error(400, str(exc.args[0]))
             except (TypeError, ValueError) as exc:
                 return _error(400, f"invalid fault value: {exc}")
         elif method == "DELETE":
@@ -91,12 +91,21 @@ class AdminApi:
         return {
             "nodes": list(self.cluster.nodes),
             "guests": [
-                {"vmid": g.vmid, "type": g.kind, "node": g.node, "status": g.status,
-                 "lock": g.lock, "ipv4": g.ipv4, "hostname": g.hostname}
+                {
+                    "vmid": g.vmid,
+                    "type": g.kind,
+                    "node": g.node,
+                    "status": g.status,
+                    "lock": g.lock,
+                    "ipv4": g.ipv4,
+                    "hostname": g.hostname,
+                }
                 for g in sorted(self.cluster.guests.values(), key=lambda g: g.vmid)
             ],
-            "tasks": {"total": len(self.cluster.tasks.tasks),
-                      "running": sum(t.running for t in self.cluster.tasks.tasks.values())},
+            "tasks": {
+                "total": len(self.cluster.tasks.tasks),
+                "running": sum(t.running for t in self.cluster.tasks.tasks.values()),
+            },
             "faults": self.cluster.faults.snapshot(),
             "clockOffset": self.cluster.clock.offset,
         }
@@ -112,9 +121,16 @@ class AdminApi:
             return path.read_text().split() if path.is_file() else []
 
         wants = root / "etc/systemd/system/multi-user.target.wants"
-        return _ok({
-            "vmid": vmid, "node": guest.node, "status": guest.status, "rootDir": str(root),
-            "packages": {kind: lines(state / "packages" / kind) for kind in ("apt", "pip", "npm")},
-            "activeUnits": sorted(p.name for p in (state / "active").glob("*")),
-            "enabledUnits": sorted(p.name for p in wants.glob("*")) if wants.is_dir() else [],
-        })
+        return _ok(
+            {
+                "vmid": vmid,
+                "node": guest.node,
+                "status": guest.status,
+                "rootDir": str(root),
+                "packages": {
+                    kind: lines(state / "packages" / kind) for kind in ("apt", "pip", "npm")
+                },
+                "activeUnits": sorted(p.name for p in (state / "active").glob("*")),
+                "enabledUnits": sorted(p.name for p in wants.glob("*")) if wants.is_dir() else [],
+            }
+        )

@@ -81,8 +81,9 @@ def _route_pattern(template: str) -> re.Pattern[str]:
 class PveApi:
     """Routes ``/api2/json`` requests to the handlers below."""
 
-    def __init__(self, cluster: Cluster, auth: Authenticator, auth_failure_delay: float,
-                 fingerprint: str):
+    def __init__(
+        self, cluster: Cluster, auth: Authenticator, auth_failure_delay: float, fingerprint: str
+    ):
         self.cluster = cluster
         self.auth = auth
         self.auth_failure_delay = auth_failure_delay
@@ -92,8 +93,13 @@ class PveApi:
 
     # ----- routing ------------------------------------------------------------------------
 
-    def _add(self, method: str, template: str, handler: Handler,
-             permission: tuple[str, tuple[str, ...], bool] | None = None) -> None:
+    def _add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        permission: tuple[str, tuple[str, ...], bool] | None = None,
+    ) -> None:
         self.routes.append(Route(method, template, _route_pattern(template), handler, permission))
 
     def _register_routes(self) -> None:
@@ -107,8 +113,12 @@ class PveApi:
         self._add("GET", "/nodes/{node}/status", self.node_status, node_audit)
         self._add("GET", "/nodes/{node}/network", self.node_network, node_audit)
         self._add("GET", "/nodes/{node}/storage", self.list_storage)
-        self._add("GET", "/nodes/{node}/storage/{storage}/content", self.storage_content,
-                  ("/storage/{storage}", ("Datastore.Audit", "Datastore.AllocateSpace"), True))
+        self._add(
+            "GET",
+            "/nodes/{node}/storage/{storage}/content",
+            self.storage_content,
+            ("/storage/{storage}", ("Datastore.Audit", "Datastore.AllocateSpace"), True),
+        )
         self._add("GET", "/nodes/{node}/tasks", self.list_tasks)
         self._add("GET", "/nodes/{node}/tasks/{upid}/status", self.task_status)
         self._add("GET", "/nodes/{node}/tasks/{upid}/log", self.task_log)
@@ -118,9 +128,22 @@ class PveApi:
         self._add("GET", lxc, self.container_index)
         self._add("DELETE", lxc, self.destroy_container, ("/vms/{vmid}", ("VM.Allocate",), False))
         self._add("GET", f"{lxc}/config", self.get_config, vm_audit)
-        self._add("PUT", f"{lxc}/config", self.put_config, (
-            "/vms/{vmid}", ("VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory",
-                            "VM.Config.Network", "VM.Config.Options"), True))
+        self._add(
+            "PUT",
+            f"{lxc}/config",
+            self.put_config,
+            (
+                "/vms/{vmid}",
+                (
+                    "VM.Config.Disk",
+                    "VM.Config.CPU",
+                    "VM.Config.Memory",
+                    "VM.Config.Network",
+                    "VM.Config.Options",
+                ),
+                True,
+            ),
+        )
         self._add("GET", f"{lxc}/interfaces", self.interfaces, vm_audit)
         self._add("GET", f"{lxc}/status/current", self.status_current, vm_audit)
         for action in ("start", "stop", "shutdown", "reboot"):
@@ -169,7 +192,8 @@ class PveApi:
                 if identity.is_token and not schema["allowtoken"]:
                     raise permission_error(
                         f"URI '{route.template}' not available with API token, need proper "
-                        "ticket.\n")
+                        "ticket.\n"
+                    )
                 self._check_route_permission(route, identity, path_params)
             errors = validate(schema["parameters"], params)
             if errors:
@@ -222,7 +246,8 @@ class PveApi:
         params.pop("_dc", None)
         conflicts = {
             key: "duplicate parameter (already defined in URI) with conflicting values!"
-            for key, value in path_params.items() if key in params and str(params[key]) != value
+            for key, value in path_params.items()
+            if key in params and str(params[key]) != value
         }
         if conflicts:
             raise param_error(conflicts)
@@ -230,8 +255,9 @@ class PveApi:
         return params
 
     @staticmethod
-    def _check_route_permission(route: Route, identity: Identity,
-                                path_params: dict[str, str]) -> None:
+    def _check_route_permission(
+        route: Route, identity: Identity, path_params: dict[str, str]
+    ) -> None:
         if route.permission is None:
             return
         acl_template, privileges, any_of = route.permission
@@ -249,26 +275,36 @@ class PveApi:
     # ----- handlers -----------------------------------------------------------------------
 
     async def get_version(self, ctx: ApiContext) -> dict:
-        return {"version": PVE_VERSION, "release": PVE_RELEASE, "repoid": PVE_REPOID,
-                "console": "xtermjs"}
+        return {
+            "version": PVE_VERSION,
+            "release": PVE_RELEASE,
+            "repoid": PVE_REPOID,
+            "console": "xtermjs",
+        }
 
     async def create_ticket(self, ctx: ApiContext) -> dict:
         auth = ctx.request.headers.get("authorization", "")
         if auth.startswith(("PVEAPIToken=", "PVEAPIToken ")):
             raise permission_error(
-                "URI '/access/ticket' not available with API token, need proper ticket.\n")
+                "URI '/access/ticket' not available with API token, need proper ticket.\n"
+            )
         userid = self.auth.check_password(
-            str(ctx.params["username"]), ctx.params.get("realm"), str(ctx.params["password"]))
+            str(ctx.params["username"]), ctx.params.get("realm"), str(ctx.params["password"])
+        )
         if userid is None:
             await asyncio.sleep(self.auth_failure_delay)
             raise PveError("authentication failure", 401)
         ticket, csrf = self.auth.create_ticket(userid)
         privileges = self.auth.users[userid].privileges
         return {
-            "username": userid, "ticket": ticket, "CSRFPreventionToken": csrf,
-            "cap": {"vms": {p: 1 for p in privileges if p.startswith("VM.")},
-                    "nodes": {p: 1 for p in privileges if p.startswith("Sys.")},
-                    "storage": {p: 1 for p in privileges if p.startswith("Datastore.")}},
+            "username": userid,
+            "ticket": ticket,
+            "CSRFPreventionToken": csrf,
+            "cap": {
+                "vms": {p: 1 for p in privileges if p.startswith("VM.")},
+                "nodes": {p: 1 for p in privileges if p.startswith("Sys.")},
+                "storage": {p: 1 for p in privileges if p.startswith("Datastore.")},
+            },
         }
 
     async def list_nodes(self, ctx: ApiContext) -> list[dict]:
@@ -282,21 +318,41 @@ class PveApi:
     async def node_status(self, ctx: ApiContext) -> dict:
         node = self.cluster.node(ctx.node)
         return {
-            "cpu": 0.031, "wait": 0.0004, "idle": 0,
-            "cpuinfo": {"cores": 8, "cpus": 16, "model": "AMD EPYC 7302P 16-Core Processor",
-                        "sockets": 1, "mhz": "3000.000", "hvm": "1", "flags": "fpu vme sse2"},
-            "memory": {"total": 64 * 1024**3, "used": 9 * 1024**3, "free": 55 * 1024**3,
-                       "available": 54 * 1024**3},
+            "cpu": 0.031,
+            "wait": 0.0004,
+            "idle": 0,
+            "cpuinfo": {
+                "cores": 8,
+                "cpus": 16,
+                "model": "AMD EPYC 7302P 16-Core Processor",
+                "sockets": 1,
+                "mhz": "3000.000",
+                "hvm": "1",
+                "flags": "fpu vme sse2",
+            },
+            "memory": {
+                "total": 64 * 1024**3,
+                "used": 9 * 1024**3,
+                "free": 55 * 1024**3,
+                "available": 54 * 1024**3,
+            },
             "swap": {"total": 8 * 1024**3, "used": 0, "free": 8 * 1024**3},
             "ksm": {"shared": 0},
-            "rootfs": {"total": 100 * 1024**3, "used": 12 * 1024**3, "free": 88 * 1024**3,
-                       "avail": 83 * 1024**3},
+            "rootfs": {
+                "total": 100 * 1024**3,
+                "used": 12 * 1024**3,
+                "free": 88 * 1024**3,
+                "avail": 83 * 1024**3,
+            },
             "loadavg": ["0.12", "0.09", "0.05"],
             "uptime": int(self.cluster.clock.now() - node.booted_at),
             "kversion": "Linux 6.14.11-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4",
-            "current-kernel": {"sysname": "Linux", "release": "6.14.11-4-pve",
-                               "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4",
-                               "machine": "x86_64"},
+            "current-kernel": {
+                "sysname": "Linux",
+                "release": "6.14.11-4-pve",
+                "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4",
+                "machine": "x86_64",
+            },
             "boot-info": {"mode": "efi", "secureboot": 0},
             "pveversion": f"pve-manager/{PVE_VERSION}/{PVE_REPOID}",
         }
@@ -304,13 +360,33 @@ class PveApi:
     async def node_network(self, ctx: ApiContext) -> list[dict]:
         node = self.cluster.node(ctx.node)
         interfaces = [
-            {"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1,
-             "bridge_ports": "eno1", "bridge_stp": "off", "bridge_fd": "0",
-             "method": "static", "method6": "manual", "families": ["inet"],
-             "address": node.address, "netmask": "24", "cidr": f"{node.address}/24",
-             "gateway": "192.168.100.1", "priority": 5},
-            {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual",
-             "method6": "manual", "families": ["inet"], "priority": 3},
+            {
+                "iface": "vmbr0",
+                "type": "bridge",
+                "active": 1,
+                "autostart": 1,
+                "bridge_ports": "eno1",
+                "bridge_stp": "off",
+                "bridge_fd": "0",
+                "method": "static",
+                "method6": "manual",
+                "families": ["inet"],
+                "address": node.address,
+                "netmask": "24",
+                "cidr": f"{node.address}/24",
+                "gateway": "192.168.100.1",
+                "priority": 5,
+            },
+            {
+                "iface": "eno1",
+                "type": "eth",
+                "active": 1,
+                "exists": 1,
+                "method": "manual",
+                "method6": "manual",
+                "families": ["inet"],
+                "priority": 3,
+            },
         ]
         wanted = ctx.params.get("type")
         if wanted in ("bridge", "any_bridge", "any_local_bridge"):
@@ -332,12 +408,20 @@ class PveApi:
             if content and not all(storage.allows(c) for c in content.split(",")):
                 continue
             used = self.cluster.storage_used(node, storage)
-            result.append({
-                "storage": storage.name, "type": storage.type, "content": storage.content,
-                "active": 1, "enabled": 1, "shared": storage.shared, "total": storage.total,
-                "used": used, "avail": storage.total - used,
-                "used_fraction": round(used / storage.total, 6),
-            })
+            result.append(
+                {
+                    "storage": storage.name,
+                    "type": storage.type,
+                    "content": storage.content,
+                    "active": 1,
+                    "enabled": 1,
+                    "shared": storage.shared,
+                    "total": storage.total,
+                    "used": used,
+                    "avail": storage.total - used,
+                    "used_fraction": round(used / storage.total, 6),
+                }
+            )
         return result
 
     async def storage_content(self, ctx: ApiContext) -> list[dict]:
@@ -369,7 +453,7 @@ class PveApi:
         start = int(ctx.params.get("start", 0))
         limit = int(ctx.params.get("limit", 50))
         result = []
-        for task in tasks[start:start + limit]:
+        for task in tasks[start : start + limit]:
             item = {k: v for k, v in task.status().items() if k not in ("exitstatus",)}
             item.pop("status")
             if not task.running:
@@ -389,7 +473,7 @@ class PveApi:
         limit = int(ctx.params.get("limit", 50))
         if not lines:
             return ResponseWithTotal([{"n": 1, "t": "no content"}], 1)
-        window = lines[start:] if limit == 0 else lines[start:start + limit]
+        window = lines[start:] if limit == 0 else lines[start : start + limit]
         data = [{"n": start + i + 1, "t": text} for i, text in enumerate(window)]
         return ResponseWithTotal(data, len(lines))
 
@@ -412,15 +496,33 @@ class PveApi:
         if ctx.params.get("unprivileged") in ("0", 0, False):
             self._require(ctx.identity, "/", "Sys.Modify")
         assert ctx.identity is not None
-        return await self.cluster.create(ctx.node, ctx.params, ctx.identity.authid,
-                                         ctx.identity.is_root)
+        return await self.cluster.create(
+            ctx.node, ctx.params, ctx.identity.authid, ctx.identity.is_root
+        )
 
     async def container_index(self, ctx: ApiContext) -> list[dict]:
         self.cluster.container(ctx.node, ctx.vmid)
-        return [{"subdir": name} for name in (
-            "config", "pending", "status", "vncproxy", "termproxy", "vncwebsocket",
-            "spiceproxy", "remote_migrate", "migrate", "clone", "rrd", "rrddata", "firewall",
-            "snapshot", "resize", "interfaces")]
+        return [
+            {"subdir": name}
+            for name in (
+                "config",
+                "pending",
+                "status",
+                "vncproxy",
+                "termproxy",
+                "vncwebsocket",
+                "spiceproxy",
+                "remote_migrate",
+                "migrate",
+                "clone",
+                "rrd",
+                "rrddata",
+                "firewall",
+                "snapshot",
+                "resize",
+                "interfaces",
+            )
+        ]
 
     async def destroy_container(self, ctx: ApiContext) -> str:
         assert ctx.identity is not None
@@ -439,28 +541,38 @@ class PveApi:
         guest = self.cluster.container(ctx.node, ctx.vmid)
         if guest.status != "running":
             return None
-        result = [{
-            "name": "lo", "hwaddr": "00:00:00:00:00:00", "hardware-address": "00:00:00:00:00:00",
-            "inet": "127.0.0.1/8", "inet6": "::1/128",
-            "ip-addresses": [
-                {"ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8},
-                {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128},
-            ],
-        }]
+        result = [
+            {
+                "name": "lo",
+                "hwaddr": "00:00:00:00:00:00",
+                "hardware-address": "00:00:00:00:00:00",
+                "inet": "127.0.0.1/8",
+                "inet6": "::1/128",
+                "ip-addresses": [
+                    {"ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8},
+                    {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128},
+                ],
+            }
+        ]
         net = self.cluster.network_state(guest)
         if net is not None:
             mac = net.hwaddr.lower()
             link_local = _link_local(mac)
             item: dict[str, Any] = {
-                "name": net.iface, "hwaddr": mac, "hardware-address": mac,
-                "inet6": f"{link_local}/64", "ip-addresses": [],
+                "name": net.iface,
+                "hwaddr": mac,
+                "hardware-address": mac,
+                "inet6": f"{link_local}/64",
+                "ip-addresses": [],
             }
             if guest.ipv4:
                 item["inet"] = f"{guest.ipv4}/{net.prefix}"
                 item["ip-addresses"].append(
-                    {"ip-address": guest.ipv4, "ip-address-type": "inet", "prefix": net.prefix})
+                    {"ip-address": guest.ipv4, "ip-address-type": "inet", "prefix": net.prefix}
+                )
             item["ip-addresses"].append(
-                {"ip-address": link_local, "ip-address-type": "inet6", "prefix": 64})
+                {"ip-address": link_local, "ip-address-type": "inet6", "prefix": 64}
+            )
             result.append(item)
         return result
 
@@ -492,8 +604,9 @@ class PveApi:
         return str(self.cluster.next_free_vmid())
 
 
-def _merge_pairs(params: dict[str, Any], pairs: list[tuple[str, str]],
-                 override: bool = False) -> None:
+def _merge_pairs(
+    params: dict[str, Any], pairs: list[tuple[str, str]], override: bool = False
+) -> None:
     """Repeated keys become lists (as pveproxy does); ``override`` replaces earlier sources."""
     seen: set[str] = set()
     for key, value in pairs:

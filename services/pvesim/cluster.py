@@ -12,7 +12,6 @@ import hashlib
 import ipaddress
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -31,7 +30,11 @@ MIB = 1024**2
 
 # Seconds each task type takes at task speed 1.0.
 TASK_DURATIONS = {
-    "vzcreate": 3.0, "vzstart": 1.0, "vzstop": 0.5, "vzshutdown": 1.5, "vzreboot": 2.0,
+    "vzcreate": 3.0,
+    "vzstart": 1.0,
+    "vzstop": 0.5,
+    "vzshutdown": 1.5,
+    "vzreboot": 2.0,
     "vzdestroy": 1.0,
 }
 FLOCK_TIMEOUT = 10.0
@@ -43,12 +46,30 @@ TEMPLATES = {
     "ubuntu-24.04-standard_24.04-2_amd64.tar.zst": ("ubuntu", 141_306_522),
     "alpine-3.20-default_20240908_amd64.tar.xz": ("alpine", 3_159_892),
 }
-_TEMPLATE_FORMATS = {".tar.zst": "tzst", ".tar.xz": "txz", ".tar.gz": "tgz", ".tar.bz2": "tbz2",
-                     ".tar": "tar"}
+_TEMPLATE_FORMATS = {
+    ".tar.zst": "tzst",
+    ".tar.xz": "txz",
+    ".tar.gz": "tgz",
+    ".tar.bz2": "tbz2",
+    ".tar": "tar",
+}
 # Keys create accepts that never reach the config file.
 _CREATE_ONLY_KEYS = {
-    "node", "vmid", "ostemplate", "password", "ssh-public-keys", "storage", "start", "pool",
-    "restore", "force", "unique", "ha-managed", "bwlimit", "ignore-unpack-errors", "debug",
+    "node",
+    "vmid",
+    "ostemplate",
+    "password",
+    "ssh-public-keys",
+    "storage",
+    "start",
+    "pool",
+    "restore",
+    "force",
+    "unique",
+    "ha-managed",
+    "bwlimit",
+    "ignore-unpack-errors",
+    "debug",
 }
 _REQUIRED_KEYS = {"memory", "rootfs", "ostype"}
 _ROOT_ONLY_FEATURES_MESSAGE = "changing feature flags (except nesting) is only allowed for root@pam"
@@ -78,9 +99,17 @@ class Guest:
     config: dict[str, Any]
     status: str = "stopped"
     started_at: float | None = None
+    # For the pvestatd lag of /cluster/resources: when the status last changed, and before.
+    created_at: float = 0.0
+    status_changed_at: float = 0.0
+    previous_status: str = "stopped"
     ipv4: str | None = None
     prefix: int = 16
     gateway: str | None = None
+
+    def set_status(self, status: str, now: float) -> None:
+        if status != self.status:
+            self.previous_status, self.status, self.status_changed_at = self.status, status, now
 
     @property
     def lock(self) -> str | None:
@@ -137,16 +166,30 @@ def normalise_tags(value: str) -> str:
 class Cluster:
     """All nodes, guests, tasks and locks of the simulated cluster."""
 
-    def __init__(self, node_names: list[str], seed: int | None, task_speed: float,
-                 sandbox: Sandbox, faults: FaultRegistry, clock: Clock):
+    def __init__(
+        self,
+        node_names: list[str],
+        seed: int | None,
+        task_speed: float,
+        sandbox: Sandbox,
+        faults: FaultRegistry,
+        clock: Clock,
+        rrd_lag: float = 0.0,
+    ):
         self.rng = random.Random(f"{seed}:cluster")
         self.task_speed = task_speed
+        self.rrd_lag = rrd_lag
         self.sandbox = sandbox
         self.faults = faults
         self.clock = clock
         self.nodes = {
-            name: Node(name, index, f"192.168.100.{10 + index}", _default_storages(),
-                       clock.now() - 86_400 * (index + 3))
+            name: Node(
+                name,
+                index,
+                f"192.168.100.{10 + index}",
+                _default_storages(),
+                clock.now() - 86_400 * (index + 3),
+            )
             for index, name in enumerate(node_names)
         }
         self.guests: dict[int, Guest] = {}
@@ -159,8 +202,10 @@ class Cluster:
 
     def node(self, name: str) -> Node:
         if name not in self.nodes:
-            raise PveError(f"hostname lookup '{name}' failed - failed to get address info for: "
-                           f"{name}: Name or service not known")
+            raise PveError(
+                f"hostname lookup '{name}' failed - failed to get address info for: "
+                f"{name}: Name or service not known"
+            )
         return self.nodes[name]
 
     def scaled(self, seconds: float, node: str | None = None) -> float:
@@ -207,21 +252,38 @@ class Cluster:
     async def seed_guests(self) -> None:
         """A running QEMU VM 100 and a running container 101 on the first node."""
         first = next(iter(self.nodes))
-        self.guests[100] = Guest(100, "qemu", first, {
-            "name": "legacy-vm", "memory": 2048, "cores": 2, "ostype": "l26",
-            "scsi0": "local-lvm:vm-100-disk-0,size=32G",
-        }, status="running", started_at=self.clock.now() - 7200)
+        self.guests[100] = Guest(
+            100,
+            "qemu",
+            first,
+            {
+                "name": "legacy-vm",
+                "memory": 2048,
+                "cores": 2,
+                "ostype": "l26",
+                "scsi0": "local-lvm:vm-100-disk-0,size=32G",
+            },
+            status="running",
+            started_at=self.clock.now() - 7200,
+        )
         config = {
-            "arch": "amd64", "cores": 1, "hostname": "legacy-ct", "memory": 512,
+            "arch": "amd64",
+            "cores": 1,
+            "hostname": "legacy-ct",
+            "memory": 512,
             "net0": f"name=eth0,bridge=vmbr0,hwaddr={self.random_mac()},ip=dhcp,type=veth",
-            "ostype": "debian", "rootfs": "local-lvm:vm-101-disk-0,size=8G", "swap": 512,
+            "ostype": "debian",
+            "rootfs": "local-lvm:vm-101-disk-0,size=8G",
+            "swap": 512,
             "unprivileged": 1,
         }
         guest = Guest(101, "lxc", first, config)
         self.guests[101] = guest
-        await asyncio.to_thread(self.sandbox.create_container_root, 101, "debian", "legacy-ct",
-                                None)
+        await asyncio.to_thread(
+            self.sandbox.create_container_root, 101, "debian", "legacy-ct", None
+        )
         self._boot(guest)
+        guest.status_changed_at = 0.0
         await self._run_init(guest, "__boot")
 
     # ----- networking ----------------------------------------------------------------------
@@ -247,14 +309,18 @@ class Cluster:
             address, prefix, gateway = str(iface.ip), iface.network.prefixlen, net.get("gw")
         network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False) if address else None
         return NetworkState(
-            iface=net.get("name", "eth0"), hwaddr=hwaddr, ipv4=address, prefix=prefix,
-            gateway=gateway, network=str(network.network_address) if network else None,
+            iface=net.get("name", "eth0"),
+            hwaddr=hwaddr,
+            ipv4=address,
+            prefix=prefix,
+            gateway=gateway,
+            network=str(network.network_address) if network else None,
             broadcast=str(network.broadcast_address) if network else None,
         )
 
     def _boot(self, guest: Guest) -> NetworkState | None:
         net = self.network_state(guest)
-        guest.status = "running"
+        guest.set_status("running", self.clock.now())
         guest.started_at = self.clock.now()
         guest.ipv4 = net.ipv4 if net else None
         guest.prefix = net.prefix if net else 16
@@ -327,8 +393,9 @@ class Cluster:
             return int(value)
         return str(value)
 
-    async def create(self, node_name: str, params: dict[str, Any], authid: str,
-                     is_root: bool) -> str:
+    async def create(
+        self, node_name: str, params: dict[str, Any], authid: str, is_root: bool
+    ) -> str:
         node = self.node(node_name)
         vmid = int(params["vmid"])
         self.check_vmid_unused(vmid)
@@ -344,7 +411,8 @@ class Cluster:
             raise param_error({"storage": f"storage '{storage}' does not exist"})
         if "rootfs" not in params and not node.storages[storage].allows("rootdir"):
             raise param_error(
-                {"storage": f"storage '{storage}' does not support container directories"})
+                {"storage": f"storage '{storage}' does not support container directories"}
+            )
         template, ostype = self._template(node, str(params["ostemplate"]))
         ssh_keys = params.get("ssh-public-keys")
         if ssh_keys:
@@ -376,7 +444,7 @@ class Cluster:
         except PveError as exc:
             self.flocks.release(node_name, vmid)
             raise PveError(f"unable to create CT {vmid} - {exc.message}") from None
-        guest = Guest(vmid, "lxc", node_name, {"lock": "create"})
+        guest = Guest(vmid, "lxc", node_name, {"lock": "create"}, created_at=self.clock.now())
         self.guests[vmid] = guest
         start_after = to_bool(params.get("start", 0))
 
@@ -384,13 +452,17 @@ class Cluster:
             try:
                 task.log(f"extracting archive '/var/lib/vz/template/cache/{template}'")
                 await self.task_sleep(task, "vzcreate")
-                await asyncio.to_thread(self.sandbox.create_container_root, vmid, ostype,
-                                        config["hostname"], ssh_keys)
-                task.log(f"Total bytes read: {TEMPLATES[template][1] * 4} "
-                         f"({TEMPLATES[template][1] * 4 // MIB}MiB)")
+                await asyncio.to_thread(
+                    self.sandbox.create_container_root, vmid, ostype, config["hostname"], ssh_keys
+                )
+                task.log(
+                    f"Total bytes read: {TEMPLATES[template][1] * 4} "
+                    f"({TEMPLATES[template][1] * 4 // MIB}MiB)"
+                )
                 task.log(f"Detected container architecture: {config['arch']}")
-                task.log("Creating SSH host key 'ssh_host_ed25519_key' - this may take some "
-                         "time ...")
+                task.log(
+                    "Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ..."
+                )
                 fingerprint = self.rng.randbytes(32).hex()[:43]
                 task.log(f"done: SHA256:{fingerprint} root@{config['hostname']}")
                 self.injected_failure(task)
@@ -448,7 +520,7 @@ class Cluster:
 
     async def _halt(self, guest: Guest) -> None:
         await self._run_init(guest, "__halt")
-        guest.status = "stopped"
+        guest.set_status("stopped", self.clock.now())
         guest.started_at = None
         guest.ipv4 = None
 
@@ -532,7 +604,7 @@ class Cluster:
                     await self._halt(guest)
                 await self.task_sleep(task, "vzdestroy")
                 self.injected_failure(task)
-                task.log(f"  Logical volume \"vm-{vmid}-disk-0\" successfully removed.")
+                task.log(f'  Logical volume "vm-{vmid}-disk-0" successfully removed.')
                 await asyncio.to_thread(self.sandbox.destroy_container_root, vmid)
                 self.guests.pop(vmid, None)
             finally:
@@ -542,13 +614,20 @@ class Cluster:
 
     # ----- config ---------------------------------------------------------------------------
 
-    async def update_config(self, node: str, vmid: int, params: dict[str, Any],
-                            is_root: bool) -> None:
+    async def update_config(
+        self, node: str, vmid: int, params: dict[str, Any], is_root: bool
+    ) -> None:
         self.container(node, vmid)
-        changes = {k: v for k, v in params.items()
-                   if k not in ("node", "vmid", "delete", "revert", "digest")}
-        deletes = [k for k in str(params.get("delete", "")).replace(";", ",").replace(" ", ",")
-                   .split(",") if k]
+        changes = {
+            k: v
+            for k, v in params.items()
+            if k not in ("node", "vmid", "delete", "revert", "digest")
+        }
+        deletes = [
+            k
+            for k in str(params.get("delete", "")).replace(";", ",").replace(" ", ",").split(",")
+            if k
+        ]
         if not changes and not deletes and "revert" not in params:
             raise PveError("no options specified")
         both = {key: "can't set and delete the same option" for key in deletes if key in changes}
@@ -560,7 +639,8 @@ class Cluster:
             guest = self.container(node, vmid)
             if params.get("digest") and params["digest"] != guest.digest():
                 raise PveError(
-                    "detected modified configuration - file changed by other user? Try again.")
+                    "detected modified configuration - file changed by other user? Try again."
+                )
             self._check_lock(guest)
             if "unprivileged" in changes or "unprivileged" in deletes:
                 raise PveError("unable to modify read-only option: 'unprivileged'")
@@ -568,13 +648,13 @@ class Cluster:
                 if key in _REQUIRED_KEYS:
                     raise PveError(f"unable to delete required option '{key}'")
             properties = load_schema()["PUT /nodes/{node}/lxc/{vmid}/config"]["parameters"][
-                "properties"]
+                "properties"
+            ]
             config = dict(guest.config)
             for key in deletes:
                 config.pop(key, None)
             for key, value in changes.items():
-                schema = properties.get(key) or properties.get(
-                    f"{key.rstrip('0123456789')}[n]", {})
+                schema = properties.get(key) or properties.get(f"{key.rstrip('0123456789')}[n]", {})
                 config[key] = self._config_value(key, value, schema)
             guest.config = dict(sorted(config.items()))
             if guest.status == "running" and "hostname" in changes:
@@ -587,8 +667,7 @@ class Cluster:
     def _usage(self, guest: Guest) -> dict[str, Any]:
         maxmem = int(guest.config.get("memory", 512)) * MIB
         rootfs = guest.config.get("rootfs") or guest.config.get("scsi0") or ""
-        size = parse_property_string(rootfs, _rootfs_format()).get("size", "4G") if rootfs \
-            else "4G"
+        size = parse_property_string(rootfs, _rootfs_format()).get("size", "4G") if rootfs else "4G"
         maxdisk = _size_to_bytes(size)
         running = guest.status == "running"
         wobble = random.Random(f"{guest.vmid}:{int(self.clock.now()) // 10}")
@@ -601,7 +680,8 @@ class Cluster:
             "swap": 0,
             "disk": int(maxdisk * 0.12) if running else 0,
             "cpu": round(wobble.random() * 0.02, 6) if running else 0,
-            "uptime": int(self.clock.now() - guest.started_at) if running and guest.started_at
+            "uptime": int(self.clock.now() - guest.started_at)
+            if running and guest.started_at
             else 0,
             "netin": int(wobble.random() * 1e6) if running else 0,
             "netout": int(wobble.random() * 1e5) if running else 0,
@@ -611,7 +691,10 @@ class Cluster:
 
     def container_status(self, guest: Guest) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "vmid": guest.vmid, "status": guest.status, "name": guest.hostname, "type": "lxc",
+            "vmid": guest.vmid,
+            "status": guest.status,
+            "name": guest.hostname,
+            "type": "lxc",
             **self._usage(guest),
         }
         if guest.config.get("tags"):
@@ -633,17 +716,26 @@ class Cluster:
             for guest in sorted(self.guests.values(), key=lambda g: g.vmid):
                 node_down = self.faults.get(guest.node).down
                 item: dict[str, Any] = {
-                    "id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid,
-                    "node": guest.node, "template": 1 if guest.config.get("template") else 0,
+                    "id": f"{guest.kind}/{guest.vmid}",
+                    "type": guest.kind,
+                    "vmid": guest.vmid,
+                    "node": guest.node,
+                    "template": 1 if guest.config.get("template") else 0,
                 }
-                if node_down:
+                now = self.clock.now()
+                if node_down or now - guest.created_at < self.rrd_lag:
                     item["status"] = "unknown"
                 else:
                     usage = self._usage(guest)
-                    item.update({
-                        "status": guest.status, "name": guest.hostname,
-                        "maxcpu": usage.pop("cpus"), **usage,
-                    })
+                    stale = now - guest.status_changed_at < self.rrd_lag
+                    item.update(
+                        {
+                            "status": guest.previous_status if stale else guest.status,
+                            "name": guest.hostname,
+                            "maxcpu": usage.pop("cpus"),
+                            **usage,
+                        }
+                    )
                     item.pop("maxswap", None)
                     item.pop("swap", None)
                 if guest.config.get("tags"):
@@ -655,24 +747,44 @@ class Cluster:
             for node in self.nodes.values():
                 for storage in node.storages.values():
                     used = self.storage_used(node, storage)
-                    items.append({
-                        "id": f"storage/{node.name}/{storage.name}", "type": "storage",
-                        "storage": storage.name, "node": node.name, "plugintype": storage.type,
-                        "status": "unknown" if self.faults.get(node.name).down else "available",
-                        "shared": storage.shared, "content": storage.content,
-                        "disk": used, "maxdisk": storage.total,
-                    })
+                    items.append(
+                        {
+                            "id": f"storage/{node.name}/{storage.name}",
+                            "type": "storage",
+                            "storage": storage.name,
+                            "node": node.name,
+                            "plugintype": storage.type,
+                            "status": "unknown" if self.faults.get(node.name).down else "available",
+                            "shared": storage.shared,
+                            "content": storage.content,
+                            "disk": used,
+                            "maxdisk": storage.total,
+                        }
+                    )
         return items
 
     def node_summary(self, node: Node) -> dict[str, Any]:
         if self.faults.get(node.name).down:
-            return {"id": f"node/{node.name}", "type": "node", "node": node.name,
-                    "status": "offline", "level": ""}
+            return {
+                "id": f"node/{node.name}",
+                "type": "node",
+                "node": node.name,
+                "status": "offline",
+                "level": "",
+            }
         return {
-            "id": f"node/{node.name}", "type": "node", "node": node.name, "status": "online",
-            "cpu": 0.031, "maxcpu": 16, "mem": 9 * GIB, "maxmem": 64 * GIB,
-            "disk": 12 * GIB, "maxdisk": 100 * GIB,
-            "uptime": int(self.clock.now() - node.booted_at), "level": "",
+            "id": f"node/{node.name}",
+            "type": "node",
+            "node": node.name,
+            "status": "online",
+            "cpu": 0.031,
+            "maxcpu": 16,
+            "mem": 9 * GIB,
+            "maxmem": 64 * GIB,
+            "disk": 12 * GIB,
+            "maxdisk": 100 * GIB,
+            "uptime": int(self.clock.now() - node.booted_at),
+            "level": "",
         }
 
     def storage_used(self, node: Node, storage: Storage) -> int:
@@ -689,9 +801,15 @@ class Cluster:
         if storage.allows("vztmpl"):
             for filename, (_, size) in TEMPLATES.items():
                 fmt = next(v for k, v in _TEMPLATE_FORMATS.items() if filename.endswith(k))
-                items.append({"volid": f"{storage.name}:vztmpl/{filename}", "content": "vztmpl",
-                              "format": fmt, "size": size,
-                              "ctime": int(node.booted_at) - 3600})
+                items.append(
+                    {
+                        "volid": f"{storage.name}:vztmpl/{filename}",
+                        "content": "vztmpl",
+                        "format": fmt,
+                        "size": size,
+                        "ctime": int(node.booted_at) - 3600,
+                    }
+                )
         if storage.allows("rootdir"):
             for guest in sorted(self.guests.values(), key=lambda g: g.vmid):
                 if guest.node != node.name:
@@ -700,11 +818,16 @@ class Cluster:
                 if not disk or not str(disk).startswith(f"{storage.name}:"):
                     continue
                 volid = str(disk).split(",", 1)[0]
-                items.append({
-                    "volid": volid, "content": "rootdir" if guest.kind == "lxc" else "images",
-                    "format": "raw", "size": self._usage(guest)["maxdisk"], "vmid": guest.vmid,
-                    "ctime": int(node.booted_at),
-                })
+                items.append(
+                    {
+                        "volid": volid,
+                        "content": "rootdir" if guest.kind == "lxc" else "images",
+                        "format": "raw",
+                        "size": self._usage(guest)["maxdisk"],
+                        "vmid": guest.vmid,
+                        "ctime": int(node.booted_at),
+                    }
+                )
         return items
 
 
@@ -722,7 +845,3 @@ def _rootfs_format() -> dict:
 
 def _features_format() -> dict:
     return _format_of("POST /nodes/{node}/lxc", "features")
-
-
-def node_root_path(sandbox: Sandbox, node: str) -> Path:
-    return sandbox.node_root(node)

@@ -75,7 +75,7 @@ class FaultRegistry:
         for key, value in changes.items():
             name = key.replace("-", "_")
             if name not in _FIELD_TYPES:
-                raise KeyError(key)
+                raise KeyError(f"unknown fault setting {key!r}")
             current[name] = _coerce(name, value)
         self.faults[node] = NodeFaults(**current)
         return self.faults[node]

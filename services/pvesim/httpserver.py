@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 _STANDARD_REASONS = {
     200: "OK",
     301: "Moved Permanently",
+    308: "Permanent Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -92,13 +94,13 @@ class HttpsServer:
     connections like a real unreachable host.
     """
 
-    def __init__(self, handler: Handler, host: str, port: int,
-                 ssl_context: ssl.SSLContext | None):
+    def __init__(self, handler: Handler, host: str, port: int, ssl_context: ssl.SSLContext | None):
         self._handler = handler
         self._host = host
         self._port = port
         self._ssl = ssl_context
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task | None = None
         self._connections: set[asyncio.Task] = set()
 
     @property
@@ -106,45 +108,107 @@ class HttpsServer:
         return self._port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve_connection, self._host, self._port, ssl=self._ssl, reuse_address=True
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        listener = socket.create_server((self._host, self._port), family=family, backlog=512)
+        listener.setblocking(False)
+        self._listener = listener
+        self._port = listener.getsockname()[1]
+        self._accept_task = asyncio.create_task(self._accept_loop(listener))
 
     async def pause(self) -> None:
         """Stop accepting connections (clients get ``connection refused``)."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for task in list(self._connections):
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            await asyncio.gather(self._accept_task, return_exceptions=True)
+            self._accept_task = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        connections = list(self._connections)
+        for task in connections:
             task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
 
     async def resume(self) -> None:
-        if self._server is None:
+        if self._listener is None:
             await self.start()
 
     async def stop(self) -> None:
         await self.pause()
 
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(listener)
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = asyncio.create_task(self._serve_socket(conn))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    @staticmethod
+    async def _starts_with_tls(conn: socket.socket) -> bool | None:
+        """Peek at the first byte: a TLS handshake record starts with 0x16 (None = hung up)."""
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        loop.add_reader(conn.fileno(), lambda: readable.done() or readable.set_result(None))
         try:
-            await self._handle_requests(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, h11.ProtocolError):
-            pass
-        except asyncio.CancelledError:
+            await asyncio.wait_for(readable, 60)
+        finally:
+            loop.remove_reader(conn.fileno())
+        first = conn.recv(1, socket.MSG_PEEK)
+        return None if not first else first == b"\x16"
+
+    async def _serve_socket(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        writer: asyncio.StreamWriter | None = None
+        try:
+            use_tls = False
+            if self._ssl is not None:
+                starts_with_tls = await self._starts_with_tls(conn)
+                if starts_with_tls is None:
+                    return
+                use_tls = starts_with_tls
+            reader = asyncio.StreamReader(limit=2**16)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol,
+                conn,
+                ssl=self._ssl if use_tls else None,
+                ssl_handshake_timeout=30 if use_tls else None,
+            )
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            plain_on_tls_port = self._ssl is not None and not use_tls
+            handler = self._redirect_to_https if plain_on_tls_port else self._handler
+            await self._handle_requests(reader, writer, handler)
+        except (
+            ConnectionError,
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            ssl.SSLError,
+            h11.ProtocolError,
+            asyncio.CancelledError,
+        ):
             pass
         finally:
-            self._connections.discard(task)
-            writer.close()
+            if writer is not None:
+                writer.close()
+            else:
+                conn.close()
+
+    async def _redirect_to_https(self, request: Request) -> Response:
+        """pveproxy answers plain HTTP with a redirect to https and closes the connection."""
+        host = request.headers.get("host", f"{self._host}:{self._port}")
+        status = 301 if request.method in ("GET", "HEAD") else 308
+        return Response(
+            status,
+            b"",
+            "Moved Permanently" if status == 301 else "Permanent Redirect",
+            headers=[("Location", f"https://{host}{request.target}")],
+        )
 
     async def _handle_requests(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handler: Handler
     ) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         peer = str(writer.get_extra_info("peername", ("?",))[0])
@@ -199,11 +263,11 @@ class HttpsServer:
                 )
             else:
                 try:
-                    response = await self._handler(request)
+                    response = await handler(request)
                 except Exception:
                     log.exception("pvesim.http.handler_crashed", path=request.path)
                     response = Response.json(500, {"data": None, "message": "internal error\n"})
-            keep_alive = response.status < 400 and conn.their_state is h11.DONE
+            keep_alive = response.status < 300 and conn.their_state is h11.DONE
             headers = [
                 ("Server", "pve-api-daemon/3.0"),
                 ("Date", formatdate(usegmt=True)),
@@ -217,7 +281,8 @@ class HttpsServer:
                 headers.append(("Content-Type", response.content_type))
             if not keep_alive:
                 headers.append(("Connection", "close"))
-            writer.write(
+            # One write, so head and body leave in one TLS record / TCP segment.
+            wire = bytearray(
                 conn.send(
                     h11.Response(
                         status_code=response.status,
@@ -225,10 +290,12 @@ class HttpsServer:
                         reason=reason_phrase(response.status, response.reason),
                     )
                 )
+                or b""
             )
             if response.body and request.method != "HEAD":
-                writer.write(conn.send(h11.Data(data=response.body)))
-            writer.write(conn.send(h11.EndOfMessage()))
+                wire += conn.send(h11.Data(data=response.body)) or b""
+            wire += conn.send(h11.EndOfMessage()) or b""
+            writer.write(bytes(wire))
             await writer.drain()
             if not keep_alive or conn.our_state is h11.MUST_CLOSE:
                 return

@@ -85,7 +85,7 @@ OS_RELEASE = {
     "ubuntu": 'PRETTY_NAME="Ubuntu 24.04 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\n'
     'VERSION="24.04 LTS (Noble Numbat)"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n',
     "alpine": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
-              'PRETTY_NAME="Alpine Linux v3.20"\n',
+    'PRETTY_NAME="Alpine Linux v3.20"\n',
 }
 BASE_PACKAGES = ["bash", "coreutils", "openssh-server", "systemd", "ca-certificates", "iproute2"]
 _SSH_UNIT = (
@@ -131,7 +131,17 @@ def isolation_problem() -> str | None:
             return f"'{tool}' not found"
     try:
         subprocess.run(
-            ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--net", "true"],
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--uts",
+                "--ipc",
+                "--net",
+                "true",
+            ],
             check=True,
             capture_output=True,
             timeout=10,
@@ -281,6 +291,7 @@ class Sandbox:
             "--mount",
             "--pid",
             "--fork",
+            "--kill-child",
             "--uts",
             "--ipc",
             "--net",
@@ -305,5 +316,10 @@ class Sandbox:
     ) -> tuple[int, bytes, bytes]:
         """Run to completion; returns ``(exit status, stdout, stderr)``."""
         process = await self.spawn(root, hostname, argv)
-        stdout, stderr = await process.communicate(stdin)
+        try:
+            stdout, stderr = await process.communicate(stdin)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
         return process.returncode or 0, stdout, stderr

@@ -52,6 +52,8 @@ class SimulatorConfig:
     cert_file: Path | None = None
     key_file: Path | None = None
     auth_failure_delay: float = 3.0
+    # Seconds /cluster/resources lags behind live status, like pvestatd's RRD cache (0 = live).
+    rrd_lag: float = 0.0
     ssh_authorized_keys: list[str] = field(default_factory=list)
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -124,7 +126,7 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
     sandbox = Sandbox(data_dir)
     if sandbox.problem:
         log.warning("pvesim.sandbox.unavailable", problem=sandbox.problem)
-    cluster = Cluster(names, config.seed, config.task_speed, sandbox, faults, clock)
+    cluster = Cluster(names, config.seed, config.task_speed, sandbox, faults, clock, config.rrd_lag)
     for name in names:
         sandbox.create_node_root(name)
     await cluster.seed_guests()
@@ -137,15 +139,18 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
     fingerprint = certificate_fingerprint(cert_file)
 
     token_secret = _secret(secrets_rng)
-    token_secret = f"{token_secret[:8]}-{token_secret[8:12]}-{token_secret[12:16]}-" \
-                   f"{token_secret[16:20]}-{token_secret[20:32]}"
+    token_secret = (
+        f"{token_secret[:8]}-{token_secret[8:12]}-{token_secret[12:16]}-"
+        f"{token_secret[16:20]}-{token_secret[20:32]}"
+    )
     users = [
         User("root@pam", _secret(secrets_rng, 8), ALL_PRIVILEGES),
         User("admin@pve", _secret(secrets_rng, 8), ALL_PRIVILEGES),
         User("auditor@pve", _secret(secrets_rng, 8), AUDITOR_PRIVILEGES),
     ]
-    authenticator = Authenticator(clock, users, {TOKEN_ID: token_secret},
-                                  bytes.fromhex(_secret(secrets_rng, 32)))
+    authenticator = Authenticator(
+        clock, users, {TOKEN_ID: token_secret}, bytes.fromhex(_secret(secrets_rng, 32))
+    )
     api = PveApi(cluster, authenticator, config.auth_failure_delay, fingerprint)
     ssl_context = server_ssl_context(cert_file, key_file)
     handle.api_server = HttpsServer(api.handle, config.host, config.api_port, ssl_context)
@@ -162,8 +167,15 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
     for index, name in enumerate(names):
         port = 0 if config.ssh_port == 0 else config.ssh_port + index
         handle.ssh_listeners[name] = NodeSshListener(
-            cluster, name, config.host, port, host_key, SSH_USER, ssh_password,
-            lambda: handle.authorized_keys)
+            cluster,
+            name,
+            config.host,
+            port,
+            host_key,
+            SSH_USER,
+            ssh_password,
+            lambda: handle.authorized_keys,
+        )
 
     await handle.api_server.start()
     await handle.admin_server.start()
@@ -179,9 +191,15 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
         "nodes": names,
         "tokenId": TOKEN_ID,
         "tokenSecret": token_secret,
-        "users": [{"username": u.username, "realm": u.realm, "password": u.password,
-                   "role": "Administrator" if u.privileges == ALL_PRIVILEGES else "PVEAuditor"}
-                  for u in users],
+        "users": [
+            {
+                "username": u.username,
+                "realm": u.realm,
+                "password": u.password,
+                "role": "Administrator" if u.privileges == ALL_PRIVILEGES else "PVEAuditor",
+            }
+            for u in users
+        ],
         "sshHost": config.host,
         "sshPort": ssh_ports[names[0]],
         "sshPorts": ssh_ports,
@@ -198,6 +216,10 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
         tmp = config.info_file.with_suffix(config.info_file.suffix + ".tmp")
         tmp.write_text(json.dumps(handle.info, indent=2) + "\n")
         tmp.replace(config.info_file)
-    log.info("pvesim.started", api=handle.info["apiUrl"], ssh_ports=ssh_ports,
-             admin=handle.info["adminUrl"])
+    log.info(
+        "pvesim.started",
+        api=handle.info["apiUrl"],
+        ssh_ports=ssh_ports,
+        admin=handle.info["adminUrl"],
+    )
     return handle

@@ -19,11 +19,21 @@ import structlog
 
 from services.pvesim.cluster import Cluster, Guest
 from services.pvesim.errors import PveError
+from services.pvesim.validation import load_schema, validate
 
 log = structlog.get_logger()
 
 PCT_USAGE = "USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n"
 PCT_ERROR_EXIT = 255
+# pct subcommands that run the API handler locally as root@pam: name -> schema entry.
+PCT_API_COMMANDS = {
+    "set": "PUT /nodes/{node}/lxc/{vmid}/config",
+    "start": "POST /nodes/{node}/lxc/{vmid}/status/start",
+    "stop": "POST /nodes/{node}/lxc/{vmid}/status/stop",
+    "shutdown": "POST /nodes/{node}/lxc/{vmid}/status/shutdown",
+    "reboot": "POST /nodes/{node}/lxc/{vmid}/status/reboot",
+    "destroy": "DELETE /nodes/{node}/lxc/{vmid}",
+}
 
 
 class PctError(Exception):
@@ -54,7 +64,8 @@ class NodeSshServer(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         return username == self._username and hmac.compare_digest(
-            password.encode(), self._password.encode())
+            password.encode(), self._password.encode()
+        )
 
     def public_key_auth_supported(self) -> bool:
         return True
@@ -91,20 +102,25 @@ class NodeShell:
                 process.stderr.write(b"interactive shells are not supported by pvesim\n")
                 status = 1
             else:
-                status = await self.run_isolated(process, self.node_root, self.node,
-                                                 ["/bin/bash", "-c", command])
+                status = await self.run_isolated(
+                    process, self.node_root, self.node, ["/bin/bash", "-c", command]
+                )
         except PctError as exc:
             process.stderr.write(f"{exc}\n".encode())
             status = PCT_ERROR_EXIT
         except PveError as exc:
             process.stderr.write(exc.message.encode())
             status = PCT_ERROR_EXIT
-        except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, BrokenPipeError):
+        except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, ConnectionError):
             status = 1
-        process.exit(status)
+        try:
+            process.exit(status)
+        except (OSError, asyncssh.Error):
+            log.info("pvesim.ssh.client_gone", node=self.node, command=command)
 
-    async def run_isolated(self, process: asyncssh.SSHServerProcess, root: Path, hostname: str,
-                           argv: list[str]) -> int:
+    async def run_isolated(
+        self, process: asyncssh.SSHServerProcess, root: Path, hostname: str, argv: list[str]
+    ) -> int:
         """Run ``argv`` in the sandbox with the session's stdin/stdout/stderr wired through."""
         try:
             child = await self.cluster.sandbox.spawn(root, hostname, argv)
@@ -128,22 +144,33 @@ class NodeShell:
                 sink.write(data)
 
         stdin_task = asyncio.create_task(feed_stdin())
+        output = asyncio.ensure_future(
+            asyncio.gather(
+                copy_output(child.stdout, process.stdout), copy_output(child.stderr, process.stderr)
+            )
+        )
+        # A client that hangs up (e.g. after its own timeout) must not leave the command running.
+        hangup = asyncio.ensure_future(process.channel.wait_closed())
         try:
-            await asyncio.gather(copy_output(child.stdout, process.stdout),
-                                 copy_output(child.stderr, process.stderr))
-            status = await child.wait()
-        except BaseException:
+            await asyncio.wait({output, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            if not output.done():
+                raise ConnectionAbortedError("client closed the session")
+            output.result()
+            return await child.wait()
+        finally:
             if child.returncode is None:
                 child.kill()
-            raise
-        finally:
-            stdin_task.cancel()
-        return status
+                await child.wait()
+            for task in (stdin_task, output, hangup):
+                task.cancel()
+            await asyncio.gather(stdin_task, output, hangup, return_exceptions=True)
 
     def _existing_container(self, vmid_text: str, what: str) -> Guest:
         if not vmid_text.isdigit():
-            raise PctError(f"400 Parameter verification failed.\nvmid: invalid format - value "
-                           f"does not look like a valid VM ID\n{what}")
+            raise PctError(
+                f"400 Parameter verification failed.\nvmid: invalid format - value "
+                f"does not look like a valid VM ID\n{what}"
+            )
         guest = self.cluster.container(self.node, int(vmid_text))
         return guest
 
@@ -171,6 +198,8 @@ class NodeShell:
             guest = self._existing_container(rest[0], "pct unlock <vmid>")
             guest.config.pop("lock", None)
             return 0
+        if command in PCT_API_COMMANDS:
+            return await self.pct_api_command(command, rest)
         if command == "config":
             guest = self._existing_container(rest[0] if rest else "", "pct config <vmid>")
             for key, value in guest.config.items():
@@ -178,9 +207,63 @@ class NodeShell:
             return 0
         raise PctError(f"unknown command 'pct {command}'\n{PCT_USAGE.rstrip()}")
 
+    @staticmethod
+    def _cli_options(args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """PVE CLI style: ``-key value``/``--key value``/``--key=value``; a bare flag means 1."""
+        positional: list[str] = []
+        options: dict[str, str] = {}
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg.startswith("-") and len(arg) > 1:
+                name, sep, value = arg.lstrip("-").partition("=")
+                if not sep:
+                    has_value = index + 1 < len(args) and not args[index + 1].startswith("-")
+                    value = args[index + 1] if has_value else "1"
+                    index += 1 if has_value else 0
+                options[name] = value
+            else:
+                positional.append(arg)
+            index += 1
+        return positional, options
+
+    async def pct_api_command(self, command: str, args: list[str]) -> int:
+        """``pct set|start|stop|shutdown|reboot|destroy``: the API handler run as root@pam."""
+        positional, options = self._cli_options(args)
+        if len(positional) != 1:
+            raise PctError(f"400 not enough arguments\npct {command} <vmid> [OPTIONS]")
+        params: dict[str, str] = {**options, "node": self.node, "vmid": positional[0]}
+        errors = validate(load_schema()[PCT_API_COMMANDS[command]]["parameters"], params)
+        if errors:
+            detail = "\n".join(f"{key}: {message.rstrip()}" for key, message in errors.items())
+            raise PctError(
+                f"400 Parameter verification failed.\n{detail}\npct {command} <vmid> [OPTIONS]"
+            )
+        vmid = int(positional[0])
+        if command == "set":
+            await self.cluster.update_config(self.node, vmid, params, is_root=True)
+            return 0
+        if command == "start":
+            upid = self.cluster.start(self.node, vmid, params, "root@pam", True)
+        elif command == "stop":
+            upid = self.cluster.stop(self.node, vmid, params, "root@pam", True)
+        elif command == "shutdown":
+            upid = self.cluster.shutdown(self.node, vmid, params, "root@pam")
+        elif command == "reboot":
+            upid = self.cluster.reboot(self.node, vmid, params, "root@pam")
+        else:
+            upid = self.cluster.destroy(self.node, vmid, params, "root@pam")
+        task = self.cluster.tasks.tasks[upid]
+        assert task.runner is not None
+        await asyncio.wait({task.runner})
+        if task.exitstatus != "OK":
+            raise PctError(str(task.exitstatus))
+        return 0
+
     def pct_list(self, process: asyncssh.SSHServerProcess) -> int:
         rows = [
-            guest for guest in sorted(self.cluster.guests.values(), key=lambda g: g.vmid)
+            guest
+            for guest in sorted(self.cluster.guests.values(), key=lambda g: g.vmid)
             if guest.kind == "lxc" and guest.node == self.node
         ]
         process.stdout.write(f"{'VMID':<10} {'Status':<10} {'Lock':<10} Name\n".encode())
@@ -223,8 +306,10 @@ class NodeShell:
                     index += 1
                 options[key] = value
             elif arg.startswith("-"):
-                raise PctError(f"400 unable to parse option\n{name}: property is not defined "
-                               "in schema and the schema does not allow additional properties")
+                raise PctError(
+                    f"400 unable to parse option\n{name}: property is not defined "
+                    "in schema and the schema does not allow additional properties"
+                )
             else:
                 positional.append(arg)
             index += 1
@@ -241,8 +326,9 @@ class NodeShell:
     async def pct_push(self, process: asyncssh.SSHServerProcess, args: list[str]) -> int:
         positional, options = self._options(args, ("perms", "user", "group"))
         if len(positional) != 3:
-            raise PctError("400 not enough arguments\npct push <vmid> <file> <destination> "
-                           "[OPTIONS]")
+            raise PctError(
+                "400 not enough arguments\npct push <vmid> <file> <destination> [OPTIONS]"
+            )
         vmid_text, source, destination = positional
         guest = self._existing_container(vmid_text, "pct push <vmid> <file> <destination>")
         if guest.status != "running":
@@ -254,7 +340,8 @@ class NodeShell:
         owner = f"{options.get('user', 'root')}:{options.get('group', options.get('user', 'root'))}"
         script = 'cat > "$1" && chmod "$2" "$1" && chown "$3" "$1"'
         rc, _, stderr = await self.cluster.sandbox.run(
-            self.cluster.sandbox.container_root(guest.vmid), guest.hostname,
+            self.cluster.sandbox.container_root(guest.vmid),
+            guest.hostname,
             ["/bin/sh", "-c", script, "push", destination, perms, owner],
             stdin=source_path.read_bytes(),
         )
@@ -265,15 +352,18 @@ class NodeShell:
     async def pct_pull(self, process: asyncssh.SSHServerProcess, args: list[str]) -> int:
         positional, options = self._options(args, ("perms", "user", "group"))
         if len(positional) != 3:
-            raise PctError("400 not enough arguments\npct pull <vmid> <path> <destination> "
-                           "[OPTIONS]")
+            raise PctError(
+                "400 not enough arguments\npct pull <vmid> <path> <destination> [OPTIONS]"
+            )
         vmid_text, source, destination = positional
         guest = self._existing_container(vmid_text, "pct pull <vmid> <path> <destination>")
         if guest.status != "running":
             raise PctError("can only pull files from a running CT")
         rc, stdout, stderr = await self.cluster.sandbox.run(
-            self.cluster.sandbox.container_root(guest.vmid), guest.hostname,
-            ["/bin/cat", "--", source])
+            self.cluster.sandbox.container_root(guest.vmid),
+            guest.hostname,
+            ["/bin/cat", "--", source],
+        )
         if rc != 0:
             raise PctError(f"failed to open {source}: {stderr.decode().strip()}")
         target = self._node_path(destination)
@@ -286,9 +376,17 @@ class NodeShell:
 class NodeSshListener:
     """One node's SSH server; ``pause``/``resume`` make connections fail for "node down"."""
 
-    def __init__(self, cluster: Cluster, node: str, host: str, port: int,
-                 host_key: asyncssh.SSHKey, username: str, password: str,
-                 authorized_keys: Callable[[], list[str]]):
+    def __init__(
+        self,
+        cluster: Cluster,
+        node: str,
+        host: str,
+        port: int,
+        host_key: asyncssh.SSHKey,
+        username: str,
+        password: str,
+        authorized_keys: Callable[[], list[str]],
+    ):
         self.cluster = cluster
         self.node = node
         self.host = host
@@ -303,10 +401,12 @@ class NodeSshListener:
     async def start(self) -> None:
         root = str(self.cluster.sandbox.node_root(self.node))
         self._server = await asyncssh.listen(
-            self.host, self.port,
+            self.host,
+            self.port,
             server_host_keys=[self._host_key],
             server_factory=functools.partial(
-                NodeSshServer, self._username, self._password, self._authorized_keys),
+                NodeSshServer, self._username, self._password, self._authorized_keys
+            ),
             process_factory=self._shell.handle,
             sftp_factory=functools.partial(asyncssh.SFTPServer, chroot=root),
             encoding=None,

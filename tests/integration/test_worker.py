@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import msgspec
+import pytest
 from arq.worker import Worker
 from redis.asyncio import Redis
 
@@ -12,6 +13,12 @@ from services.worker.settings import worker_settings
 from shared import heartbeat
 from shared.queue import create_queue
 from shared.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A queue of this module's own: the session's real worker process must not steal jobs."""
+    return msgspec.structs.replace(settings, queue_name=f"{settings.queue_name}-burst")
 
 
 async def test_a_job_runs_with_msgpack_payloads_and_the_worker_beats(

@@ -7,14 +7,22 @@ from typing import Any
 import httpx
 
 from services.pvesim.testing import wait_for_task
-from tests.pvesim.conftest import TEMPLATE
+
+TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
 
 
-async def create_container(api: httpx.AsyncClient, vmid: int, *, node: str = "pve",
-                           wait: bool = True, **params: Any) -> str:
+async def create_container(
+    api: httpx.AsyncClient, vmid: int, *, node: str = "pve", wait: bool = True, **params: Any
+) -> str:
     """POST a create with sensible defaults; returns the UPID (after the task ended if wait)."""
-    body = {"vmid": vmid, "ostemplate": TEMPLATE, "rootfs": "local-lvm:8",
-            "net0": "name=eth0,bridge=vmbr0,ip=dhcp", "hostname": f"ct{vmid}", **params}
+    body = {
+        "vmid": vmid,
+        "ostemplate": TEMPLATE,
+        "rootfs": "local-lvm:8",
+        "net0": "name=eth0,bridge=vmbr0,ip=dhcp",
+        "hostname": f"ct{vmid}",
+        **params,
+    }
     response = await api.post(f"/nodes/{node}/lxc", data=body)
     assert response.status_code == 200, response.text
     upid = response.json()["data"]
@@ -24,8 +32,9 @@ async def create_container(api: httpx.AsyncClient, vmid: int, *, node: str = "pv
     return upid
 
 
-async def run_task(api: httpx.AsyncClient, path: str, node: str = "pve",
-                   **params: Any) -> dict[str, Any]:
+async def run_task(
+    api: httpx.AsyncClient, path: str, node: str = "pve", **params: Any
+) -> dict[str, Any]:
     """POST/DELETE something that returns a UPID and wait for the task to stop."""
     if path.startswith("DELETE "):
         response = await api.delete(path.removeprefix("DELETE "), params=params)
@@ -33,7 +42,3 @@ async def run_task(api: httpx.AsyncClient, path: str, node: str = "pve",
         response = await api.post(path, data=params)
     assert response.status_code == 200, response.text
     return await wait_for_task(api, node, response.json()["data"])
-
-
-async def running_container(api: httpx.AsyncClient, vmid: int, **params: Any) -> None:
-    await create_container(api, vmid, start=1, **params)

@@ -23,12 +23,14 @@ async def test_latency(api: httpx.AsyncClient, admin: httpx.AsyncClient) -> None
     assert time.monotonic() - started < 0.3
 
 
-async def test_error_rate_is_deterministic(api: httpx.AsyncClient,
-                                           admin: httpx.AsyncClient) -> None:
+async def test_error_rate_is_deterministic(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
     async def pattern() -> list[int]:
         await admin.delete("/faults/pve2")
-        await admin.put("/faults/pve2", json={
-            "error_rate": 0.5, "error_message": "simulated outage"})
+        await admin.put(
+            "/faults/pve2", json={"error_rate": 0.5, "error_message": "simulated outage"}
+        )
         return [(await api.get("/nodes/pve2/lxc")).status_code for _ in range(16)]
 
     first = await pattern()
@@ -40,8 +42,9 @@ async def test_error_rate_is_deterministic(api: httpx.AsyncClient,
     assert failing.json() == {"data": None, "message": "simulated outage\n"}
 
 
-async def test_other_node_down(api: httpx.AsyncClient, admin: httpx.AsyncClient,
-                               pvesim: SimulatorHandle) -> None:
+async def test_other_node_down(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient, pvesim: SimulatorHandle
+) -> None:
     await admin.put("/faults/pve2", json={"down": True})
     response = await api.get("/nodes/pve2/lxc")
     assert response.status_code == 595
@@ -54,8 +57,9 @@ async def test_other_node_down(api: httpx.AsyncClient, admin: httpx.AsyncClient,
         assert (await conn.run("pct list")).exit_status == 0
 
 
-async def test_entry_node_down_refuses_connections(admin: httpx.AsyncClient,
-                                                   pvesim: SimulatorHandle) -> None:
+async def test_entry_node_down_refuses_connections(
+    admin: httpx.AsyncClient, pvesim: SimulatorHandle
+) -> None:
     await admin.put("/faults/pve", json={"down": True})
     async with api_client(pvesim.info) as client:
         with pytest.raises(httpx.ConnectError):
@@ -67,14 +71,25 @@ async def test_entry_node_down_refuses_connections(admin: httpx.AsyncClient,
         assert (await client.get("/version")).status_code == 200
 
 
-async def test_failing_tasks(api: httpx.AsyncClient, admin: httpx.AsyncClient,
-                             new_vmid: int) -> None:
-    await admin.put("/faults/pve", json={
-        "task_failure_rate": 1.0, "task_failure_types": ["vzcreate"],
-        "task_error": "unable to create CT - disk full"})
-    response = await api.post("/nodes/pve/lxc", data={
-        "vmid": new_vmid, "ostemplate": "local:vztmpl/alpine-3.20-default_20240908_amd64.tar.xz",
-        "rootfs": "local-lvm:2"})
+async def test_failing_tasks(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient, new_vmid: int
+) -> None:
+    await admin.put(
+        "/faults/pve",
+        json={
+            "task_failure_rate": 1.0,
+            "task_failure_types": ["vzcreate"],
+            "task_error": "unable to create CT - disk full",
+        },
+    )
+    response = await api.post(
+        "/nodes/pve/lxc",
+        data={
+            "vmid": new_vmid,
+            "ostemplate": "local:vztmpl/alpine-3.20-default_20240908_amd64.tar.xz",
+            "rootfs": "local-lvm:2",
+        },
+    )
     upid = response.json()["data"]
     status = await wait_for_task(api, "pve", upid)
     assert status["exitstatus"] == "unable to create CT - disk full"
@@ -98,12 +113,15 @@ async def test_lock_contention(api: httpx.AsyncClient, admin: httpx.AsyncClient)
     await admin.put("/faults/pve", json={"lock_contention": True})
     response = await api.put("/nodes/pve/lxc/101/config", data={"description": "x"})
     assert response.status_code == 500
-    assert response.json()["message"] == \
-        "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout\n"
+    assert (
+        response.json()["message"]
+        == "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout\n"
+    )
 
 
-async def test_shutdown_that_never_finishes(api: httpx.AsyncClient, admin: httpx.AsyncClient,
-                                            new_vmid: int) -> None:
+async def test_shutdown_that_never_finishes(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient, new_vmid: int
+) -> None:
     await create_container(api, new_vmid, start=1)
     base = f"/nodes/pve/lxc/{new_vmid}/status"
     await admin.put("/faults/pve", json={"shutdown_hangs": True})
@@ -124,8 +142,9 @@ async def test_faults_api_rejects_unknown_settings_and_resets(admin: httpx.Async
     assert (await admin.get("/faults")).json()["data"]["pve"]["latency_ms"] == 0
 
 
-async def test_ssh_latency_applies_to_commands(admin: httpx.AsyncClient,
-                                               pvesim: SimulatorHandle) -> None:
+async def test_ssh_latency_applies_to_commands(
+    admin: httpx.AsyncClient, pvesim: SimulatorHandle
+) -> None:
     await admin.put("/faults/pve", json={"latency_ms": 200})
     conn: asyncssh.SSHClientConnection = await ssh_connect(pvesim.info)
     async with conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shlex
@@ -40,6 +41,12 @@ echo done
 """
 
 
+@pytest.fixture(autouse=True)
+def _needs_isolation(pvesim: SimulatorHandle) -> None:
+    if pvesim.cluster.sandbox.problem:
+        pytest.skip(f"pct exec needs unshare+chroot: {pvesim.cluster.sandbox.problem}")
+
+
 @pytest.fixture
 async def node_ssh(pvesim: SimulatorHandle):
     conn = await ssh_connect(pvesim.info)
@@ -47,8 +54,9 @@ async def node_ssh(pvesim: SimulatorHandle):
     conn.close()
 
 
-async def pct_exec(conn: asyncssh.SSHClientConnection, vmid: int, command: str,
-                   **kwargs) -> asyncssh.SSHCompletedProcess:
+async def pct_exec(
+    conn: asyncssh.SSHClientConnection, vmid: int, command: str, **kwargs
+) -> asyncssh.SSHCompletedProcess:
     return await conn.run(f"pct exec {vmid} -- bash -c {shlex.quote(command)}", **kwargs)
 
 
@@ -58,12 +66,18 @@ async def test_password_and_key_auth(pvesim: SimulatorHandle) -> None:
         assert result.stdout == "status: running\n"
     with pytest.raises(asyncssh.PermissionDenied):
         await asyncssh.connect(
-            pvesim.info["sshHost"], pvesim.info["sshPort"], username="root", password="wrong",
-            client_keys=None, known_hosts=None)
+            pvesim.info["sshHost"],
+            pvesim.info["sshPort"],
+            username="root",
+            password="wrong",
+            client_keys=None,
+            known_hosts=None,
+        )
 
 
-async def test_pct_errors_match_pct(node_ssh: asyncssh.SSHClientConnection,
-                                    api: httpx.AsyncClient, new_vmid: int) -> None:
+async def test_pct_errors_match_pct(
+    node_ssh: asyncssh.SSHClientConnection, api: httpx.AsyncClient, new_vmid: int
+) -> None:
     await create_container(api, new_vmid)
     not_running = await node_ssh.run(f"pct exec {new_vmid} -- true")
     assert not_running.exit_status == 255
@@ -76,23 +90,25 @@ async def test_pct_errors_match_pct(node_ssh: asyncssh.SSHClientConnection,
 
 
 async def test_exec_passes_stdio_and_exit_status(node_ssh: asyncssh.SSHClientConnection) -> None:
-    result = await node_ssh.run("pct exec 101 -- sh -c 'cat > /root/in.txt; echo out; "
-                                "echo err >&2; exit 7'", input="hello")
+    result = await node_ssh.run(
+        "pct exec 101 -- sh -c 'cat > /root/in.txt; echo out; echo err >&2; exit 7'", input="hello"
+    )
     assert (result.exit_status, result.stdout, result.stderr) == (7, "out\n", "err\n")
     read_back = await node_ssh.run("sudo pct exec 101 -- cat /root/in.txt", check=True)
     assert read_back.stdout == "hello"
 
 
 async def test_service_script_state_is_visible_later(
-    node_ssh: asyncssh.SSHClientConnection, api: httpx.AsyncClient, admin: httpx.AsyncClient,
-    new_vmid: int
+    node_ssh: asyncssh.SSHClientConnection,
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    new_vmid: int,
 ) -> None:
     await create_container(api, new_vmid, start=1)
     async with node_ssh.start_sftp_client() as sftp:
         async with sftp.open("/tmp/setup.sh", "w") as handle:
             await handle.write(SERVICE_SCRIPT)
-    await node_ssh.run(f"pct push {new_vmid} /tmp/setup.sh /root/setup.sh --perms 0700",
-                       check=True)
+    await node_ssh.run(f"pct push {new_vmid} /tmp/setup.sh /root/setup.sh --perms 0700", check=True)
     result = await node_ssh.run(f"pct exec {new_vmid} -- bash /root/setup.sh", check=True)
     assert result.stdout.endswith("done\n")
 
@@ -104,7 +120,9 @@ async def test_service_script_state_is_visible_later(
     assert "0.0.0.0:6379" in sockets.stdout
     secret = await pct_exec(node_ssh, new_vmid, "cat /etc/infrahaus/credentials/x")
     assert secret.stdout == "token=s3cret\n"
-    enabled = await pct_exec(node_ssh, new_vmid, "systemctl is-enabled app; systemctl is-active app")
+    enabled = await pct_exec(
+        node_ssh, new_vmid, "systemctl is-enabled app; systemctl is-active app"
+    )
     assert enabled.stdout == "enabled\nactive\n"
     journal = await pct_exec(node_ssh, new_vmid, "journalctl -u app --no-pager -o cat")
     assert "Started app.service - Infrahaus demo app." in journal.stdout
@@ -129,11 +147,15 @@ async def test_service_script_state_is_visible_later(
 
 
 async def test_failed_package_install_reports_apt_error(
-    node_ssh: asyncssh.SSHClientConnection
+    node_ssh: asyncssh.SSHClientConnection,
 ) -> None:
     result = await node_ssh.run("pct exec 101 -- apt-get install -y nonexistent-pkg")
     assert result.exit_status == 100
     assert result.stderr == "E: Unable to locate package nonexistent-pkg\n"
+
+
+def _read(path: Path) -> str:
+    return path.read_text()
 
 
 def _digest(path: Path) -> str:
@@ -145,8 +167,14 @@ async def test_writes_stay_inside_the_container_root(
 ) -> None:
     data_dir = pvesim.data_dir
     root = pvesim.cluster.sandbox.container_root(101)
-    watched = [Path("/etc/hosts"), Path("/x"), Path("/tmp/x"), data_dir / "x",
-               root.parent / "x", root.parent.parent / "x"]
+    watched = [
+        Path("/etc/hosts"),
+        Path("/x"),
+        Path("/tmp/x"),
+        data_dir / "x",
+        root.parent / "x",
+        root.parent.parent / "x",
+    ]
     before = {path: _digest(path) for path in watched}
     outside_files = {p for p in data_dir.rglob("*") if root not in p.parents and p != root}
     script = (
@@ -158,11 +186,10 @@ async def test_writes_stay_inside_the_container_root(
     result = await node_ssh.run(f"pct exec 101 -- bash -c {shlex.quote(script)}")
     assert result.stdout == "ok\n"
     assert {path: _digest(path) for path in watched} == before
-    assert {p for p in data_dir.rglob("*") if root not in p.parents and p != root} == \
-        outside_files
-    assert "pwned" in (root / "etc/hosts").read_text()
-    assert (root / "x").read_text() == "x\n"
-    assert not Path("/usr/bin/pvesim-x").exists()
+    assert {p for p in data_dir.rglob("*") if root not in p.parents and p != root} == outside_files
+    assert "pwned" in _read(root / "etc/hosts")
+    assert _read(root / "x") == "x\n"
+    assert _digest(Path("/usr/bin/pvesim-x")) == "missing"
     assert os.readlink(root / "root/link") == "/etc/passwd"
 
 
@@ -172,3 +199,38 @@ async def test_pct_pull_and_node_shell(node_ssh: asyncssh.SSHClientConnection) -
     assert (await node_ssh.run("cat /tmp/report.txt", check=True)).stdout == "pulled\n"
     listing = await node_ssh.run("pct list", check=True)
     assert "101" in listing.stdout and "legacy-ct" in listing.stdout
+
+
+async def test_pct_runs_root_only_changes_and_power_actions(
+    node_ssh: asyncssh.SSHClientConnection, api: httpx.AsyncClient, new_vmid: int
+) -> None:
+    await create_container(api, new_vmid)
+    await node_ssh.run(f"pct set {new_vmid} --features keyctl=1,nesting=1 -memory 1024", check=True)
+    config = (await api.get(f"/nodes/pve/lxc/{new_vmid}/config")).json()["data"]
+    assert config["features"] == "keyctl=1,nesting=1" and config["memory"] == 1024
+    invalid = await node_ssh.run(f"pct set {new_vmid} --memory 8")
+    assert invalid.exit_status == 255
+    assert invalid.stderr.startswith(
+        "400 Parameter verification failed.\nmemory: value must have a minimum value of 16\n"
+    )
+    await node_ssh.run(f"pct start {new_vmid}", check=True)
+    assert (await node_ssh.run(f"pct status {new_vmid}")).stdout == "status: running\n"
+    again = await node_ssh.run(f"pct start {new_vmid}")
+    assert again.stderr == f"CT {new_vmid} already running\n"
+    await node_ssh.run(f"pct destroy {new_vmid} --force --purge", check=True)
+    gone = await api.get(f"/nodes/pve/lxc/{new_vmid}/status/current")
+    assert gone.status_code == 500
+
+
+async def test_hangup_kills_the_command(pvesim: SimulatorHandle) -> None:
+    async with await ssh_connect(pvesim.info) as conn:
+        with pytest.raises(asyncssh.TimeoutError):
+            await conn.run("pct exec 101 -- sh -c 'sleep 30; touch /root/survived'", timeout=0.3)
+    await asyncio.sleep(0.3)
+    async with await ssh_connect(pvesim.info) as conn:
+        processes = await conn.run("pct exec 101 -- ls /root", check=True)
+        assert "survived" not in processes.stdout
+    leftovers = await asyncio.create_subprocess_exec(
+        "pgrep", "-f", "sleep 30; touch /root/survived", stdout=asyncio.subprocess.PIPE
+    )
+    assert (await leftovers.communicate())[0] == b""

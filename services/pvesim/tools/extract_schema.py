@@ -44,9 +44,17 @@ _DROPPED_KEYS = {"description", "verbose_description", "typetext", "format_descr
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "schema.json"
 
 
-def _strip(value: object) -> object:
+def _strip(value: object, names_map: bool = False) -> object:
+    """Drop documentation keys from schema objects; ``names_map`` marks a name -> schema map
+    (``properties`` or a property-string ``format``) whose keys are parameter names to keep."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in _DROPPED_KEYS}
+        if names_map:
+            return {k: _strip(v) for k, v in value.items()}
+        return {
+            k: _strip(v, names_map=k in ("properties", "format") and isinstance(v, dict))
+            for k, v in value.items()
+            if k not in _DROPPED_KEYS
+        }
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
