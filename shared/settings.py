@@ -18,6 +18,8 @@ import msgspec
 # A database index, when given, is a number: arq rejects `redis://host/` and `redis://host/x`.
 REDIS_URL_PATTERN = r"^(rediss?://[^/\s?]+(/\d+)?(\?\S*)?|unix:///\S+)$"
 DATABASE_URL_PATTERN = r"^postgres(ql)?(\+asyncpg)?://\S*$"
+_KEY_ENTRY = r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]{43,44}"
+SECRET_KEYS_PATTERN = rf"^{_KEY_ENTRY}(,{_KEY_ENTRY})*$"
 
 
 def _setting(hint: str, **constraints: object) -> msgspec.Meta:
@@ -48,6 +50,38 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ] = "infrahaus:queue"
     worker_heartbeat_seconds: PositiveSeconds = 5.0
     ready_timeout_seconds: PositiveSeconds = 2.0
+    # Secrets at rest (see shared.crypto); `make run` generates and keeps one under DATA_DIR.
+    secret_keys: (
+        Annotated[
+            str, _setting("must be <id>:<base64 32-byte key>[,...]", pattern=SECRET_KEYS_PATTERN)
+        ]
+        | None
+    ) = None
+    session_ttl_seconds: Annotated[
+        int, _setting("not a number of seconds between 60 and 2592000", ge=60, le=2_592_000)
+    ] = 8 * 3600
+    session_cookie_secure: bool = False
+    login_max_failures: Annotated[int, _setting("not a number from 1 to 1000", ge=1, le=1000)] = 5
+    login_max_failures_per_client: Annotated[
+        int, _setting("not a number from 1 to 10000", ge=1, le=10_000)
+    ] = 20
+    login_window_seconds: Annotated[
+        int, _setting("not a number of seconds between 1 and 86400", ge=1, le=86_400)
+    ] = 300
+    pve_connect_timeout_seconds: PositiveSeconds = 5.0
+    pve_read_timeout_seconds: PositiveSeconds = 30.0
+
+    def __repr__(self) -> str:
+        # Settings end up in tracebacks and debug output; the keys must not.
+        shown: dict[str, object] = {}
+        for f in msgspec.structs.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "secret_keys" and value is not None:
+                value = "[redacted]"
+            elif isinstance(value, str):
+                value = _URL_PASSWORD.sub(r"\1:[redacted]@", value)
+            shown[f.name] = value
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @property
     def worker_heartbeat_ttl(self) -> float:
@@ -74,6 +108,7 @@ class SettingsError(Exception):
         self.env_name = env_name
 
 
+_URL_PASSWORD = re.compile(r"^([a-z+]+://[^:/@]*):[^@]*@")
 _FIELD_IN_ERROR = re.compile(r"`\$\.(\w+)`")
 
 

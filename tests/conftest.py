@@ -6,12 +6,15 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
+from services.pvesim import SimulatorHandle
+from services.pvesim.testing import admin_client, running_simulator
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import LocalServers, create_database, drop_database, find_or_start_servers
 from shared.settings import Settings, load_settings
@@ -82,3 +85,18 @@ async def running_worker(
         yield
     finally:
         stop_process(process)
+
+
+@pytest.fixture(scope="session")
+async def pve() -> AsyncIterator[SimulatorHandle]:
+    """The project's Proxmox VE simulator (two nodes, fast tasks) over real HTTPS and SSH."""
+    async with running_simulator(nodes=2, seed=4242) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def pve_admin(pve: SimulatorHandle) -> AsyncIterator[httpx.AsyncClient]:
+    """The simulator's fault-injection API; every fault is reset after the test."""
+    async with admin_client(pve.info) as admin:
+        yield admin
+        await admin.post("/faults/reset")

@@ -1,0 +1,288 @@
+"""The Proxmox VE API client: envelopes, auth, pinned TLS, typed errors, safe retries."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import msgspec
+import stamina
+
+from shared.logging import get_logger
+from shared.proxmox.errors import (
+    CertificateMismatch,
+    ProxmoxAuthError,
+    ProxmoxError,
+    ProxmoxLockTimeout,
+    ProxmoxNotFound,
+    ProxmoxPermissionError,
+    ProxmoxTimeout,
+    ProxmoxUnavailable,
+    ProxmoxValidationError,
+)
+from shared.proxmox.tls import PinnedCertificate, is_pin_failure
+
+log = get_logger(__name__)
+
+# PVE tickets live 2 h; renew well before (proxmoxer does the same after 1 h).
+TICKET_RENEW_AFTER = 3600.0
+
+
+class _ConnectFailed(ProxmoxUnavailable):
+    """Nothing was sent: retrying is safe for every method."""
+
+
+class TokenAuth(msgspec.Struct, frozen=True):
+    """An API token: stateless, no CSRF; the identity is `user@realm!tokenid`, not the user."""
+
+    token_id: str
+    secret: str
+
+    def header(self) -> str:
+        return f"PVEAPIToken={self.token_id}={self.secret}"
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    username: str
+    ticket: str
+    csrf_token: str
+    obtained_at: float
+
+
+class TicketAuth:
+    """Username/password: a ticket cookie plus the CSRF header on writes, renewed before expiry."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self._password = password
+        self.ticket: Ticket | None = None
+
+
+class Version(msgspec.Struct):
+    version: str
+    release: str = ""
+    repoid: str = ""
+
+
+class NodeInfo(msgspec.Struct):
+    node: str
+    status: str = "unknown"
+    ssl_fingerprint: str | None = None
+
+
+class TaskStatus(msgspec.Struct):
+    status: str
+    exitstatus: str | None = None
+    upid: str = ""
+
+
+class TaskResult(msgspec.Struct):
+    upid: str
+    exitstatus: str
+    log_tail: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.exitstatus == "OK"
+
+
+def _message_of(response: httpx.Response) -> tuple[str, dict[str, str]]:
+    """PVE's error text: the `message` of the body (PVE >= 8.3) or else the reason phrase."""
+    message, errors = "", {}
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        message = str(body.get("message") or "")
+        raw_errors = body.get("errors")
+        if isinstance(raw_errors, dict):
+            errors = {str(k): str(v).strip() for k, v in raw_errors.items()}
+    message = (message or response.reason_phrase or f"HTTP {response.status_code}").strip()
+    return message, errors
+
+
+def error_for(response: httpx.Response) -> ProxmoxError:
+    status = response.status_code
+    message, errors = _message_of(response)
+    if status == 400:
+        return ProxmoxValidationError(message, errors)
+    if status == 401:
+        return ProxmoxAuthError(message or "authentication failure", status=status)
+    if status == 403:
+        return ProxmoxPermissionError(message, status=status)
+    if status == 501 or "does not exist" in message:
+        return ProxmoxNotFound(message, status=status)
+    if "can't lock file" in message and "got timeout" in message:
+        return ProxmoxLockTimeout(message, status=status)
+    if status in (595, 596):  # pveproxy: node unreachable / no ticket for it
+        return ProxmoxUnavailable(message, status=status)
+    return ProxmoxError(message, status=status)
+
+
+class ProxmoxClient:
+    """One node's API. Use as an async context manager, or call `aclose()`."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        pinned: PinnedCertificate,
+        auth: TokenAuth | TicketAuth | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        attempts: int = 3,
+    ) -> None:
+        self.host, self.port = host, port
+        self.pinned = pinned
+        self.auth = auth
+        self.attempts = attempts
+        self._http = httpx.AsyncClient(
+            base_url=f"https://{_host_for_url(host)}:{port}/api2/json",
+            verify=pinned.ssl_context(),
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            headers={"Accept": "application/json"},
+        )
+
+    async def __aenter__(self) -> ProxmoxClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport -------------------------------------------------------------------------
+
+    async def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None, authenticated: bool = True,
+    ) -> Any:  # fmt: skip
+        """Send one API call and return the envelope's `data`, retrying only what is safe."""
+        retry_on: tuple[type[Exception], ...] = (_ConnectFailed, ProxmoxLockTimeout)
+        if method == "GET":
+            retry_on += (ProxmoxUnavailable, ProxmoxTimeout)
+        async for attempt in stamina.retry_context(
+            on=retry_on, attempts=self.attempts, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2
+        ):
+            with attempt:
+                return await self._send(method, path, params, data, authenticated)
+        raise AssertionError(
+            "unreachable"
+        )  # pragma: no cover - retry_context always returns/raises
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, Any] | None,
+        data: dict[str, Any] | None, authenticated: bool,
+    ) -> Any:  # fmt: skip
+        headers: dict[str, str] = {}
+        if authenticated and self.auth is not None:
+            if isinstance(self.auth, TokenAuth):
+                headers["Authorization"] = self.auth.header()
+            else:
+                ticket = await self._valid_ticket(self.auth)
+                headers["Cookie"] = f"PVEAuthCookie={quote(ticket.ticket, safe='')}"
+                if method != "GET":
+                    headers["CSRFPreventionToken"] = ticket.csrf_token
+        try:
+            response = await self._http.request(
+                method, path, params=_wire(params), data=_wire(data), headers=headers
+            )
+        except httpx.ConnectTimeout:
+            raise _ConnectFailed(
+                f"{self.host}:{self.port} did not accept a connection in time"
+            ) from None
+        except httpx.ConnectError as exc:
+            if is_pin_failure(exc):
+                raise CertificateMismatch(
+                    self.pinned.fingerprint, "a different certificate"
+                ) from None
+            raise _ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        except httpx.TimeoutException:
+            raise ProxmoxTimeout(f"{self.host}:{self.port} did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise ProxmoxUnavailable(
+                f"connection to {self.host}:{self.port} failed: {exc}"
+            ) from None
+        if response.is_success:
+            try:
+                return response.json().get("data")
+            except (ValueError, AttributeError):
+                raise ProxmoxError("the node sent a response that is not PVE JSON") from None
+        raise error_for(response)
+
+    async def _valid_ticket(self, auth: TicketAuth) -> Ticket:
+        if auth.ticket is None:
+            auth.ticket = await self.create_ticket(auth.username, auth._password)
+        elif time.time() - auth.ticket.obtained_at > TICKET_RENEW_AFTER:
+            # Renewal: the current ticket stands in for the password.
+            auth.ticket = await self.create_ticket(auth.username, auth.ticket.ticket)
+        return auth.ticket
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params=params or None)
+
+    async def post(self, path: str, **data: Any) -> Any:
+        return await self.request("POST", path, data=data or None)
+
+    async def put(self, path: str, **data: Any) -> Any:
+        return await self.request("PUT", path, data=data or None)
+
+    async def delete(self, path: str, **params: Any) -> Any:
+        return await self.request("DELETE", path, params=params or None)
+
+    async def create_ticket(self, username: str, password: str) -> Ticket:
+        """`POST /access/ticket`; a wrong password is a `ProxmoxAuthError`."""
+        data = await self.request(
+            "POST", "/access/ticket", data={"username": username, "password": password},
+            authenticated=False,
+        )  # fmt: skip
+        if not isinstance(data, dict) or "ticket" not in data:
+            raise ProxmoxAuthError("the node did not issue a ticket (two-factor login?)")
+        return Ticket(
+            username=str(data.get("username", username)),
+            ticket=str(data["ticket"]),
+            csrf_token=str(data["CSRFPreventionToken"]),
+            obtained_at=time.time(),
+        )
+
+    async def version(self) -> Version:
+        return msgspec.convert(await self.get("/version"), Version, strict=False)
+
+    async def nodes(self) -> list[NodeInfo]:
+        return msgspec.convert(await self.get("/nodes"), list[NodeInfo], strict=False)
+
+    async def task_status(self, node: str, upid: str) -> TaskStatus:
+        data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/status")
+        return msgspec.convert(data, TaskStatus, strict=False)
+
+    async def task_log_tail(self, node: str, upid: str, lines: int = 50) -> list[str]:
+        data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/log", limit=5000)
+        texts = [str(item.get("t", "")) for item in data or [] if isinstance(item, dict)]
+        return texts[-lines:]
+
+
+def segment(value: str | int) -> str:
+    """One path segment, percent-encoded (UPIDs carry ':' and '@', which PVE accepts)."""
+    return quote(str(value), safe=":@!")
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _wire(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """PVE wants booleans as 1/0 and drops nothing else; None means "not sent"."""
+    if values is None:
+        return None
+    return {
+        key: (int(value) if isinstance(value, bool) else value)
+        for key, value in values.items()
+        if value is not None
+    }

@@ -1,0 +1,76 @@
+"""What can go wrong talking to Proxmox, as types the API maps onto HTTP statuses."""
+
+from __future__ import annotations
+
+
+class ProxmoxError(Exception):
+    """The node answered with an error (or not at all). `message` is PVE's own text."""
+
+    #: the status our API answers with when this reaches a client
+    http_status = 502
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ProxmoxAuthError(ProxmoxError):
+    """401: wrong credentials, expired ticket, unknown or revoked token."""
+
+    http_status = 401
+
+
+class ProxmoxPermissionError(ProxmoxError):
+    """403 `Permission check failed (...)`."""
+
+    http_status = 403
+
+
+class ProxmoxNotFound(ProxmoxError):
+    """The object does not exist on the node (missing config file, unknown path)."""
+
+    http_status = 404
+
+
+class ProxmoxValidationError(ProxmoxError):
+    """400 `Parameter verification failed.` with PVE's per-parameter `errors`."""
+
+    http_status = 400
+
+    def __init__(self, message: str, errors: dict[str, str], *, status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.errors = errors
+
+
+class ProxmoxLockTimeout(ProxmoxError):
+    """`can't lock file ... got timeout`: another operation holds the guest's config lock."""
+
+    http_status = 409
+
+
+class ProxmoxUnavailable(ProxmoxError):
+    """The node could not be reached (refused, reset, DNS, TLS failure)."""
+
+    http_status = 503
+
+
+class ProxmoxTimeout(ProxmoxError):
+    """The node did not answer in time."""
+
+    http_status = 504
+
+
+class CertificateMismatch(ProxmoxError):
+    """The node presented a certificate other than the pinned one: refuse, never fall back."""
+
+    http_status = 502
+
+    def __init__(self, expected: str, presented: str) -> None:
+        super().__init__(
+            f"TLS certificate changed: expected fingerprint {expected}, the node presented"
+            f" {presented}. If the node's certificate was renewed on purpose, update the"
+            " fingerprint; otherwise someone may be intercepting the connection."
+        )
+        self.expected = expected
+        self.presented = presented

@@ -1,0 +1,37 @@
+"""Awaiting Proxmox tasks (UPIDs) with bounded polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from shared.proxmox.client import ProxmoxClient, TaskResult
+from shared.proxmox.errors import ProxmoxTimeout
+
+
+async def wait_for_task(
+    client: ProxmoxClient,
+    node: str,
+    upid: str,
+    *,
+    limit_seconds: float = 300.0,
+    first_poll: float = 0.2,
+    max_poll: float = 2.0,
+) -> TaskResult:
+    """Poll until the task stops; the result says `OK` or PVE's `exitstatus` error text.
+
+    Polls start fast (most tasks are short) and back off to `max_poll`, so a long task costs a
+    few requests a minute. Past `limit_seconds` it raises `ProxmoxTimeout`; the task itself keeps
+    running on the node.
+    """
+    deadline = time.monotonic() + limit_seconds
+    delay = first_poll
+    while True:
+        status = await client.task_status(node, upid)
+        if status.status == "stopped":
+            tail = await client.task_log_tail(node, upid)
+            return TaskResult(upid=upid, exitstatus=status.exitstatus or "unknown", log_tail=tail)
+        if time.monotonic() + delay > deadline:
+            raise ProxmoxTimeout(f"task {upid} still running after {limit_seconds:g} s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, max_poll)
