@@ -68,6 +68,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     login_window_seconds: Annotated[
         int, _setting("not a number of seconds between 1 and 86400", ge=1, le=86_400)
     ] = 300
+    pve_allowed_hosts: Annotated[
+        str,
+        _setting(
+            "comma-separated networks, host names or *", pattern=r"^[A-Za-z0-9*.:/,\[\] _-]+$"
+        ),
+    ] = "*"
     pve_connect_timeout_seconds: PositiveSeconds = 5.0
     pve_read_timeout_seconds: PositiveSeconds = 30.0
 

@@ -13,14 +13,15 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
-from services.pvesim import SimulatorHandle
-from services.pvesim.testing import admin_client, running_simulator
+from services.pvesim.testing import admin_client
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import LocalServers, create_database, drop_database, find_or_start_servers
 from shared.settings import Settings, load_settings
 from tests.support import (
+    RunningSimulator,
     settings_environment,
     start_process,
+    start_simulator_process,
     stop_process,
     wait_for_worker,
 )
@@ -88,14 +89,19 @@ async def running_worker(
 
 
 @pytest.fixture(scope="session")
-async def pve() -> AsyncIterator[SimulatorHandle]:
-    """The project's Proxmox VE simulator (two nodes, fast tasks) over real HTTPS and SSH."""
-    async with running_simulator(nodes=2, seed=4242) as handle:
-        yield handle
+def pve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """The project's Proxmox VE simulator (two nodes, fast tasks) over real HTTPS and SSH.
+
+    It runs as its own process, like a real node: the app under test (which the test client
+    runs on another thread) and the simulator never share an event loop.
+    """
+    simulator = start_simulator_process(tmp_path_factory.mktemp("pvesim"))
+    yield simulator
+    simulator.stop()
 
 
 @pytest.fixture
-async def pve_admin(pve: SimulatorHandle) -> AsyncIterator[httpx.AsyncClient]:
+async def pve_admin(pve: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
     """The simulator's fault-injection API; every fault is reset after the test."""
     async with admin_client(pve.info) as admin:
         yield admin

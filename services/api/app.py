@@ -10,19 +10,24 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Tag
+from litestar.openapi.spec import Tag
 from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
 from services.api.middleware import RequestContext
+from services.api.openapi_plugins import StrictStructSchemaPlugin
 from services.api.problems import EXCEPTION_HANDLERS
-from services.api.routes import system
+from services.api.routes import auth, system
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
 from shared.redis import create_redis
+from shared.sessions import SessionStore
 from shared.settings import Settings, SettingsError, load_settings
+from shared.throttle import LoginThrottle
 
 log = get_logger(__name__)
 
@@ -40,8 +45,11 @@ def openapi_config() -> OpenAPIConfig:
         description=API_DESCRIPTION,
         path="/schema",
         render_plugins=[ScalarRenderPlugin(path=["/", "/docs"])],
-        tags=[Tag(name="System", description="Liveness and readiness probes")],
-        components=Components(),
+        tags=[
+            Tag(name="System", description="Liveness and readiness probes"),
+            Tag(name="Auth", description="Sessions: log in with Proxmox credentials"),
+        ],
+        components=SECURITY_COMPONENTS,
         use_handler_docstrings=True,
         create_examples=False,
     )
@@ -54,7 +62,8 @@ class InfrahausCore(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([system.health, system.ready])
+        app_config.route_handlers.extend([system.health, system.ready, *auth.ROUTES])
+        app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config()
         app_config.lifespan.append(self._resources)
@@ -72,6 +81,13 @@ class InfrahausCore(InitPluginProtocol):
         app.state.db_engine = engine
         app.state.db_sessions = create_session_factory(engine)
         app.state.redis = redis
+        app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
+        app.state.login_throttle = LoginThrottle(
+            redis,
+            per_account=self.settings.login_max_failures,
+            per_client=self.settings.login_max_failures_per_client,
+            window_seconds=self.settings.login_window_seconds,
+        )
         log.info("api started", queue=self.settings.queue_name)
         try:
             yield
@@ -93,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if value is None:
             raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
     configure_logging(settings)
-    app = Litestar(plugins=[InfrahausCore(settings)])
+    app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
     return app

@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from shared.logging import get_logger
+from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -149,6 +150,27 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return problem_response(problem, headers=dict(exc.headers or {}))
 
 
+def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError) -> Response[Any]:
+    """A Proxmox node's failure, with PVE's own message (and per-parameter `errors`)."""
+    status = exc.http_status
+    log.warning("proxmox error", status=status, error_type=type(exc).__name__, detail=exc.message)
+    errors = None
+    if isinstance(exc, ProxmoxValidationError):
+        errors = [
+            FieldError(message=message, field=name, source="proxmox")
+            for name, message in exc.errors.items()
+        ] or None
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=exc.message,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+    )
+    return problem_response(problem)
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
     log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
@@ -164,6 +186,7 @@ def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception
 
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
+    ProxmoxError: proxmox_exception_handler,
     Exception: unexpected_exception_handler,
 }
 

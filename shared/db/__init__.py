@@ -1,6 +1,15 @@
 """Database access: the engine factory, the ORM models and the migration runner."""
 
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.models import Base, Node, User
+from shared.db.models import AuditEntry, Base, Container, Node, PveHost, User
 
-__all__ = ["Base", "Node", "User", "create_engine", "create_session_factory"]
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Container",
+    "Node",
+    "PveHost",
+    "User",
+    "create_engine",
+    "create_session_factory",
+]

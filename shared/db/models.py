@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so migrations can refer to them.
@@ -92,3 +92,69 @@ class Node(TimestampMixin, Base):
     ssh_private_key_enc: Mapped[str | None] = mapped_column(Text)
     ssh_host_key: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class PveHost(TimestampMixin, Base):
+    """A Proxmox host someone logged in to, with the certificate pinned at first login."""
+
+    __tablename__ = "pve_hosts"
+    __table_args__ = (UniqueConstraint("host", "port"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    port: Mapped[int] = mapped_column(Integer, nullable=False)
+    tls_fingerprint: Mapped[str] = mapped_column(String(95), nullable=False)
+    tls_certificate: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Container(TimestampMixin, Base):
+    """An LXC container built (or being built) by Infrahaus on one of a user's nodes."""
+
+    __tablename__ = "containers"
+    __table_args__ = (
+        UniqueConstraint("node_id", "vmid"),
+        CheckConstraint(
+            "lifecycle IN ('creating', 'ready', 'error', 'deleting')", name="lifecycle_known"
+        ),
+        CheckConstraint("vmid BETWEEN 100 AND 999999999", name="vmid_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    # RESTRICT: a node with containers cannot be deleted (the API answers 409 first).
+    node_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("nodes.id", ondelete="RESTRICT"), nullable=False
+    )
+    created_by: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    vmid: Mapped[int] = mapped_column(Integer, nullable=False)
+    hostname: Mapped[str] = mapped_column(String(63), nullable=False)
+    template_revision: Mapped[int | None] = mapped_column(Integer)
+    lifecycle: Mapped[str] = mapped_column(String(16), nullable=False)
+    last_completed_phase: Mapped[str | None] = mapped_column(String(16))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """Who did what to which object, when, and whether it worked. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('success', 'failure')", name="outcome_known"),
+        Index("ix_audit_log_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    detail: Mapped[dict[str, object]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -16,9 +16,12 @@ class ProxmoxError(Exception):
 
 
 class ProxmoxAuthError(ProxmoxError):
-    """401: wrong credentials, expired ticket, unknown or revoked token."""
+    """401 from the node: wrong credentials, expired ticket, unknown or revoked token.
 
-    http_status = 401
+    Our API answers 502 for a node that rejects its stored token: a 401 from Infrahaus means
+    "not logged in to Infrahaus", and clients react to it by logging the user out. Only the
+    login route, where the user's own password was wrong, turns this into a 401.
+    """
 
 
 class ProxmoxPermissionError(ProxmoxError):

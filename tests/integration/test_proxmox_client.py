@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.pvesim import SimulatorHandle
 from shared.embedded import free_port
 from shared.proxmox import (
     CertificateMismatch,
@@ -31,22 +30,23 @@ from shared.proxmox import (
     fetch_certificate,
 )
 from shared.proxmox.tasks import wait_for_task
+from tests.support import RunningSimulator
 
 
-def _host_port(pve: SimulatorHandle) -> tuple[str, int]:
+def _host_port(pve: RunningSimulator) -> tuple[str, int]:
     url = httpx.URL(pve.info["apiUrl"])
     return url.host, url.port or 8006
 
 
 @pytest.fixture
-async def pinned(pve: SimulatorHandle) -> PinnedCertificate:
+async def pinned(pve: RunningSimulator) -> PinnedCertificate:
     host, port = _host_port(pve)
     return await fetch_certificate(host, port, 5, expected_fingerprint=pve.info["tlsFingerprint"])
 
 
 @pytest.fixture
 async def token_client(
-    pve: SimulatorHandle, pinned: PinnedCertificate
+    pve: RunningSimulator, pinned: PinnedCertificate
 ) -> AsyncIterator[ProxmoxClient]:
     host, port = _host_port(pve)
     auth = TokenAuth(pve.info["tokenId"], pve.info["tokenSecret"])
@@ -55,7 +55,7 @@ async def token_client(
 
 
 async def test_first_contact_shows_the_fingerprint_pve_style(
-    pve: SimulatorHandle, pinned: PinnedCertificate
+    pve: RunningSimulator, pinned: PinnedCertificate
 ) -> None:
     host, port = _host_port(pve)
     unpinned = await fetch_certificate(host, port, 5)  # TOFU: nothing expected yet
@@ -64,7 +64,7 @@ async def test_first_contact_shows_the_fingerprint_pve_style(
     assert (await fetch_certificate(host, port, 5, lower)).fingerprint == pinned.fingerprint
 
 
-async def test_a_different_fingerprint_is_refused(pve: SimulatorHandle) -> None:
+async def test_a_different_fingerprint_is_refused(pve: RunningSimulator) -> None:
     host, port = _host_port(pve)
     with pytest.raises(CertificateMismatch, match="TLS certificate changed"):
         await fetch_certificate(host, port, 5, expected_fingerprint="AB:" * 31 + "AB")
@@ -78,7 +78,7 @@ async def test_version_and_nodes_with_an_api_token(token_client: ProxmoxClient) 
 
 
 async def test_a_client_pinned_to_another_certificate_sends_nothing(
-    pve: SimulatorHandle, tmp_path: Path
+    pve: RunningSimulator, tmp_path: Path
 ) -> None:
     other = _self_signed("other-host")
     host, port = _host_port(pve)
@@ -89,7 +89,7 @@ async def test_a_client_pinned_to_another_certificate_sends_nothing(
 
 
 async def test_ticket_auth_sends_csrf_on_writes(
-    pve: SimulatorHandle, pinned: PinnedCertificate
+    pve: RunningSimulator, pinned: PinnedCertificate
 ) -> None:
     host, port = _host_port(pve)
     user = pve.info["users"][0]
@@ -103,7 +103,7 @@ async def test_ticket_auth_sends_csrf_on_writes(
 
 
 async def test_wrong_password_is_an_auth_error(
-    pve: SimulatorHandle, pinned: PinnedCertificate
+    pve: RunningSimulator, pinned: PinnedCertificate
 ) -> None:
     host, port = _host_port(pve)
     async with ProxmoxClient(host, port, pinned) as client:

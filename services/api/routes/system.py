@@ -34,7 +34,13 @@ class Readiness(msgspec.Struct):
     checks: list[DependencyCheck]
 
 
-@get("/health", operation_id="GetHealth", tags=["System"], summary="Process is alive")
+@get(
+    "/health",
+    operation_id="GetHealth",
+    tags=["System"],
+    summary="Process is alive",
+    exclude_from_auth=True,
+)
 async def health() -> Health:
     """Answers as long as the process serves requests; checks no dependency."""
     return Health(status="ok")
@@ -45,6 +51,7 @@ async def health() -> Health:
     operation_id="GetReadiness",
     tags=["System"],
     summary="Dependencies are usable",
+    exclude_from_auth=True,
     responses=problem_responses(503, s503=DependencyProblem),
 )
 async def ready(state: State) -> Readiness:

@@ -1,0 +1,81 @@
+"""Who is calling: a session cookie (browsers, with CSRF) or a bearer token (programs).
+
+The middleware runs on every route except those marked `exclude_from_auth` and the docs. A
+missing or expired credential is a 401; an unsafe method on a cookie session without the
+matching `X-CSRF-Token` header is a 403.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any, Literal
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.openapi.spec import Components, SecurityScheme
+
+from shared.sessions import SessionData, SessionStore
+
+SESSION_COOKIE = "infrahaus_session"
+CSRF_COOKIE = "infrahaus_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: what protected handlers declare, so the spec says how to authenticate
+SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
+
+SECURITY_COMPONENTS = Components(
+    security_schemes={
+        "sessionCookie": SecurityScheme(
+            type="apiKey",
+            name=SESSION_COOKIE,
+            security_scheme_in="cookie",
+            description="Set by `POST /api/auth/login`. Unsafe methods also need the "
+            "`X-CSRF-Token` header (the `csrfToken` of the login response).",
+        ),
+        "bearerAuth": SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="The `token` of the login response; no CSRF header needed.",
+        ),
+    }
+)
+
+
+class CurrentUser(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    userid: str
+    host: str
+    port: int
+    via: Literal["cookie", "bearer"]
+    session: SessionData
+
+
+class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        store: SessionStore = connection.app.state.sessions
+        authorization = connection.headers.get("authorization", "")
+        via: Literal["cookie", "bearer"]
+        if authorization[:7].lower() == "bearer ":
+            secret, via = authorization[7:].strip(), "bearer"
+        else:
+            secret, via = connection.cookies.get(SESSION_COOKIE, ""), "cookie"
+        data = await store.lookup(secret) if secret else None
+        if data is None:
+            raise NotAuthorizedException("Not logged in, or the session has expired.")
+        if via == "cookie" and connection.scope["method"] not in SAFE_METHODS:
+            sent = connection.headers.get(CSRF_HEADER, "")
+            if not secrets.compare_digest(sent.encode(), data.csrf_token.encode()):
+                raise PermissionDeniedException(
+                    "Missing or wrong X-CSRF-Token header (the csrfToken from login)."
+                )
+        user = CurrentUser(
+            id=uuid.UUID(data.user_id), userid=data.userid, host=data.host, port=data.port,
+            via=via, session=data,
+        )  # fmt: skip
+        return AuthenticationResult(user=user, auth=via)

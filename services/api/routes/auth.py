@@ -1,0 +1,147 @@
+"""Login with Proxmox credentials, logout, and who am I."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.auth import CSRF_COOKIE, SECURITY, SESSION_COOKIE, CurrentUser
+from services.api.problems import problem_responses
+from services.api.schemas.auth import LoginRequest, LoginResponse, Me, UserRead
+from shared.accounts import AccountService, HostNotAllowed
+from shared.proxmox import ProxmoxAuthError
+from shared.sessions import SessionStore
+from shared.settings import Settings
+from shared.throttle import LoginThrottle
+
+
+def _client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@post(
+    "/api/auth/login",
+    operation_id="Login",
+    tags=["Auth"],
+    summary="Log in with Proxmox credentials",
+    status_code=200,
+    exclude_from_auth=True,
+    security=[],
+    responses=problem_responses(400, 401, 403, 429, 502, 503, 504),
+)
+async def login(
+    data: JSONBody[LoginRequest],
+    request: Request[Any, Any, Any],
+    state: State,
+    db_session: NamedDependency[AsyncSession],
+) -> Response[LoginResponse]:
+    """Checks the credentials against the host's `/access/ticket` and starts a session.
+
+    The session cookie is HttpOnly; send `csrfToken` as `X-CSRF-Token` on unsafe requests, or
+    use `token` as `Authorization: Bearer <token>` instead of the cookie. The host's TLS
+    certificate is pinned at the first login (or to `fingerprint` when given); a later change
+    is refused until the new fingerprint is given.
+    """
+    settings: Settings = state.settings
+    throttle: LoginThrottle = state.login_throttle
+    store: SessionStore = state.sessions
+    client = _client_address(request)
+    account = f"{data.host.lower()}:{data.port}:{data.username}@{data.realm}"
+    wait = await throttle.retry_after(client, account)
+    if wait is not None:
+        raise HTTPException(
+            status_code=HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many failed logins; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        user, pinned = await AccountService(db_session, settings).login(
+            host=data.host, port=data.port, username=data.username, realm=data.realm,
+            password=data.password, fingerprint=data.fingerprint,
+        )  # fmt: skip
+    except HostNotAllowed as exc:
+        raise PermissionDeniedException(str(exc)) from None
+    except ProxmoxAuthError:
+        await throttle.record_failure(client, account)
+        raise NotAuthorizedException("Proxmox rejected the user name or password.") from None
+    await throttle.record_success(client, account)
+
+    # Never adopt a session id the client brought along: end it and issue fresh secrets.
+    previous = await store.lookup(request.cookies.get(SESSION_COOKIE, ""))
+    if previous is not None:
+        await store.destroy(previous)
+    host, port = user.host_identity.rsplit(":", 1)
+    new = await store.create(user_id=str(user.id), userid=user.userid, host=host, port=int(port))
+    body = LoginResponse(
+        user=UserRead(id=user.id, userid=user.userid, host=host, port=int(port)),
+        csrf_token=new.data.csrf_token,
+        token=new.bearer_token,
+        expires_in=settings.session_ttl_seconds,
+        tls_fingerprint=pinned.fingerprint,
+    )
+    return Response(body, cookies=_session_cookies(settings, new.session_id, new.data.csrf_token))
+
+
+def _session_cookies(settings: Settings, session_id: str, csrf_token: str) -> list[Cookie]:
+    common: dict[str, Any] = {
+        "path": "/",
+        "samesite": "lax",
+        "secure": settings.session_cookie_secure,
+        "max_age": settings.session_ttl_seconds,
+    }
+    return [
+        Cookie(key=SESSION_COOKIE, value=session_id, httponly=True, **common),
+        # readable by the page's script, which echoes it in X-CSRF-Token
+        Cookie(key=CSRF_COOKIE, value=csrf_token, httponly=False, **common),
+    ]
+
+
+@post(
+    "/api/auth/logout",
+    operation_id="Logout",
+    tags=["Auth"],
+    summary="End the session",
+    status_code=HTTP_204_NO_CONTENT,
+    security=SECURITY,
+    responses={
+        HTTP_204_NO_CONTENT: ResponseSpec(None, description="Logged out; cookies cleared."),
+        **problem_responses(401, 403),
+    },
+)
+async def logout(request: Request[CurrentUser, Any, Any], state: State) -> Response[None]:
+    """Deletes the session server-side: its cookie and its bearer token stop working at once."""
+    store: SessionStore = state.sessions
+    await store.destroy(request.user.session)
+    expired = [
+        Cookie(key=name, value="", path="/", max_age=0) for name in (SESSION_COOKIE, CSRF_COOKIE)
+    ]
+    return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=expired)
+
+
+@get(
+    "/api/auth/me",
+    operation_id="GetCurrentUser",
+    tags=["Auth"],
+    summary="The logged-in user",
+    security=SECURITY,
+    responses=problem_responses(401),
+)
+async def me(request: Request[CurrentUser, Any, Any]) -> Me:
+    user = request.user
+    return Me(
+        user=UserRead(id=user.id, userid=user.userid, host=user.host, port=user.port),
+        csrf_token=user.session.csrf_token,
+        logged_in_at=dt.datetime.fromtimestamp(user.session.created_at, dt.UTC),
+    )
+
+
+ROUTES = [login, logout, me]

@@ -1,0 +1,79 @@
+"""Server-side sessions in Redis: cookie sessions for browsers, bearer tokens for programs.
+
+A login creates one session reachable by two secrets: the cookie's session id and a bearer
+token. Redis keys are SHA-256 hashes of those secrets, so a Redis dump holds nothing a client
+could present. A lookup is one `GETEX`, which also slides the expiry: one round trip per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import msgspec
+from redis.asyncio import Redis
+
+_PREFIX = "session:"
+
+
+class SessionData(msgspec.Struct, frozen=True):
+    user_id: str
+    userid: str  # PVE `user@realm`
+    host: str
+    port: int
+    csrf_token: str
+    created_at: float
+    # hashes of the cookie id and the bearer token, so logout can remove both
+    keys: tuple[str, str]
+
+
+def _key(secret: str) -> str:
+    return _PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+
+
+class NewSession(msgspec.Struct, frozen=True):
+    session_id: str
+    bearer_token: str
+    data: SessionData
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+
+    async def create(self, *, user_id: str, userid: str, host: str, port: int) -> NewSession:
+        """Always fresh secrets: nothing a client sent before login can become its session."""
+        session_id, bearer = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        data = SessionData(
+            user_id=user_id,
+            userid=userid,
+            host=host,
+            port=port,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=time.time(),
+            keys=(_key(session_id), _key(bearer)),
+        )
+        payload = msgspec.json.encode(data)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key in data.keys:
+                pipe.set(key, payload, ex=self.ttl)
+            await pipe.execute()
+        return NewSession(session_id=session_id, bearer_token=bearer, data=data)
+
+    async def lookup(self, secret: str) -> SessionData | None:
+        """The session for a cookie id or bearer token, extending its life (sliding expiry)."""
+        if not secret or len(secret) > 256:
+            return None
+        payload = await self.redis.getex(_key(secret), ex=self.ttl)
+        if payload is None:
+            return None
+        try:
+            return msgspec.json.decode(payload, type=SessionData)
+        except msgspec.ValidationError:
+            return None
+
+    async def destroy(self, data: SessionData) -> None:
+        """Logout: both the cookie and the bearer token stop working at once."""
+        await self.redis.delete(*data.keys)
