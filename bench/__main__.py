@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import create_database, drop_database, find_or_start_servers, free_port
 
@@ -74,6 +75,7 @@ def main() -> int:
             "REDIS_URL": servers.redis_url,
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "warning",
+            "SECRET_KEYS": generate_key("bench"),
         }
         uvicorn = [sys.executable, "-m", "uvicorn", *UVICORN_OPTIONS]
         processes.append(

@@ -1,6 +1,7 @@
 """`python -m services.run` (what `make run` does): the whole service on one machine.
 
-Starts embedded PostgreSQL and Redis under DATA_DIR when DATABASE_URL / REDIS_URL are unset,
+Starts embedded PostgreSQL and Redis under DATA_DIR when DATABASE_URL / REDIS_URL are unset
+(and keeps a generated SECRET_KEYS there when it is unset),
 applies migrations, then runs the API and the worker as child processes. SIGINT or SIGTERM stops
 everything it started; the data stays in DATA_DIR for the next run.
 """
@@ -13,7 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis
 from shared.logging import configure_logging, get_logger
@@ -41,6 +44,8 @@ class Supervisor:
             env["DATABASE_URL"] = postgres.start()
             self.cleanups.append(postgres.stop)
             log.info("embedded PostgreSQL started", directory=str(postgres.directory))
+        if self.settings.secret_keys is None:
+            env["SECRET_KEYS"] = local_secret_keys(data)
         if self.settings.redis_url is None:
             redis = EmbeddedRedis(data / "redis")
             env["REDIS_URL"] = redis.start()
@@ -78,6 +83,17 @@ class Supervisor:
         for cleanup in reversed(self.cleanups):
             cleanup()
         self.cleanups.clear()
+
+
+def local_secret_keys(data_dir: Path) -> str:
+    """A key made on the first run and kept (owner-only) under DATA_DIR for the next ones."""
+    path = data_dir / "secret_keys"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(generate_key() + "\n")
+        log.info("generated SECRET_KEYS", path=str(path))
+    return path.read_text().strip()
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.pvesim.testing import admin_client
+from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import LocalServers, create_database, drop_database, find_or_start_servers
 from shared.settings import Settings, load_settings
@@ -51,6 +52,7 @@ def settings(database_url: str, test_servers: LocalServers) -> Settings:
         database_url=database_url,
         redis_url=test_servers.redis_url,
         queue_name=f"test-{uuid.uuid4().hex[:8]}",
+        secret_keys=generate_key("test"),
         log_format="json",
     )
 

@@ -1,4 +1,4 @@
-"""pinned PVE hosts, containers, audit log
+"""pinned PVE hosts and node certificates, containers, audit log
 
 Revision ID: 0003
 Revises: 0001
@@ -29,6 +29,7 @@ def _timestamps() -> list[sa.Column]:
 
 
 def upgrade() -> None:
+    op.add_column("nodes", sa.Column("tls_certificate", sa.Text()))
     op.create_table(
         "pve_hosts",
         sa.Column("id", postgresql.UUID(as_uuid=True), nullable=False),
@@ -96,3 +97,4 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_table("containers")
     op.drop_table("pve_hosts")
+    op.drop_column("nodes", "tls_certificate")

@@ -21,7 +21,8 @@ from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
 from services.api.middleware import RequestContext
 from services.api.openapi_plugins import StrictStructSchemaPlugin
 from services.api.problems import EXCEPTION_HANDLERS
-from services.api.routes import auth, system
+from services.api.routes import auth, nodes, system
+from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
 from shared.redis import create_redis
@@ -48,6 +49,7 @@ def openapi_config() -> OpenAPIConfig:
         tags=[
             Tag(name="System", description="Liveness and readiness probes"),
             Tag(name="Auth", description="Sessions: log in with Proxmox credentials"),
+            Tag(name="Nodes", description="Proxmox VE nodes you registered"),
         ],
         components=SECURITY_COMPONENTS,
         use_handler_docstrings=True,
@@ -60,9 +62,16 @@ class InfrahausCore(InitPluginProtocol):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        if settings.secret_keys is None:
+            raise SettingsError(
+                "SECRET_KEYS", "is not set (generate one with `python -m shared.keys generate`)"
+            )
+        self.secret_box = SecretBox.from_spec(settings.secret_keys)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([system.health, system.ready, *auth.ROUTES])
+        app_config.route_handlers.extend(
+            [system.health, system.ready, *auth.ROUTES, nodes.NodeController]
+        )
         app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config()
@@ -81,6 +90,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.db_engine = engine
         app.state.db_sessions = create_session_factory(engine)
         app.state.redis = redis
+        app.state.secret_box = self.secret_box
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
         app.state.login_throttle = LoginThrottle(
             redis,

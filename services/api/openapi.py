@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.serialization import encode_json
 
 from services.api.app import create_app
+from shared.crypto import generate_key
 from shared.settings import load_settings
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
@@ -27,7 +28,10 @@ def render_spec(app: Litestar) -> bytes:
 def spec_app() -> Litestar:
     """The app as documented; the URLs are placeholders because nothing is connected."""
     settings = load_settings(
-        {}, database_url="postgresql://spec@localhost/spec", redis_url="redis://localhost/0"
+        {},
+        database_url="postgresql://spec@localhost/spec",
+        redis_url="redis://localhost/0",
+        secret_keys=generate_key("spec"),
     )
     return create_app(settings)
 

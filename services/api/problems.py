@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from shared.logging import get_logger
 from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
 
@@ -171,6 +172,30 @@ def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError
     return problem_response(problem)
 
 
+_DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    InvalidInput: 400,
+}
+
+
+def domain_exception_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    status = next((code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
+    errors = None
+    if isinstance(exc, InvalidInput):
+        errors = [FieldError(message=exc.message, field=exc.field, source="body")]
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=exc.message,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+    )
+    return problem_response(problem)
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
     log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
@@ -187,6 +212,7 @@ def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     ProxmoxError: proxmox_exception_handler,
+    DomainError: domain_exception_handler,
     Exception: unexpected_exception_handler,
 }
 

@@ -86,6 +86,8 @@ class Node(TimestampMixin, Base):
     token_id: Mapped[str] = mapped_column(String(255), nullable=False)
     token_secret_enc: Mapped[str] = mapped_column(Text, nullable=False)
     tls_fingerprint: Mapped[str | None] = mapped_column(String(95))
+    # the pinned certificate itself (PEM): the TLS context trusts exactly this one
+    tls_certificate: Mapped[str | None] = mapped_column(Text)
     ssh_user: Mapped[str | None] = mapped_column(String(64))
     ssh_port: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("22"))
     ssh_password_enc: Mapped[str | None] = mapped_column(Text)

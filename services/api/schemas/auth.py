@@ -51,13 +51,13 @@ class UserRead(CamelStruct):
 
 class LoginResponse(CamelStruct):
     user: UserRead
-    csrf_token: str = msgspec.field(name="csrfToken")
+    csrf_token: str
     token: str
-    expires_in: int = msgspec.field(name="expiresIn")
-    tls_fingerprint: str = msgspec.field(name="tlsFingerprint")
+    expires_in: int
+    tls_fingerprint: str
 
 
 class Me(CamelStruct):
     user: UserRead
-    csrf_token: str = msgspec.field(name="csrfToken")
-    logged_in_at: dt.datetime = msgspec.field(name="loggedInAt")
+    csrf_token: str
+    logged_in_at: dt.datetime

@@ -1,0 +1,227 @@
+"""Node management: register Proxmox nodes, test them, and read what creation forms need."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.auth import SECURITY, CurrentUser
+from services.api.problems import problem_responses
+from services.api.schemas.nodes import (
+    Bridge,
+    ConnectionTest,
+    NodeCreate,
+    NodeRead,
+    NodeUpdate,
+    OsTemplate,
+    Storage,
+)
+from shared import ssh
+from shared.db.models import Node
+from shared.nodes import NodeInput, NodeService
+
+# Statuses of every route that talks to the node.
+_NODE_CALL = (400, 401, 404, 409, 502, 503, 504)
+
+
+def node_read(node: Node) -> NodeRead:
+    return NodeRead(
+        id=node.id,
+        name=node.name,
+        host=node.host,
+        port=node.port,
+        token_id=node.token_id,
+        has_token_secret=bool(node.token_secret_enc),
+        tls_fingerprint=node.tls_fingerprint,
+        ssh_user=node.ssh_user,
+        ssh_port=node.ssh_port,
+        has_ssh_password=node.ssh_password_enc is not None,
+        has_ssh_private_key=node.ssh_private_key_enc is not None,
+        ssh_host_key_fingerprint=(
+            ssh.host_key_fingerprint(node.ssh_host_key) if node.ssh_host_key else None
+        ),
+        is_default=node.is_default,
+        created_at=node.created_at,
+        updated_at=node.updated_at,
+    )
+
+
+def provide_node_service(state: State, db_session: AsyncSession) -> NodeService:
+    return NodeService(db_session, state.settings, state.secret_box)
+
+
+class NodeController(Controller):
+    path = "/api/nodes"
+    tags = ["Nodes"]
+    security = SECURITY
+    dependencies = {"nodes": Provide(provide_node_service, sync_to_thread=False)}
+
+    @get(operation_id="ListNodes", summary="Your nodes", responses=problem_responses(401))
+    async def list_nodes(
+        self, request: Request[CurrentUser, Any, Any], nodes: NamedDependency[NodeService]
+    ) -> list[NodeRead]:
+        return [node_read(node) for node in await nodes.list(request.user.id)]
+
+    @post(
+        operation_id="CreateNode",
+        summary="Register a node",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(400, 401, 403, 409, 502, 503, 504),
+    )
+    async def create_node(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        data: JSONBody[NodeCreate],
+        nodes: NamedDependency[NodeService],
+    ) -> NodeRead:
+        """Tests the connection first: `/version` with the token, the node name in `/nodes`,
+        and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
+        certificate is pinned to `fingerprint`, or to the one presented now (see the response).
+        The user's first node becomes the default."""
+        fields = msgspec.structs.asdict(data)
+        node = await nodes.create(request.user.id, NodeInput(**fields))
+        return node_read(node)
+
+    @get(
+        "/{node_id:uuid}",
+        operation_id="GetNode",
+        summary="One node",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def get_node(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> NodeRead:
+        return node_read(await nodes.get(request.user.id, node_id))
+
+    @patch(
+        "/{node_id:uuid}",
+        operation_id="UpdateNode",
+        summary="Change a node",
+        responses=problem_responses(400, 401, 403, 404, 409, 502, 503, 504),
+    )
+    async def update_node(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        data: JSONBody[NodeUpdate],
+        nodes: NamedDependency[NodeService],
+    ) -> NodeRead:
+        """Only the fields sent change, and the result is tested before it is saved.
+        `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
+        `sshPrivateKey`: a value sets, `""` clears, absent keeps."""
+        node = await nodes.update(request.user.id, node_id, data.changes())
+        return node_read(node)
+
+    @delete(
+        "/{node_id:uuid}",
+        operation_id="DeleteNode",
+        summary="Remove a node",
+        status_code=HTTP_204_NO_CONTENT,
+        responses={
+            HTTP_204_NO_CONTENT: ResponseSpec(None, description="Removed."),
+            **problem_responses(400, 401, 404, 409),
+        },
+    )
+    async def delete_node(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> None:
+        """Refused (409) while containers exist on it. Removing the default node makes the
+        oldest remaining node the default."""
+        await nodes.delete(request.user.id, node_id)
+
+    @post(
+        "/{node_id:uuid}/default",
+        operation_id="SetDefaultNode",
+        summary="Make this node the default",
+        status_code=200,
+        responses=problem_responses(400, 401, 404),
+    )
+    async def set_default(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> NodeRead:
+        return node_read(await nodes.set_default(request.user.id, node_id))
+
+    @post(
+        "/{node_id:uuid}/test",
+        operation_id="TestNodeConnection",
+        summary="Check the node answers",
+        status_code=200,
+        responses=problem_responses(400, 401, 404, 409),
+    )
+    async def test_connection(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> ConnectionTest:
+        """`ok: false` with the reason when the node cannot be reached or refuses the token."""
+        report = await nodes.test(request.user.id, node_id)
+        return ConnectionTest(
+            ok=report.ok,
+            pve_version=report.pve_version,
+            latency_ms=report.latency_ms,
+            error=report.error,
+        )
+
+    @get(
+        "/{node_id:uuid}/storages",
+        operation_id="ListNodeStorages",
+        summary="Storages of the node",
+        responses=problem_responses(*_NODE_CALL),
+    )
+    async def storages(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> list[Storage]:
+        items = await nodes.storages(request.user.id, node_id)
+        return msgspec.convert(items, list[Storage], strict=False)
+
+    @get(
+        "/{node_id:uuid}/bridges",
+        operation_id="ListNodeBridges",
+        summary="Network bridges of the node",
+        responses=problem_responses(*_NODE_CALL),
+    )
+    async def bridges(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> list[Bridge]:
+        items = await nodes.bridges(request.user.id, node_id)
+        return msgspec.convert(items, list[Bridge], strict=False)
+
+    @get(
+        "/{node_id:uuid}/os-templates",
+        operation_id="ListNodeOsTemplates",
+        summary="Container OS templates on the node",
+        responses=problem_responses(*_NODE_CALL),
+    )
+    async def os_templates(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+    ) -> list[OsTemplate]:
+        items = await nodes.os_templates(request.user.id, node_id)
+        return msgspec.convert(items, list[OsTemplate], strict=False)

@@ -1,0 +1,367 @@
+"""Proxmox nodes a user registered: rules, connection checks, secrets, and clients for them.
+
+Every method takes the owner's id; another user's node is simply "not found". Secrets are
+encrypted with associated data `nodes:<id>:<column>` and never leave this module in clear
+except inside the clients it builds.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import audit, ssh
+from shared.crypto import DecryptionError, SecretBox
+from shared.db.models import Container, Node
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.proxmox import (
+    PinnedCertificate,
+    ProxmoxClient,
+    ProxmoxError,
+    TokenAuth,
+    fetch_certificate,
+)
+from shared.proxmox.client import segment
+from shared.proxmox.hosts import HostPolicy
+from shared.settings import Settings
+
+
+@dataclass
+class NodeInput:
+    """A node as the user describes it (create), or the result of applying a PATCH to one."""
+
+    name: str
+    host: str
+    port: int
+    token_id: str
+    token_secret: str
+    fingerprint: str | None = None
+    ssh_user: str | None = None
+    ssh_port: int = 22
+    ssh_password: str | None = None
+    ssh_private_key: str | None = None
+    # set when host/port/fingerprint are unchanged, so the pinned certificate is reused
+    pinned: PinnedCertificate | None = field(default=None, repr=False)
+    ssh_host_key: str | None = field(default=None, repr=False)
+
+    @property
+    def wants_ssh(self) -> bool:
+        return bool(self.ssh_user and (self.ssh_password or self.ssh_private_key))
+
+
+class ConnectionReport(msgspec.Struct):
+    ok: bool
+    pve_version: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+def _context(node_id: uuid.UUID, column: str) -> str:
+    return f"nodes:{node_id}:{column}"
+
+
+class NodeService:
+    def __init__(self, session: AsyncSession, settings: Settings, box: SecretBox) -> None:
+        self.session = session
+        self.settings = settings
+        self.box = box
+        self.hosts = HostPolicy(settings.pve_allowed_hosts)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def list(self, user_id: uuid.UUID) -> list[Node]:
+        rows = await self.session.scalars(
+            select(Node).where(Node.user_id == user_id).order_by(Node.created_at, Node.name)
+        )
+        return list(rows)
+
+    async def get(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
+        node = await self.session.scalar(
+            select(Node).where(Node.id == node_id, Node.user_id == user_id)
+        )
+        if node is None:
+            raise NotFound("No such node.")
+        return node
+
+    def secret(self, node: Node, column: str) -> str | None:
+        stored = getattr(node, f"{column}_enc")
+        return None if stored is None else self.box.decrypt(stored, _context(node.id, column))
+
+    def client(self, node: Node) -> ProxmoxClient:
+        """An API client for `node`, pinned to its certificate, authenticated by its token."""
+        if not node.tls_fingerprint or not node.tls_certificate:
+            raise Conflict("The node has no pinned certificate; update it to pin one.")
+        return ProxmoxClient(
+            node.host,
+            node.port,
+            PinnedCertificate(node.tls_certificate, node.tls_fingerprint),
+            TokenAuth(node.token_id, self.secret(node, "token_secret") or ""),
+            connect_timeout=self.settings.pve_connect_timeout_seconds,
+            read_timeout=self.settings.pve_read_timeout_seconds,
+        )
+
+    # -- changing --------------------------------------------------------------------------
+
+    async def create(self, user_id: uuid.UUID, data: NodeInput) -> Node:
+        self._check_host(data.host)
+        await self._check_name_free(user_id, data.name)
+        pinned, host_key = await self._verify(data)
+        is_first = not await self.session.scalar(select(exists().where(Node.user_id == user_id)))
+        node = Node(id=uuid.uuid4(), user_id=user_id, is_default=is_first)
+        self._apply(node, data, pinned, host_key)
+        self.session.add(node)
+        audit.record(
+            self.session, user_id=user_id, action="node.create", target_type="node",
+            target_id=node.id, name=data.name, host=data.host,
+        )  # fmt: skip
+        await self.session.commit()
+        return node
+
+    async def update(self, user_id: uuid.UUID, node_id: uuid.UUID, changes: dict[str, Any]) -> Node:
+        """Apply a PATCH. Absent fields keep their value; `sshPassword`/`sshPrivateKey` of ""
+        clear them; the result is tested like a new node before anything is saved."""
+        node = await self.get(user_id, node_id)
+        merged = self._merge(node, changes)
+        if merged.host != node.host:
+            self._check_host(merged.host)
+        if merged.name != node.name:
+            await self._check_name_free(user_id, merged.name)
+        pinned, host_key = await self._verify(merged)
+        self._apply(node, merged, pinned, host_key)
+        audit.record(
+            self.session, user_id=user_id, action="node.update", target_type="node",
+            target_id=node.id, fields=sorted(changes),
+        )  # fmt: skip
+        await self.session.commit()
+        await self.session.refresh(node)
+        return node
+
+    async def delete(self, user_id: uuid.UUID, node_id: uuid.UUID) -> None:
+        node = await self.get(user_id, node_id)
+        in_use = await self.session.scalar(
+            select(func.count()).select_from(Container).where(Container.node_id == node.id)
+        )
+        if in_use:
+            raise Conflict(
+                f"Node {node.name!r} still has {in_use} container(s); delete them first."
+            )
+        was_default = node.is_default
+        await self.session.delete(node)
+        await self.session.flush()
+        if was_default:
+            successor = await self.session.scalar(
+                select(Node).where(Node.user_id == user_id).order_by(Node.created_at).limit(1)
+            )
+            if successor is not None:
+                successor.is_default = True
+        audit.record(
+            self.session, user_id=user_id, action="node.delete", target_type="node",
+            target_id=node_id, name=node.name,
+        )  # fmt: skip
+        await self.session.commit()
+
+    async def set_default(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
+        node = await self.get(user_id, node_id)
+        # Clear first: the partial unique index allows one default per user at any moment.
+        await self.session.execute(
+            update(Node)
+            .where(Node.user_id == user_id, Node.is_default, Node.id != node.id)
+            .values(is_default=False)
+        )
+        node.is_default = True
+        audit.record(
+            self.session, user_id=user_id, action="node.set_default", target_type="node",
+            target_id=node.id,
+        )  # fmt: skip
+        await self.session.commit()
+        await self.session.refresh(node)
+        return node
+
+    async def test(self, user_id: uuid.UUID, node_id: uuid.UUID) -> ConnectionReport:
+        node = await self.get(user_id, node_id)
+        started = time.perf_counter()
+        try:
+            async with self.client(node) as client:
+                version = await client.version()
+        except ProxmoxError as exc:
+            return ConnectionReport(ok=False, error=exc.message)
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ConnectionReport(ok=True, pve_version=version.version, latency_ms=latency)
+
+    # -- what creation forms need ----------------------------------------------------------
+
+    async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+        node = await self.get(user_id, node_id)
+        async with self.client(node) as client:
+            data = await client.get(f"/nodes/{segment(node.name)}/storage", enabled=1)
+        return [item for item in data or [] if isinstance(item, dict)]
+
+    async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+        node = await self.get(user_id, node_id)
+        async with self.client(node) as client:
+            data = await client.get(f"/nodes/{segment(node.name)}/network", type="any_bridge")
+        return [item for item in data or [] if isinstance(item, dict)]
+
+    async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Container templates (`vztmpl`) on every storage of the node that holds them."""
+        node = await self.get(user_id, node_id)
+        async with self.client(node) as client:
+            path = f"/nodes/{segment(node.name)}/storage"
+            storages = await client.get(path, content="vztmpl", enabled=1)
+            found: list[dict[str, Any]] = []
+            for storage in storages or []:
+                name = segment(storage["storage"])
+                content = await client.get(f"{path}/{name}/content", content="vztmpl")
+                found.extend(item for item in content or [] if isinstance(item, dict))
+        return found
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _check_host(self, host: str) -> None:
+        if not self.hosts.allows(host):
+            raise Forbidden(f"{host} is not in PVE_ALLOWED_HOSTS")
+
+    async def _check_name_free(self, user_id: uuid.UUID, name: str) -> None:
+        taken = await self.session.scalar(
+            select(exists().where(Node.user_id == user_id, Node.name == name))
+        )
+        if taken:
+            raise Conflict(f"You already have a node named {name!r}.")
+
+    async def _verify(self, data: NodeInput) -> tuple[PinnedCertificate, str | None]:
+        """Test the connection before anything is saved: API, node name, and SSH if given."""
+        timeout = self.settings.pve_connect_timeout_seconds
+        pinned = data.pinned or await fetch_certificate(
+            data.host, data.port, timeout, data.fingerprint
+        )
+        async with ProxmoxClient(
+            data.host, data.port, pinned, TokenAuth(data.token_id, data.token_secret),
+            connect_timeout=timeout, read_timeout=self.settings.pve_read_timeout_seconds,
+            attempts=1,
+        ) as client:  # fmt: skip
+            await client.version()
+            names = sorted(info.node for info in await client.nodes())
+        if data.name not in names:
+            raise InvalidInput(
+                f"{data.host} has no node named {data.name!r} (it has: {', '.join(names)}).",
+                field="name",
+            )
+        host_key = data.ssh_host_key
+        if data.wants_ssh:
+            host_key = await self._verify_ssh(data)
+        return pinned, host_key
+
+    async def _verify_ssh(self, data: NodeInput) -> str:
+        assert data.ssh_user is not None
+        timeout = self.settings.pve_connect_timeout_seconds
+        host_key = data.ssh_host_key or await ssh.fetch_host_key(data.host, data.ssh_port, timeout)
+        try:
+            connection = await ssh.connect(
+                data.host, data.ssh_port, data.ssh_user, host_key=host_key,
+                password=data.ssh_password, private_key=data.ssh_private_key,
+                limit_seconds=timeout,
+            )  # fmt: skip
+        except ssh.SshAuthFailed as exc:
+            field = "sshPrivateKey" if data.ssh_private_key else "sshPassword"
+            raise InvalidInput(exc.message, field=field) from None
+        async with connection:
+            result = await ssh.run(connection, ["pct", "list"], limit_seconds=timeout * 2)
+        if result.exit_status != 0:
+            raise InvalidInput(
+                f"`pct` does not work for {data.ssh_user!r} on {data.host}: is this a Proxmox"
+                " VE node, and may this user run pct?",
+                field="sshUser",
+            )
+        return host_key
+
+    def _merge(self, node: Node, changes: dict[str, Any]) -> NodeInput:
+        def pick(key: str, current: Any) -> Any:
+            return changes[key] if key in changes else current
+
+        host, port = pick("host", node.host), pick("port", node.port)
+        fingerprint = changes.get("fingerprint")
+        same_endpoint = host == node.host and port == node.port and fingerprint is None
+        ssh_user = pick("ssh_user", node.ssh_user)
+        ssh_port = pick("ssh_port", node.ssh_port)
+
+        def three_state(key: str, column: str) -> str | None:
+            if key not in changes:
+                return self.secret(node, column)
+            return changes[key] or None  # "" clears
+
+        return NodeInput(
+            name=pick("name", node.name),
+            host=host,
+            port=port,
+            token_id=pick("token_id", node.token_id),
+            token_secret=changes.get("token_secret") or self.secret(node, "token_secret") or "",
+            fingerprint=fingerprint,
+            ssh_user=ssh_user,
+            ssh_port=ssh_port,
+            ssh_password=three_state("ssh_password", "ssh_password"),
+            ssh_private_key=three_state("ssh_private_key", "ssh_private_key"),
+            pinned=(
+                PinnedCertificate(node.tls_certificate, node.tls_fingerprint)
+                if same_endpoint and node.tls_certificate and node.tls_fingerprint
+                else None
+            ),
+            ssh_host_key=(
+                node.ssh_host_key if host == node.host and ssh_port == node.ssh_port else None
+            ),
+        )
+
+    def _apply(
+        self, node: Node, data: NodeInput, pinned: PinnedCertificate, host_key: str | None
+    ) -> None:
+        node.name, node.host, node.port = data.name, data.host, data.port
+        node.token_id = data.token_id
+        node.token_secret_enc = self.box.encrypt(
+            data.token_secret, _context(node.id, "token_secret")
+        )
+        node.tls_fingerprint, node.tls_certificate = pinned.fingerprint, pinned.pem
+        node.ssh_user, node.ssh_port = data.ssh_user, data.ssh_port
+        node.ssh_password_enc = (
+            self.box.encrypt(data.ssh_password, _context(node.id, "ssh_password"))
+            if data.ssh_password
+            else None
+        )
+        node.ssh_private_key_enc = (
+            self.box.encrypt(data.ssh_private_key, _context(node.id, "ssh_private_key"))
+            if data.ssh_private_key
+            else None
+        )
+        node.ssh_host_key = host_key if data.ssh_user else None
+
+
+class RotationReport(msgspec.Struct):
+    changed: int
+    # "node <id> <column>" for values no configured key can decrypt (left as they are)
+    unreadable: list[str]
+
+
+async def rotate_secrets(session: AsyncSession, box: SecretBox) -> RotationReport:
+    """Re-encrypt every node secret under the current key.
+
+    A value no configured key opens is reported, not fatal: the others still move to the new
+    key, and the operator learns exactly which rows need their secret entered again.
+    """
+    changed, unreadable = 0, []
+    for node in await session.scalars(select(Node).order_by(Node.id)):
+        for column in ("token_secret", "ssh_password", "ssh_private_key"):
+            stored = getattr(node, f"{column}_enc")
+            if stored is None or not box.needs_rotation(stored):
+                continue
+            try:
+                setattr(node, f"{column}_enc", box.rotate(stored, _context(node.id, column)))
+            except DecryptionError:
+                unreadable.append(f"node {node.id} {column}")
+                continue
+            changed += 1
+    await session.commit()
+    return RotationReport(changed=changed, unreadable=unreadable)

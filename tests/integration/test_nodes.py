@@ -1,0 +1,296 @@
+"""Node management against the simulator over real HTTPS and SSH, with real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import delete, select, text
+
+from services.api.app import create_app
+from shared import ssh
+from shared.crypto import SecretBox, generate_key
+from shared.db import Container, Node, create_engine, create_session_factory
+from shared.nodes import rotate_secrets
+from shared.settings import Settings
+from tests.support import RunningSimulator
+
+
+class Session(msgspec.Struct):
+    client: AsyncTestClient[Litestar]
+    headers: dict[str, str]
+    user_id: str
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, headers=self.headers, **kwargs)
+
+
+async def _login(
+    client: AsyncTestClient[Litestar], pve: RunningSimulator, index: int, host: str
+) -> Session:
+    user = pve.info["users"][index]
+    port = httpx.URL(pve.info["apiUrl"]).port
+    response = await client.post(
+        "/api/auth/login",
+        json={"host": host, "port": port, "username": user["username"],
+              "realm": user["realm"], "password": user["password"]},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    body = response.json()
+    client.cookies.clear()  # bearer only: no CSRF header needed
+    return Session(client, {"Authorization": f"Bearer {body['token']}"}, body["user"]["id"])
+
+
+async def _forget_nodes(settings: Settings, user_id: str) -> None:
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        owned = select(Node.id).where(Node.user_id == uuid.UUID(user_id))
+        await connection.execute(delete(Container).where(Container.node_id.in_(owned)))
+        await connection.execute(delete(Node).where(Node.user_id == uuid.UUID(user_id)))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def alice(
+    client: AsyncTestClient[Litestar], pve: RunningSimulator, settings: Settings
+) -> AsyncIterator[Session]:
+    session = await _login(client, pve, 0, "127.0.0.1")
+    await _forget_nodes(settings, session.user_id)
+    yield session
+
+
+@pytest.fixture
+async def bob(pve: RunningSimulator, settings: Settings) -> AsyncIterator[Session]:
+    # A second app instance, like a second API replica: one app cannot serve two test clients.
+    async with AsyncTestClient(create_app(settings), base_url="https://testserver.local") as other:
+        session = await _login(other, pve, 1, "127.0.0.1")
+        await _forget_nodes(settings, session.user_id)
+        yield session
+
+
+def node_body(pve: RunningSimulator, name: str = "pve", **changes: Any) -> dict[str, Any]:
+    info = pve.info
+    body = {
+        "name": name,
+        "host": "127.0.0.1",
+        "port": httpx.URL(info["apiUrl"]).port,
+        "tokenId": info["tokenId"],
+        "tokenSecret": info["tokenSecret"],
+        "sshUser": info["sshUser"],
+        "sshPort": info["sshPorts"][name],
+        "sshPassword": info["sshPassword"],
+    }
+    return {**body, **changes}
+
+
+async def test_register_a_node_tests_it_pins_it_and_hides_secrets(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    response = await alice.call("POST", "/api/nodes", json=node_body(pve))
+    assert response.status_code == 201, response.text
+    node = response.json()
+    assert node["name"] == "pve" and node["isDefault"] is True
+    assert node["hasTokenSecret"] and node["hasSshPassword"] and not node["hasSshPrivateKey"]
+    assert node["tlsFingerprint"] == pve.info["tlsFingerprint"]
+    assert node["sshHostKeyFingerprint"].startswith("SHA256:")
+    assert pve.info["tokenSecret"] not in response.text
+    assert pve.info["sshPassword"] not in response.text
+    assert "tokenSecret" not in node and "sshPassword" not in node
+
+    second = await alice.call("POST", "/api/nodes", json=node_body(pve, "pve2"))
+    assert second.status_code == 201 and second.json()["isDefault"] is False
+    listed = (await alice.call("GET", "/api/nodes")).json()
+    assert [n["name"] for n in listed] == ["pve", "pve2"]
+
+
+async def test_registration_is_refused_when_the_connection_test_fails(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    unknown = await alice.call("POST", "/api/nodes", json={**node_body(pve), "name": "pve9"})
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["field"] == "name"
+    assert "pve, pve2" in unknown.json()["detail"]
+
+    bad_token = await alice.call("POST", "/api/nodes", json=node_body(pve, tokenSecret="wrong"))
+    assert bad_token.status_code == 502
+
+    bad_ssh = await alice.call("POST", "/api/nodes", json=node_body(pve, sshPassword="wrong"))
+    assert bad_ssh.status_code == 400
+    assert bad_ssh.json()["errors"][0]["field"] == "sshPassword"
+
+    wrong_pin = await alice.call("POST", "/api/nodes", json=node_body(pve, fingerprint="AB" * 32))
+    assert wrong_pin.status_code == 502 and "certificate changed" in wrong_pin.json()["detail"]
+
+    assert (await alice.call("GET", "/api/nodes")).json() == []  # nothing half-saved
+
+
+async def test_duplicate_names_conflict(alice: Session, pve: RunningSimulator) -> None:
+    assert (await alice.call("POST", "/api/nodes", json=node_body(pve))).status_code == 201
+    again = await alice.call("POST", "/api/nodes", json=node_body(pve))
+    assert again.status_code == 409
+
+
+async def test_update_keeps_or_changes_secrets_three_state(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    url = f"/api/nodes/{node['id']}"
+
+    # tokenSecret omitted: the stored one is kept and used for the connection test
+    kept = await alice.call("PATCH", url, json={"sshPort": pve.info["sshPorts"]["pve"]})
+    assert kept.status_code == 200 and kept.json()["hasSshPassword"] is True
+
+    cleared = await alice.call("PATCH", url, json={"sshPassword": ""})
+    assert cleared.status_code == 200 and cleared.json()["hasSshPassword"] is False
+
+    wrong = await alice.call("PATCH", url, json={"sshPassword": "not the password"})
+    assert wrong.status_code == 400  # tested before saving...
+    assert (await alice.call("GET", url)).json()["hasSshPassword"] is False  # ...so unchanged
+
+    restored = await alice.call("PATCH", url, json={"sshPassword": pve.info["sshPassword"]})
+    assert restored.status_code == 200 and restored.json()["hasSshPassword"] is True
+
+    bad_secret = await alice.call("PATCH", url, json={"tokenSecret": "nope"})
+    assert bad_secret.status_code == 502
+    assert (await alice.call("POST", f"{url}/test")).json()["ok"] is True  # old secret kept
+
+
+async def test_default_node_rules(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    first = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    second = (await alice.call("POST", "/api/nodes", json=node_body(pve, "pve2"))).json()
+    made = await alice.call("POST", f"/api/nodes/{second['id']}/default")
+    assert made.status_code == 200 and made.json()["isDefault"]
+    defaults = [n["name"] for n in (await alice.call("GET", "/api/nodes")).json() if n["isDefault"]]
+    assert defaults == ["pve2"]
+
+    # deleting the default promotes the oldest remaining node
+    assert (await alice.call("DELETE", f"/api/nodes/{second['id']}")).status_code == 204
+    remaining = (await alice.call("GET", "/api/nodes")).json()
+    assert [(n["id"], n["isDefault"]) for n in remaining] == [(first["id"], True)]
+
+
+async def test_a_node_with_containers_cannot_be_deleted(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(
+            Container.__table__.insert().values(
+                id=uuid.uuid4(), node_id=uuid.UUID(node["id"]), created_by=uuid.UUID(alice.user_id),
+                vmid=4242, hostname="busy", lifecycle="ready",
+            )
+        )  # fmt: skip
+    await engine.dispose()
+    refused = await alice.call("DELETE", f"/api/nodes/{node['id']}")
+    assert refused.status_code == 409 and "container" in refused.json()["detail"]
+
+
+async def test_connection_test_and_creation_form_data(
+    alice: Session, pve: RunningSimulator, pve_admin: httpx.AsyncClient
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    base = f"/api/nodes/{node['id']}"
+    report = (await alice.call("POST", f"{base}/test")).json()
+    assert report["ok"] is True and report["pveVersion"] and report["latencyMs"] > 0
+
+    storages = {s["storage"] for s in (await alice.call("GET", f"{base}/storages")).json()}
+    assert {"local", "local-lvm"} <= storages
+    bridges = [b["iface"] for b in (await alice.call("GET", f"{base}/bridges")).json()]
+    assert "vmbr0" in bridges
+    templates = [t["volid"] for t in (await alice.call("GET", f"{base}/os-templates")).json()]
+    assert "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" in templates
+
+    await pve_admin.put("/faults/pve", json={"down": True})
+    down = (await alice.call("POST", f"{base}/test")).json()
+    assert down["ok"] is False and down["error"]
+    unavailable = await alice.call("GET", f"{base}/storages")
+    assert unavailable.status_code in (503, 504)
+
+
+async def test_another_users_node_is_not_found_everywhere(
+    alice: Session, bob: Session, pve: RunningSimulator
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    base = f"/api/nodes/{node['id']}"
+    attempts = [
+        ("GET", base, None),
+        ("PATCH", base, {"name": "pve2"}),
+        ("DELETE", base, None),
+        ("POST", f"{base}/default", None),
+        ("POST", f"{base}/test", None),
+        ("GET", f"{base}/storages", None),
+        ("GET", f"{base}/bridges", None),
+        ("GET", f"{base}/os-templates", None),
+    ]
+    for method, path, body in attempts:
+        response = await bob.call(method, path, json=body) if body else await bob.call(method, path)
+        assert response.status_code == 404, (method, path, response.text)
+    assert (await bob.call("GET", "/api/nodes")).json() == []
+    assert (await alice.call("GET", base)).status_code == 200  # untouched
+
+
+async def test_secrets_are_ciphertext_at_rest_and_never_logged(
+    alice: Session, pve: RunningSimulator, settings: Settings, capsys
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text("SELECT token_secret_enc, ssh_password_enc FROM nodes WHERE id = :id"),
+                {"id": node["id"]},
+            )
+        ).one()
+    await engine.dispose()
+    for stored, secret in zip(row, (pve.info["tokenSecret"], pve.info["sshPassword"]), strict=True):
+        assert stored.startswith("v1.test.") and secret not in stored
+    logged = capsys.readouterr()
+    for secret in (pve.info["tokenSecret"], pve.info["sshPassword"]):
+        assert secret not in logged.err and secret not in logged.out
+
+
+async def test_key_rotation_reencrypts_and_the_node_still_connects(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    rotated_keys = f"{generate_key('next')},{settings.secret_keys}"
+    engine = create_engine(settings, pooled=False)
+    async with create_session_factory(engine)() as session:
+        report = await rotate_secrets(session, SecretBox.from_spec(rotated_keys))
+        assert report.changed >= 2
+        stored = await session.scalar(
+            select(Node.token_secret_enc).where(Node.id == uuid.UUID(node["id"]))
+        )
+    await engine.dispose()
+    assert stored is not None and stored.startswith("v1.next.")
+
+    new_app = create_app(msgspec.structs.replace(settings, secret_keys=rotated_keys))
+    async with AsyncTestClient(new_app, base_url="https://testserver.local") as client:
+        report = await client.post(f"/api/nodes/{node['id']}/test", headers=alice.headers)
+    assert report.json()["ok"] is True
+
+
+async def test_hostile_arguments_reach_the_node_as_plain_data(
+    pve: RunningSimulator, tmp_path
+) -> None:
+    """Everything sent over SSH goes through shlex.join: shell syntax stays text."""
+    info = pve.info
+    port = info["sshPorts"]["pve"]
+    host_key = await ssh.fetch_host_key("127.0.0.1", port, 5)
+    hostile = "x; touch /tmp/pwned-by-name $(touch /tmp/pwned-by-subst) `id`"
+    async with await ssh.connect(
+        "127.0.0.1", port, info["sshUser"], host_key=host_key, password=info["sshPassword"]
+    ) as connection:
+        echoed = await ssh.run(connection, ["echo", hostile])
+        listing = await ssh.run(connection, ["ls", "/tmp"])
+    assert echoed.exit_status == 0 and echoed.stdout == hostile + "\n"
+    assert "pwned" not in listing.stdout
