@@ -94,11 +94,14 @@ class SimulatorHandle:
             await self.api_server.resume()
 
     async def stop(self) -> None:
-        await self.cluster.tasks.wait_all()
+        """Stop tasks and listeners; also safe after a start-up that failed half-way."""
+        if hasattr(self, "cluster"):
+            await self.cluster.tasks.wait_all()
         for listener in self.ssh_listeners.values():
             await listener.stop()
-        await self.api_server.stop()
-        await self.admin_server.stop()
+        for server in (getattr(self, "api_server", None), getattr(self, "admin_server", None)):
+            if server is not None:
+                await server.stop()
         if self._owns_data_dir:
             await asyncio.to_thread(shutil.rmtree, self.data_dir, True)
         log.info("pvesim.stopped")
@@ -116,6 +119,17 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
     assert data_dir is not None
     data_dir.mkdir(parents=True, exist_ok=True)
     handle = SimulatorHandle(config, data_dir, owns_data_dir)
+    try:
+        await _bring_up(handle)
+    except BaseException:
+        await handle.stop()
+        raise
+    return handle
+
+
+async def _bring_up(handle: SimulatorHandle) -> None:
+    """Build the cluster, start every listener and fill ``handle.info``."""
+    config, data_dir = handle.config, handle.data_dir
     secrets_rng = random.Random(f"{config.seed}:secrets") if config.seed is not None else None
 
     names = node_names(config.nodes)
@@ -222,4 +236,3 @@ async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHan
         ssh_ports=ssh_ports,
         admin=handle.info["adminUrl"],
     )
-    return handle

@@ -8,7 +8,7 @@ import re
 import httpx
 
 from services.pvesim import SimulatorHandle
-from services.pvesim.testing import api_client, running_simulator
+from services.pvesim.testing import api_client, running_simulator, wait_for_task
 from tests.pvesim.helpers import TEMPLATE, create_container
 
 
@@ -305,12 +305,13 @@ async def test_ticket_can_be_renewed_with_itself(
 
 
 async def test_cluster_resources_can_lag_like_pvestatd(new_vmid: int) -> None:
-    async with running_simulator(rrd_lag=0.5) as handle, api_client(handle.info) as client:
-        await create_container(client, new_vmid)
+    async with running_simulator(rrd_lag=1.0) as handle, api_client(handle.info) as client:
+        upid = await create_container(client, new_vmid, wait=False)
         fresh = await client.get("/cluster/resources", params={"type": "vm"})
         item = next(i for i in fresh.json()["data"] if i["vmid"] == new_vmid)
         assert item["status"] == "unknown" and "maxmem" not in item
-        await asyncio.sleep(0.5)
+        await wait_for_task(client, "pve", upid)
+        await asyncio.sleep(1.0)
         settled = await client.get("/cluster/resources", params={"type": "vm"})
         item = next(i for i in settled.json()["data"] if i["vmid"] == new_vmid)
         assert item["status"] == "stopped"
