@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test test-fast openapi bench lint format clean
+.PHONY: help install run demo test test-fast openapi bench lint format clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,6 +20,9 @@ install: $(INSTALLED) ## create the virtualenv and install the project with its 
 
 run: $(INSTALLED) ## run API + worker (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	$(PY) -m services.run
+
+demo: $(INSTALLED) ## like run, plus a Proxmox VE simulator to try everything against
+	$(PY) -m services.run --demo
 
 test: $(INSTALLED) ## run every test against real PostgreSQL, Redis (the machine's or embedded)
 	$(PY) -m pytest

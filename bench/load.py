@@ -1,4 +1,5 @@
-"""Load generator, run as its own process: `python -m bench.load URL SECONDS CONNECTIONS`.
+"""Load generator, run as its own process:
+`python -m bench.load URL SECONDS CONNECTIONS [HEADER: VALUE ...]`.
 
 Plain asyncio streams speaking HTTP/1.1 keep-alive GETs, so the client costs far less per
 request than an HTTP library would and the server stays the bottleneck. Prints one JSON line.
@@ -15,10 +16,10 @@ from urllib.parse import urlsplit
 
 
 async def _connection(
-    host: str, port: int, path: str, stop_at: float, latencies: list[float], errors: list[int]
-) -> None:
+    host: str, port: int, request: bytes, stop_at: float, latencies: list[float],
+    errors: list[int],
+) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n".encode()
     try:
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
@@ -37,15 +38,21 @@ async def _connection(
         writer.close()
 
 
-async def measure(url: str, seconds: float, connections: int) -> dict[str, float]:
+async def measure(
+    url: str, seconds: float, connections: int, headers: list[str] | None = None
+) -> dict[str, float]:
     parts = urlsplit(url)
     host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+    extra = "".join(f"{line}\r\n" for line in headers or [])
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n{extra}\r\n"
+    ).encode()
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
-        *(_connection(host, port, path, stop_at, latencies, errors) for _ in range(connections))
+        *(_connection(host, port, request, stop_at, latencies, errors) for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
@@ -60,7 +67,7 @@ async def measure(url: str, seconds: float, connections: int) -> dict[str, float
 
 def main() -> int:
     url, seconds, connections = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-    print(json.dumps(asyncio.run(measure(url, seconds, connections))))
+    print(json.dumps(asyncio.run(measure(url, seconds, connections, sys.argv[4:]))))
     return 0
 
 

@@ -1,5 +1,7 @@
 """`python -m services.run` (what `make run` does): the whole service on one machine.
 
+With `--demo` (`make demo`) it also runs the Proxmox VE simulator and prints how to log in.
+
 Starts embedded PostgreSQL and Redis under DATA_DIR when DATABASE_URL / REDIS_URL are unset
 (and keeps a generated SECRET_KEYS there when it is unset),
 applies migrations, then runs the API and the worker as child processes. SIGINT or SIGTERM stops
@@ -8,6 +10,8 @@ everything it started; the data stays in DATA_DIR for the next run.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +19,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
@@ -53,10 +59,36 @@ class Supervisor:
             log.info("embedded Redis started", url=redis.url)
         return env
 
-    def spawn(self, name: str, module: str, env: dict[str, str]) -> None:
+    def spawn(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
         self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", module], env={**os.environ, **env}
+            [sys.executable, "-m", module, *args], env={**os.environ, **env}
         )
+
+    def start_simulator(self) -> dict[str, Any]:
+        """`make demo`: a Proxmox VE simulator beside the service, its info in DATA_DIR."""
+        info_file = self.settings.data_path / "pvesim.json"
+        info_file.unlink(missing_ok=True)
+        data_dir = self.settings.data_path / "pvesim"
+        # Same ports, certificate and (seeded) secrets on every run, so a node registered in
+        # one demo still works in the next; the simulated guests themselves start afresh.
+        keep_certificate: list[str] = []
+        if (data_dir / "pveproxy-ssl.pem").exists() and (data_dir / "pveproxy-ssl.key").exists():
+            keep_certificate = [
+                "--cert", str(data_dir / "pveproxy-ssl.pem"),
+                "--key", str(data_dir / "pveproxy-ssl.key"),
+            ]  # fmt: skip
+        self.spawn(
+            "pvesim", "services.pvesim", {},
+            "--api-port", "8006", "--ssh-port", "2222", "--admin-port", "8007", "--nodes", "2",
+            "--task-speed", "0.2", "--seed", "1", *keep_certificate,
+            "--data-dir", str(data_dir), "--info-file", str(info_file),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not info_file.exists():
+            if self.children["pvesim"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Proxmox VE simulator did not start")
+            time.sleep(0.1)
+        return json.loads(info_file.read_text())
 
     def wait(self) -> int:
         """Block until a signal arrives or a child exits on its own (which is an error)."""
@@ -96,7 +128,37 @@ def local_secret_keys(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def main() -> int:
+def demo_instructions(settings: Settings, info: dict[str, Any]) -> str:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    url = urlsplit(info["apiUrl"])
+    user = info["users"][0]
+    login = json.dumps(
+        {"host": url.hostname, "port": url.port, "username": user["username"],
+         "realm": user["realm"], "password": user["password"]}
+    )  # fmt: skip
+    node = json.dumps(
+        {"name": "pve", "host": url.hostname, "port": url.port, "tokenId": info["tokenId"],
+         "tokenSecret": info["tokenSecret"], "sshUser": info["sshUser"],
+         "sshPort": info["sshPorts"]["pve"], "sshPassword": info["sshPassword"]}
+    )  # fmt: skip
+    return f"""
+Infrahaus demo: the API is on {api} (docs: {api}/schema), a Proxmox VE simulator beside it.
+Simulator details: {settings.data_path / "pvesim.json"}
+
+1. Log in with the simulator's root account (the answer holds a bearer "token"):
+   curl -s -X POST {api}/api/auth/login -H 'Content-Type: application/json' -d '{login}'
+2. Register its node "pve" (send Authorization: Bearer <token>):
+   curl -s -X POST {api}/api/nodes -H 'Content-Type: application/json' \\
+     -H "Authorization: Bearer $TOKEN" -d '{node}'
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Infrahaus on this machine.")
+    parser.add_argument(
+        "--demo", action="store_true", help="also run a Proxmox VE simulator to try it against"
+    )
+    args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -117,9 +179,12 @@ def main() -> int:
         assert database_url is not None
         upgrade_to_head(database_url)
         log.info("migrations applied")
+        simulator = supervisor.start_simulator() if args.demo else None
         supervisor.spawn("worker", "services.worker", env)
         supervisor.spawn("api", "services.api", env)
         log.info("Infrahaus running", url=f"http://{settings.api_host}:{settings.api_port}")
+        if simulator is not None:
+            print(demo_instructions(settings, simulator), flush=True)
         code = supervisor.wait()
     except Exception as exc:
         log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio import ConnectionPool
 
 from shared.settings import Settings, SettingsError
 
@@ -33,6 +34,18 @@ async def create_queue(settings: Settings) -> ArqRedis:
     """A connection for enqueueing jobs on the configured queue."""
     return await create_pool(
         redis_settings(settings),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )
+
+
+def lazy_queue(settings: Settings) -> ArqRedis:
+    """Like `create_queue`, but connects on first use: the API starts while Redis is down."""
+    if settings.redis_url is None:
+        raise SettingsError("REDIS_URL", "is not set")
+    return ArqRedis(
+        ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5),
         job_serializer=serialize,
         job_deserializer=deserialize,
         default_queue_name=settings.queue_name,

@@ -76,6 +76,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ] = "*"
     pve_connect_timeout_seconds: PositiveSeconds = 5.0
     pve_read_timeout_seconds: PositiveSeconds = 30.0
+    # how long the container list waits for each node before listing its containers as unknown
+    inventory_node_timeout_seconds: PositiveSeconds = 5.0
+    # Where `POST /api/templates/discover` reads templates from (one directory per template).
+    templates_dir: Annotated[
+        str, _setting("must not be empty or contain NUL", pattern=r"^[^\x00]+$")
+    ] = "templates"
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.

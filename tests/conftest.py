@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
+from services.pvesim.process import RunningSimulator, start_simulator_process
 from services.pvesim.testing import admin_client
 from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import LocalServers, create_database, drop_database, find_or_start_servers
+from shared.embedded import (
+    LocalServers,
+    create_database,
+    drop_database,
+    find_or_start_servers,
+    free_port,
+)
 from shared.settings import Settings, load_settings
 from tests.support import (
-    RunningSimulator,
     settings_environment,
     start_process,
-    start_simulator_process,
     stop_process,
     wait_for_worker,
 )
@@ -92,7 +99,7 @@ async def running_worker(
 
 @pytest.fixture(scope="session")
 def pve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    """The project's Proxmox VE simulator (two nodes, fast tasks) over real HTTPS and SSH.
+    """The project's Proxmox VE simulator (three nodes, fast tasks) over real HTTPS and SSH.
 
     It runs as its own process, like a real node: the app under test (which the test client
     runs on another thread) and the simulator never share an event loop.
@@ -108,3 +115,25 @@ async def pve_admin(pve: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(pve.info) as admin:
         yield admin
         await admin.post("/faults/reset")
+
+
+@pytest.fixture(scope="session")
+def api_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API as its own uvicorn process (true concurrency, unlike the in-process client)."""
+    port = free_port()
+    env = settings_environment(msgspec.structs.replace(settings, api_port=port))
+    process = start_process("services.api", env, tmp_path_factory.mktemp("api") / "api.log")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError("the API process did not start")
+        time.sleep(0.1)
+    yield url
+    stop_process(process)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -60,33 +57,3 @@ async def wait_for_worker(redis_url: str, queue_name: str) -> None:
             await asyncio.sleep(0.1)
     finally:
         await client.aclose()
-
-
-class RunningSimulator:
-    """A `python -m services.pvesim` process; `info` is its info file."""
-
-    def __init__(self, process: subprocess.Popen[bytes], info: dict[str, Any]) -> None:
-        self.process = process
-        self.info = info
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
-def start_simulator_process(directory: Path, nodes: int = 2) -> RunningSimulator:
-    info_file = directory / "info.json"
-    command = [
-        sys.executable, "-m", "services.pvesim",
-        "--api-port", "0", "--ssh-port", "0", "--admin-port", "0",
-        "--nodes", str(nodes), "--task-speed", "0.02", "--auth-failure-delay", "0.05",
-        "--seed", "4242", "--data-dir", str(directory / "data"), "--info-file", str(info_file),
-    ]  # fmt: skip
-    log = (directory / "pvesim.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while not info_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"simulator did not start; see {directory / 'pvesim.log'}")
-        time.sleep(0.05)
-    return RunningSimulator(process, json.loads(info_file.read_text()))

@@ -21,10 +21,11 @@ from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
 from services.api.middleware import RequestContext
 from services.api.openapi_plugins import StrictStructSchemaPlugin
 from services.api.problems import EXCEPTION_HANDLERS
-from services.api.routes import auth, nodes, system
+from services.api.routes import auth, buckets, containers, nodes, system, templates
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
+from shared.queue import lazy_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
 from shared.settings import Settings, SettingsError, load_settings
@@ -50,6 +51,13 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="System", description="Liveness and readiness probes"),
             Tag(name="Auth", description="Sessions: log in with Proxmox credentials"),
             Tag(name="Nodes", description="Proxmox VE nodes you registered"),
+            Tag(name="VMIDs", description="Guest ids in use on a node's cluster"),
+            Tag(name="Containers", description="Inventory and lifecycle actions"),
+            Tag(
+                name="Templates",
+                description="What a container becomes: OS, resources, packages, files, scripts",
+            ),
+            Tag(name="Buckets", description="Reusable package lists for templates"),
         ],
         components=SECURITY_COMPONENTS,
         use_handler_docstrings=True,
@@ -70,7 +78,17 @@ class InfrahausCore(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(
-            [system.health, system.ready, *auth.ROUTES, nodes.NodeController]
+            [
+                system.health,
+                system.ready,
+                *auth.ROUTES,
+                nodes.NodeController,
+                containers.VmidController,
+                containers.ContainerController,
+                *containers.ACTION_ROUTES,
+                templates.TemplateController,
+                buckets.BucketController,
+            ]
         )
         app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
@@ -91,6 +109,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.db_sessions = create_session_factory(engine)
         app.state.redis = redis
         app.state.secret_box = self.secret_box
+        app.state.queue = lazy_queue(self.settings)
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
         app.state.login_throttle = LoginThrottle(
             redis,
@@ -102,6 +121,7 @@ class InfrahausCore(InitPluginProtocol):
         try:
             yield
         finally:
+            await app.state.queue.aclose()
             await redis.aclose()
             await engine.dispose()
 

@@ -14,6 +14,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from shared.logging import get_logger
@@ -66,7 +68,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state (locked, already taken, in use).",
     429: "Too many requests; retry after the `Retry-After` header.",
     502: "The Proxmox node answered with an error.",
-    503: "A dependency is unavailable.",
+    503: "Unavailable: the database, Redis or the Proxmox node cannot be reached.",
     504: "The Proxmox node did not answer in time.",
 }
 
@@ -84,10 +86,11 @@ class ProblemException(HTTPException):
 def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses a handler can return, as problem+json.
 
-    `overrides` maps `"s503"`-style keys to a more specific Problem subclass.
+    503 is always included: any route that touches PostgreSQL or Redis answers it while one of
+    them is down. `overrides` maps `"s503"`-style keys to a more specific Problem subclass.
     """
     responses: dict[int, ResponseSpec] = {}
-    for status in statuses:
+    for status in sorted({*statuses, 503}):
         container = overrides.get(f"s{status}", Problem)
         responses[status] = ResponseSpec(
             data_container=container,
@@ -196,6 +199,19 @@ def domain_exception_handler(request: Request[Any, Any, Any], exc: DomainError) 
     return problem_response(problem)
 
 
+def dependency_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL or Redis unreachable: a 503 the client may retry, not a 500."""
+    log.error("dependency unavailable", error_type=type(exc).__name__, error=str(exc)[:300])
+    problem = Problem(
+        title=HTTPStatus.SERVICE_UNAVAILABLE.phrase,
+        status=503,
+        detail="A service Infrahaus depends on (database or Redis) is unavailable; retry shortly.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
+    return problem_response(problem, headers={"Retry-After": "5"})
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
     log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
@@ -213,6 +229,10 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     ProxmoxError: proxmox_exception_handler,
     DomainError: domain_exception_handler,
+    RedisError: dependency_exception_handler,
+    OperationalError: dependency_exception_handler,
+    InterfaceError: dependency_exception_handler,
+    OSError: dependency_exception_handler,
     Exception: unexpected_exception_handler,
 }
 

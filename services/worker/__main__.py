@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from services.worker.settings import create_worker
+from shared.crypto import parse_keys
 from shared.logging import configure_logging
 from shared.settings import SettingsError, load_settings
 
@@ -15,6 +16,9 @@ def main() -> int:
         settings = load_settings()
         if settings.database_url is None:
             raise SettingsError("DATABASE_URL", "is not set (`make run` starts embedded servers)")
+        if settings.secret_keys is None:
+            raise SettingsError("SECRET_KEYS", "is not set (`python -m shared.keys generate`)")
+        parse_keys(settings.secret_keys)  # a malformed key stops the worker here, not mid-job
         configure_logging(settings)
         asyncio.set_event_loop(asyncio.new_event_loop())
         worker = create_worker(settings)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from arq import Retry
+
+from shared.containers import ContainerService
+from shared.logging import get_logger
+from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
+
+log = get_logger(__name__)
+
+# Transient node trouble is retried: after 5 s, 10 s, 15 s, ... up to the job's max tries.
+RETRY_STEP_SECONDS = 5
 
 
 async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
@@ -10,4 +22,19 @@ async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
     return {"pong": payload, "worker": ctx["worker_id"], "try": ctx["job_try"]}
 
 
-JOB_FUNCTIONS = [ping]
+async def delete_container(ctx: dict[str, Any], container_id: str) -> str:
+    """Stop (if running) and destroy a container on Proxmox, then forget it."""
+    async with ctx["db_sessions"]() as session:
+        service = ContainerService(session, ctx["settings"], ctx["secret_box"], ctx["redis"])
+        try:
+            outcome = await service.delete_now(uuid.UUID(container_id))
+        except (ProxmoxUnavailable, ProxmoxTimeout) as exc:
+            log.warning(
+                "node unavailable; will retry", container_id=container_id, error=exc.message
+            )
+            raise Retry(defer=ctx["job_try"] * RETRY_STEP_SECONDS) from exc
+    log.info("delete finished", container_id=container_id, outcome=outcome)
+    return outcome
+
+
+JOB_FUNCTIONS = [ping, delete_container]

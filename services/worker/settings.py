@@ -14,6 +14,8 @@ from arq.worker import Worker
 
 from services.worker.jobs import JOB_FUNCTIONS
 from shared import heartbeat
+from shared.crypto import SecretBox
+from shared.db import create_engine, create_session_factory
 from shared.logging import get_logger
 from shared.queue import deserialize, redis_settings, serialize
 from shared.redis import create_redis
@@ -30,6 +32,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["settings"] = settings
         ctx["worker_id"] = worker_id
         ctx["redis"] = create_redis(settings)
+        ctx["db_engine"] = create_engine(settings)
+        ctx["db_sessions"] = create_session_factory(ctx["db_engine"])
+        ctx["secret_box"] = SecretBox.from_spec(settings.secret_keys or "")
         ctx["heartbeat"] = asyncio.create_task(_beat_forever(ctx["redis"], settings, worker_id))
         log.info("worker started", worker_id=worker_id, queue=settings.queue_name)
 
@@ -44,6 +49,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             with contextlib.suppress(Exception):  # Redis may be the reason we stop
                 await heartbeat.leave(redis, settings.queue_name, worker_id)
             await redis.aclose()
+        if "db_engine" in ctx:
+            await ctx["db_engine"].dispose()
         log.info("worker stopped", worker_id=worker_id)
 
     async def on_job_start(ctx: dict[str, Any]) -> None:

@@ -1,12 +1,13 @@
 """Database access: the engine factory, the ORM models and the migration runner."""
 
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.models import AuditEntry, Base, Container, Node, PveHost, User
+from shared.db.models import AuditEntry, Base, Container, ContainerEvent, Node, PveHost, User
 
 __all__ = [
     "AuditEntry",
     "Base",
     "Container",
+    "ContainerEvent",
     "Node",
     "PveHost",
     "User",

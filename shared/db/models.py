@@ -6,20 +6,23 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so migrations can refer to them.
@@ -131,10 +134,41 @@ class Container(TimestampMixin, Base):
     )
     vmid: Mapped[int] = mapped_column(Integer, nullable=False)
     hostname: Mapped[str] = mapped_column(String(63), nullable=False)
+    # SET NULL: deleting a template keeps the containers it built (and the revision they record)
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("templates.id", ondelete="SET NULL")
+    )
     template_revision: Mapped[int | None] = mapped_column(Integer)
     lifecycle: Mapped[str] = mapped_column(String(16), nullable=False)
     last_completed_phase: Mapped[str | None] = mapped_column(String(16))
     ip_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ContainerEvent(Base):
+    """Append-only progress and history of one container; `seq` orders it (SSE ids)."""
+
+    __tablename__ = "container_events"
+    __table_args__ = (
+        UniqueConstraint("container_id", "seq"),
+        CheckConstraint("type IN ('step', 'log', 'complete', 'error')", name="type_known"),
+        CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    container_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("containers.id", ondelete="CASCADE"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    step: Mapped[str | None] = mapped_column(String(16))
+    percent: Mapped[int | None] = mapped_column(SmallInteger)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    metadata_: Mapped[dict[str, object]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
 
 
 class AuditEntry(Base):
@@ -160,3 +194,118 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class Template(TimestampMixin, Base):
+    """What a container becomes: OS image, resources, LXC features, packages, files, scripts.
+
+    Global for now (no owner). `revision` increments on every change, so a container can
+    record which revision built it; containers reference templates with ON DELETE SET NULL.
+    """
+
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("cores BETWEEN 1 AND 64", name="cores_range"),
+        CheckConstraint("memory BETWEEN 128 AND 131072", name="memory_range"),
+        CheckConstraint("swap BETWEEN 0 AND 131072", name="swap_range"),
+        CheckConstraint("disk BETWEEN 1 AND 10000", name="disk_range"),
+        CheckConstraint("revision >= 1", name="revision_positive"),
+        CheckConstraint("source IN ('api', 'filesystem')", name="source_known"),
+        Index("ix_templates_tags", "tags", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False, server_default="")
+    os_template: Mapped[str] = mapped_column(String(255), nullable=False)
+    cores: Mapped[int] = mapped_column(Integer, nullable=False)
+    memory: Mapped[int] = mapped_column(Integer, nullable=False)  # MB
+    swap: Mapped[int] = mapped_column(Integer, nullable=False)  # MB
+    disk: Mapped[int] = mapped_column(Integer, nullable=False)  # GB
+    storage: Mapped[str] = mapped_column(String(64), nullable=False)
+    bridge: Mapped[str] = mapped_column(String(16), nullable=False)
+    unprivileged: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    nesting: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    keyctl: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    fuse: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(64)), nullable=False, server_default=text("'{}'")
+    )
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    # `filesystem`: kept in sync by discovery (the directory wins); `api`: edited through the API.
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="api")
+
+
+class TemplateScript(Base):
+    """A shell script run inside the container, in `sort_order` (then name) order."""
+
+    __tablename__ = "template_scripts"
+    __table_args__ = (
+        UniqueConstraint("template_id", "name"),
+        CheckConstraint("sort_order BETWEEN 0 AND 9999", name="sort_order_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("templates.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+
+
+class TemplateFile(Base):
+    """A file pushed into the container; `policy` says what happens to one already there."""
+
+    __tablename__ = "template_files"
+    __table_args__ = (
+        UniqueConstraint("template_id", "name"),
+        CheckConstraint("policy IN ('replace', 'default', 'backup')", name="policy_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("templates.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    target_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    mode: Mapped[str] = mapped_column(String(4), nullable=False)
+    owner: Mapped[str] = mapped_column(String(65), nullable=False)
+    policy: Mapped[str] = mapped_column(String(16), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class PackageBucket(TimestampMixin, Base):
+    """A named, reusable list of packages; templates copy them, they do not link to them."""
+
+    __tablename__ = "package_buckets"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False, server_default="")
+
+
+class Package(Base):
+    """One package of one template or one bucket (exactly one of the two owns it)."""
+
+    __tablename__ = "packages"
+    __table_args__ = (
+        UniqueConstraint("template_id", "manager", "name"),
+        UniqueConstraint("bucket_id", "manager", "name"),
+        CheckConstraint("manager IN ('apt', 'pip', 'npm')", name="manager_known"),
+        CheckConstraint("num_nonnulls(template_id, bucket_id) = 1", name="one_owner"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("templates.id", ondelete="CASCADE")
+    )
+    bucket_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("package_buckets.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(214), nullable=False)
+    manager: Mapped[str] = mapped_column(String(8), nullable=False)
+    version: Mapped[str | None] = mapped_column(String(64))

@@ -35,7 +35,8 @@ TAG: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$"  # PVE's tag syntax
 # A file name: no path separators, no leading dot (so never `.` or `..`), no spaces.
 SAFE_FILE_NAME: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 # Absolute and normalized: `/`-separated segments, none empty, `.` or `..`.
-_SEGMENT = r"([^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*|\.[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*|\.\.[^/\x00-\x1f\x7f]+)"
+_C = r"[^/\x00-\x1f\x7f]"  # a character of a path segment
+_SEGMENT = rf"([^/\x00-\x1f\x7f.]{_C}*|\.[^/\x00-\x1f\x7f.]{_C}*|\.\.{_C}+)"
 TARGET_PATH: Final = rf"^(/{_SEGMENT})+$"
 TARGET_PATH_MAX: Final = 1024
 FILE_MODE: Final = r"^[0-7]{3,4}$"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -121,3 +122,47 @@ def test_make_run_with_embedded_servers_keeps_data_across_restarts(tmp_path: Pat
     # everything it started is gone: the socket is closed, the port is free
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     run_once("run2.log")
+
+
+def test_make_demo_serves_the_api_with_a_simulator_beside_it(tmp_path: Path) -> None:
+    """`make demo`: log in to the simulator through the API and register its node; after a
+    restart the same node still answers (same ports, certificate and seeded secrets)."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DATA_DIR=str(data_dir), API_PORT=str(port), LOG_FORMAT="json")
+    api = f"http://127.0.0.1:{port}"
+
+    def run(log_name: str, first: bool) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.run", "--demo"],
+            env=env, stdout=(tmp_path / log_name).open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_ready(f"{api}/ready", 90, process)
+            info = json.loads((data_dir / "pvesim.json").read_text())
+            pve = httpx.URL(info["apiUrl"])
+            user = info["users"][0]
+            login = httpx.post(f"{api}/api/auth/login", json={
+                "host": pve.host, "port": pve.port, "username": user["username"],
+                "realm": user["realm"], "password": user["password"],
+            })  # fmt: skip
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            if first:
+                created = httpx.post(f"{api}/api/nodes", headers=headers, timeout=30, json={
+                    "name": "pve", "host": pve.host, "port": pve.port,
+                    "tokenId": info["tokenId"], "tokenSecret": info["tokenSecret"],
+                    "sshUser": info["sshUser"], "sshPort": info["sshPorts"]["pve"],
+                    "sshPassword": info["sshPassword"],
+                })  # fmt: skip
+                assert created.status_code == 201, created.text
+            nodes = httpx.get(f"{api}/api/nodes", headers=headers).json()
+            report = httpx.post(f"{api}/api/nodes/{nodes[0]['id']}/test", headers=headers)
+            assert report.json()["ok"] is True, report.text
+            assert "Infrahaus demo" in (tmp_path / log_name).read_text()
+        finally:
+            assert stop_process(process, timeout=60) == 0
+
+    run("demo1.log", first=True)
+    run("demo2.log", first=False)

@@ -14,10 +14,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from services.api.app import create_app
+from services.pvesim.process import RunningSimulator
 from shared.db import AuditEntry, PveHost, create_engine, create_session_factory
 from shared.embedded import free_port
 from shared.settings import Settings
-from tests.support import RunningSimulator
 
 
 def credentials(pve: RunningSimulator, index: int = 0, **changes: Any) -> dict[str, Any]:

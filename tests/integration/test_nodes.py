@@ -3,90 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import msgspec
-import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 
 from services.api.app import create_app
+from services.pvesim.process import RunningSimulator
 from shared import ssh
 from shared.crypto import SecretBox, generate_key
 from shared.db import Container, Node, create_engine, create_session_factory
 from shared.nodes import rotate_secrets
 from shared.settings import Settings
-from tests.support import RunningSimulator
-
-
-class Session(msgspec.Struct):
-    client: AsyncTestClient[Litestar]
-    headers: dict[str, str]
-    user_id: str
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, path, headers=self.headers, **kwargs)
-
-
-async def _login(
-    client: AsyncTestClient[Litestar], pve: RunningSimulator, index: int, host: str
-) -> Session:
-    user = pve.info["users"][index]
-    port = httpx.URL(pve.info["apiUrl"]).port
-    response = await client.post(
-        "/api/auth/login",
-        json={"host": host, "port": port, "username": user["username"],
-              "realm": user["realm"], "password": user["password"]},
-    )  # fmt: skip
-    assert response.status_code == 200, response.text
-    body = response.json()
-    client.cookies.clear()  # bearer only: no CSRF header needed
-    return Session(client, {"Authorization": f"Bearer {body['token']}"}, body["user"]["id"])
-
-
-async def _forget_nodes(settings: Settings, user_id: str) -> None:
-    engine = create_engine(settings, pooled=False)
-    async with engine.begin() as connection:
-        owned = select(Node.id).where(Node.user_id == uuid.UUID(user_id))
-        await connection.execute(delete(Container).where(Container.node_id.in_(owned)))
-        await connection.execute(delete(Node).where(Node.user_id == uuid.UUID(user_id)))
-    await engine.dispose()
-
-
-@pytest.fixture
-async def alice(
-    client: AsyncTestClient[Litestar], pve: RunningSimulator, settings: Settings
-) -> AsyncIterator[Session]:
-    session = await _login(client, pve, 0, "127.0.0.1")
-    await _forget_nodes(settings, session.user_id)
-    yield session
-
-
-@pytest.fixture
-async def bob(pve: RunningSimulator, settings: Settings) -> AsyncIterator[Session]:
-    # A second app instance, like a second API replica: one app cannot serve two test clients.
-    async with AsyncTestClient(create_app(settings), base_url="https://testserver.local") as other:
-        session = await _login(other, pve, 1, "127.0.0.1")
-        await _forget_nodes(settings, session.user_id)
-        yield session
-
-
-def node_body(pve: RunningSimulator, name: str = "pve", **changes: Any) -> dict[str, Any]:
-    info = pve.info
-    body = {
-        "name": name,
-        "host": "127.0.0.1",
-        "port": httpx.URL(info["apiUrl"]).port,
-        "tokenId": info["tokenId"],
-        "tokenSecret": info["tokenSecret"],
-        "sshUser": info["sshUser"],
-        "sshPort": info["sshPorts"][name],
-        "sshPassword": info["sshPassword"],
-    }
-    return {**body, **changes}
+from tests.integration.helpers import Session, node_body
 
 
 async def test_register_a_node_tests_it_pins_it_and_hides_secrets(
@@ -115,7 +45,7 @@ async def test_registration_is_refused_when_the_connection_test_fails(
     unknown = await alice.call("POST", "/api/nodes", json={**node_body(pve), "name": "pve9"})
     assert unknown.status_code == 400
     assert unknown.json()["errors"][0]["field"] == "name"
-    assert "pve, pve2" in unknown.json()["detail"]
+    assert "pve, pve2, pve3" in unknown.json()["detail"]
 
     bad_token = await alice.call("POST", "/api/nodes", json=node_body(pve, tokenSecret="wrong"))
     assert bad_token.status_code == 502

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from services.pvesim.process import RunningSimulator
 from shared.embedded import free_port
 from shared.proxmox import (
     CertificateMismatch,
@@ -30,7 +31,6 @@ from shared.proxmox import (
     fetch_certificate,
 )
 from shared.proxmox.tasks import wait_for_task
-from tests.support import RunningSimulator
 
 
 def _host_port(pve: RunningSimulator) -> tuple[str, int]:
@@ -74,7 +74,7 @@ async def test_version_and_nodes_with_an_api_token(token_client: ProxmoxClient) 
     version = await token_client.version()
     assert version.version.split(".")[0] in {"8", "9"}
     names = [node.node for node in await token_client.nodes()]
-    assert names == ["pve", "pve2"]
+    assert names == ["pve", "pve2", "pve3"]
 
 
 async def test_a_client_pinned_to_another_certificate_sends_nothing(

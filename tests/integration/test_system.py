@@ -146,3 +146,30 @@ async def test_a_bug_is_a_500_problem_without_the_stack_trace(settings: Settings
     # ...while the log keeps the trace for the operator, tagged with the same request id.
     logged = capsys.readouterr().err
     assert "secret internals" in logged and response.headers["x-request-id"] in logged
+
+
+async def test_redis_down_is_503_not_500_on_api_routes(settings: Settings) -> None:
+    broken = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with AsyncTestClient(create_app(broken)) as client:
+        response = await client.get("/api/nodes", headers={"Authorization": "Bearer x" * 3})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_database_down_is_503_not_500_on_api_routes(
+    settings: Settings, redis: Redis
+) -> None:
+    from shared.sessions import SessionStore
+
+    session = await SessionStore(redis, 60).create(
+        user_id=str(uuid.uuid4()), userid="x@pve", host="h", port=8006
+    )
+    broken = msgspec.structs.replace(
+        settings, database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    )
+    async with AsyncTestClient(create_app(broken)) as client:
+        response = await client.get(
+            "/api/nodes", headers={"Authorization": f"Bearer {session.bearer_token}"}
+        )
+    assert response.status_code == 503, response.text

@@ -44,7 +44,7 @@ def test_commands_name_modules_that_exist() -> None:
 
 def test_environment_names_are_settings_and_values_are_valid() -> None:
     for name, service in _compose()["services"].items():
-        if name in ("postgres", "redis"):
+        if name in ("postgres", "redis", "pvesim"):
             continue
         environment = {
             k: str(v)
@@ -56,3 +56,10 @@ def test_environment_names_are_settings_and_values_are_valid() -> None:
         )
         settings = load_settings(environment)  # raises on any invalid value
         assert settings.database_url and settings.redis_url
+
+
+def test_the_simulator_is_only_in_the_demo_profile() -> None:
+    services = _compose()["services"]
+    assert services["pvesim"]["profiles"] == ["demo"]
+    assert services["pvesim"]["command"][2] == "services.pvesim"
+    assert all("profiles" not in services[name] for name in ("api", "worker", "migrate"))

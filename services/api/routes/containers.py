@@ -1,0 +1,295 @@
+"""VMIDs of a node, the container inventory, and lifecycle actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Parameter, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.auth import SECURITY, CurrentUser
+from services.api.problems import problem_responses
+from services.api.schemas.containers import (
+    ActionResult,
+    ContainerDetail,
+    ContainerList,
+    ContainerSummary,
+    DeleteAccepted,
+    LiveStatus,
+    NextVmid,
+    NodeError,
+    VmidCheck,
+    VmidRefresh,
+)
+from shared import containers as domain
+from shared.containers import ContainerService
+from shared.db.models import Container, Node
+from shared.locks import ContainerLocks
+from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
+
+
+def provide_container_service(state: State, db_session: AsyncSession) -> ContainerService:
+    return ContainerService(db_session, state.settings, state.secret_box, state.redis)
+
+
+_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
+_NODE_CALL = (401, 404, 409, 502, 503, 504)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class VmidController(Controller):
+    path = "/api/nodes/{node_id:uuid}/vmids"
+    tags = ["VMIDs"]
+    security = SECURITY
+    dependencies = _DEPENDENCIES
+
+    @get(
+        "/{vmid:int}",
+        operation_id="CheckVmid",
+        summary="Is this VMID free on the node's cluster?",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def check(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        node_id: uuid.UUID,
+        vmid: Annotated[int, Parameter(ge=VMID_MIN, le=VMID_MAX)],
+    ) -> VmidCheck:
+        """From the cache only: `unknown` when it is not filled (call refresh). `taken` covers
+        containers and VMs anywhere in the cluster, and ids our own containers reserve."""
+        # The hot path: one pipelined Redis call, no database session unless the cache is cold.
+        status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
+        if status is None:
+            async with state.db_sessions() as session:
+                service = ContainerService(session, state.settings, state.secret_box, state.redis)
+                status = await service.check_vmid(request.user.id, node_id, vmid)
+        return VmidCheck(vmid=vmid, status=status, checked_at=_now())
+
+    @post(
+        "/refresh",
+        operation_id="RefreshVmids",
+        summary="Reload the node's cluster guest ids",
+        status_code=200,
+        responses=problem_responses(400, *_NODE_CALL),
+    )
+    async def refresh(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> VmidRefresh:
+        count = await containers.refresh_vmids(request.user.id, node_id)
+        return VmidRefresh(count=count, refreshed_at=_now())
+
+    @get(
+        "/next",
+        operation_id="NextFreeVmid",
+        summary="The lowest free VMID at or above `from`",
+        responses=problem_responses(400, *_NODE_CALL),
+    )
+    async def next_free(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+        start: Annotated[int, QueryParameter(name="from", ge=VMID_MIN, le=VMID_MAX)] = VMID_MIN,
+    ) -> NextVmid:
+        """Refreshes the cache first when it is not filled."""
+        return NextVmid(vmid=await containers.next_vmid(request.user.id, node_id, start))
+
+
+def _live(status: domain.LiveStatus) -> LiveStatus:
+    return LiveStatus(
+        status=status.status, cpu=status.cpu, mem=status.mem, maxmem=status.maxmem,
+        disk=status.disk, maxdisk=status.maxdisk, uptime=status.uptime,
+    )  # fmt: skip
+
+
+def _summary_fields(
+    container: Container, node: Node, live: domain.LiveStatus, unknown: bool
+) -> dict[str, Any]:
+    return {
+        "id": container.id,
+        "node_id": node.id,
+        "node_name": node.name,
+        "vmid": container.vmid,
+        "hostname": container.hostname,
+        "lifecycle": container.lifecycle,
+        "template_id": container.template_id,
+        "template_revision": container.template_revision,
+        "ip_address": container.ip_address,
+        "status_unknown": unknown,
+        "live": _live(live),
+        "created_at": container.created_at,
+    }
+
+
+class ContainerController(Controller):
+    path = "/api/containers"
+    tags = ["Containers"]
+    security = SECURITY
+    dependencies = _DEPENDENCIES
+
+    @get(
+        operation_id="ListContainers",
+        summary="Your containers on all your nodes, with live status",
+        responses=problem_responses(400, 401),
+    )
+    async def list_containers(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        containers: NamedDependency[ContainerService],
+        node: Annotated[uuid.UUID | None, Parameter(description="Only this node's")] = None,
+        lifecycle: Literal["creating", "ready", "error", "deleting"] | None = None,
+        q: Annotated[
+            str | None,
+            Parameter(max_length=100, pattern=r"^[^\x00]*$", description="Hostname or VMID part"),
+        ] = None,
+    ) -> ContainerList:
+        """Nodes are asked in parallel; one that fails or is slow never fails the list. Its
+        containers come back with `statusUnknown: true`, and `nodeErrors` says why."""
+        inventory = await containers.inventory(
+            request.user.id, node_id=node, lifecycle=lifecycle, text=q
+        )
+        return ContainerList(
+            items=[
+                ContainerSummary(
+                    **_summary_fields(item.container, item.node, item.live, item.status_unknown)
+                )
+                for item in inventory.items
+            ],
+            node_errors=[
+                NodeError(node_id=e.node_id, node_name=e.node_name, error=e.error)
+                for e in inventory.node_errors
+            ],
+        )
+
+    @get(
+        "/{container_id:uuid}",
+        operation_id="GetContainer",
+        summary="One container: record, live status, config, IP",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def get_container(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ContainerDetail:
+        detail = await containers.detail(request.user.id, container_id)
+        fields = _summary_fields(detail.container, detail.node, detail.live, detail.status_unknown)
+        fields["ip_address"] = detail.ip_address
+        return ContainerDetail(
+            **fields,
+            last_completed_phase=detail.container.last_completed_phase,
+            config=detail.config,
+            error=detail.error,
+        )
+
+    @post(
+        "/{container_id:uuid}/shutdown",
+        operation_id="ShutdownContainer",
+        summary="Shut down gracefully, stop if it takes too long",
+        status_code=200,
+        responses=problem_responses(400, *_NODE_CALL),
+    )
+    async def shutdown(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+        grace_seconds: Annotated[
+            int, QueryParameter(name="timeout", ge=1, le=3600, description="Seconds")
+        ] = 30,
+    ) -> ActionResult:
+        """`forced: true` in the answer when the graceful shutdown did not finish in `timeout`
+        seconds and the container was stopped instead."""
+        return await _act(request, state, container_id, containers, "shutdown", grace_seconds)
+
+    @delete(
+        "/{container_id:uuid}",
+        operation_id="DeleteContainer",
+        summary="Delete on Proxmox (purge) and forget it",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 404, 409),
+    )
+    async def delete_container(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> DeleteAccepted:
+        """Accepted at once (`lifecycle: deleting`); the worker stops it if running, destroys
+        it with purge and unreferenced disks, then removes the record and its events. A
+        container already gone on Proxmox is still removed here."""
+        container = await containers.request_delete(request.user.id, container_id)
+        await state.queue.enqueue_job(
+            "delete_container", str(container.id), _job_id=f"delete:{container.id}"
+        )
+        return DeleteAccepted(id=container.id, lifecycle="deleting")
+
+
+async def _act(
+    request: Request[CurrentUser, Any, Any],
+    state: State,
+    container_id: uuid.UUID,
+    containers: ContainerService,
+    action: domain.Action,
+    shutdown_timeout: int = 30,
+) -> ActionResult:
+    outcome = await containers.act(
+        request.user.id, container_id, action,
+        shutdown_timeout=shutdown_timeout, locks=ContainerLocks(state.redis),
+    )  # fmt: skip
+    return ActionResult(
+        action=outcome.action, upid=outcome.upid, exit_status=outcome.exit_status,
+        forced=outcome.forced, message=outcome.message,
+    )  # fmt: skip
+
+
+def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
+    """`POST /api/containers/{id}/<action>` for the actions that take no options."""
+
+    async def run_action(
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        return await _act(request, state, container_id, containers, action)
+
+    run_action.__doc__ = (
+        "Waits for the Proxmox task. 409 while another action runs on the container, or when "
+        "its state forbids the action (e.g. starting a running container)."
+    )
+    return post(
+        f"/api/containers/{{container_id:uuid}}/{action}",
+        name=f"container-{action}",
+        operation_id=f"{action.capitalize()}Container",
+        summary=summary,
+        tags=["Containers"],
+        security=SECURITY,
+        dependencies=_DEPENDENCIES,
+        status_code=200,
+        responses=problem_responses(400, *_NODE_CALL),
+    )(run_action)
+
+
+ACTION_ROUTES = [
+    _simple_action("start", "Start"),
+    _simple_action("stop", "Stop (hard)"),
+    _simple_action("reboot", "Reboot"),
+]

@@ -1,0 +1,269 @@
+"""Templates: list, read, create, change, delete, and sync from the templates directory."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.auth import SECURITY
+from services.api.problems import problem_responses
+from services.api.schemas.templates import (
+    DiscoveryErrorRead,
+    DiscoveryResult,
+    FileRead,
+    PackageRead,
+    ScriptRead,
+    TemplateCreate,
+    TemplatePage,
+    TemplateRead,
+    TemplateSummary,
+    TemplateUpdate,
+    package_specs,
+)
+from shared.db.models import Package, Template
+from shared.templates import rules
+from shared.templates.discovery import discover
+from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
+from shared.templates.specs import TemplateSpec
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]
+Search = Annotated[
+    str | None,
+    Parameter(
+        max_length=rules.NAME_MAX,
+        pattern=rules.TEXT,
+        description="Case-insensitive part of the name.",
+    ),
+]
+
+
+def package_read(package: Package) -> PackageRead:
+    return PackageRead(
+        id=package.id,
+        name=package.name,
+        manager=package.manager,  # type: ignore[arg-type]
+        version=package.version,
+    )
+
+
+def _template_fields(t: Template) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "description": t.description,
+        "os_template": t.os_template,
+        "cores": t.cores,
+        "memory": t.memory,
+        "swap": t.swap,
+        "disk": t.disk,
+        "storage": t.storage,
+        "bridge": t.bridge,
+        "unprivileged": t.unprivileged,
+        "nesting": t.nesting,
+        "keyctl": t.keyctl,
+        "fuse": t.fuse,
+        "tags": list(t.tags),
+        "revision": t.revision,
+        "source": t.source,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+    }
+
+
+def template_read(detail: TemplateDetail) -> TemplateRead:
+    return TemplateRead(
+        **_template_fields(detail.template),
+        scripts=[
+            ScriptRead(
+                id=s.id, name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled
+            )
+            for s in detail.scripts
+        ],
+        files=[
+            FileRead(
+                id=f.id,
+                name=f.name,
+                target_path=f.target_path,
+                mode=f.mode,
+                owner=f.owner,
+                policy=f.policy,  # type: ignore[arg-type]
+                content=f.content,
+            )
+            for f in detail.files
+        ],
+        packages=[package_read(p) for p in detail.packages],
+    )
+
+
+def _changes(data: TemplateUpdate) -> dict[str, Any]:
+    """The TemplateSpec fields a PATCH sets, sub-lists converted to specs."""
+    changes: dict[str, Any] = {}
+    for name in data.__struct_fields__:
+        value = getattr(data, name)
+        if value is msgspec.UNSET or name == "bucket_ids":
+            continue
+        if name in ("scripts", "files"):
+            value = tuple(item.spec() for item in value)
+        elif name == "packages":
+            value = package_specs(value)
+        elif name == "tags":
+            value = tuple(value)
+        changes[name] = value
+    return changes
+
+
+def provide_template_service(db_session: AsyncSession) -> TemplateService:
+    return TemplateService(db_session)
+
+
+class TemplateController(Controller):
+    path = "/api/templates"
+    tags = ["Templates"]
+    security = SECURITY
+    dependencies = {"templates": Provide(provide_template_service, sync_to_thread=False)}
+
+    @get(
+        operation_id="ListTemplates",
+        summary="Templates, paged",
+        responses=problem_responses(400, 401),
+    )
+    async def list_templates(
+        self,
+        templates: NamedDependency[TemplateService],
+        search: Search = None,
+        tag: Annotated[
+            str | None, Parameter(pattern=rules.TAG, description="Only templates with this tag.")
+        ] = None,
+        sort: Annotated[
+            TemplateSort, Parameter(description="Field to sort by; `-` for descending.")
+        ] = "name",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> TemplatePage:
+        items, total = await templates.list(
+            search=search, tag=tag, sort=sort, limit=limit, offset=offset
+        )
+        return TemplatePage(
+            items=[
+                TemplateSummary(
+                    **_template_fields(item.template),
+                    script_count=item.script_count,
+                    file_count=item.file_count,
+                    package_count=item.package_count,
+                )
+                for item in items
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @post(
+        operation_id="CreateTemplate",
+        summary="Create a template",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(400, 401, 403, 404, 409),
+    )
+    async def create_template(
+        self, data: JSONBody[TemplateCreate], templates: NamedDependency[TemplateService]
+    ) -> TemplateRead:
+        """`bucketIds` copies those buckets' packages into the template (404 for an unknown
+        bucket); a package listed in `packages` wins over the same one from a bucket. Two
+        scripts or two files with the same name are a 409."""
+        spec = TemplateSpec(
+            name=data.name,
+            description=data.description,
+            os_template=data.os_template,
+            cores=data.cores,
+            memory=data.memory,
+            swap=data.swap,
+            disk=data.disk,
+            storage=data.storage,
+            bridge=data.bridge,
+            unprivileged=data.unprivileged,
+            nesting=data.nesting,
+            keyctl=data.keyctl,
+            fuse=data.fuse,
+            tags=tuple(data.tags),
+            scripts=tuple(s.spec() for s in data.scripts),
+            files=tuple(f.spec() for f in data.files),
+            packages=package_specs(data.packages),
+        )
+        return template_read(await templates.create(spec, data.bucket_ids))
+
+    @post(
+        "/discover",
+        operation_id="DiscoverTemplates",
+        summary="Sync templates from the templates directory",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403),
+    )
+    async def discover_templates(self, state: State, db_session: AsyncSession) -> DiscoveryResult:
+        """Reads `TEMPLATES_DIR` (one directory per template) and creates or updates the
+        templates it describes; a broken template is listed in `errors` and the others still
+        sync. Idempotent: a template that did not change is listed in `unchanged`."""
+        report = await discover(db_session, Path(state.settings.templates_dir))
+        return DiscoveryResult(
+            discovered=report.discovered,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            errors=[DiscoveryErrorRead(template=e.template, error=e.error) for e in report.errors],
+        )
+
+    @get(
+        "/{template_id:uuid}",
+        operation_id="GetTemplate",
+        summary="One template with its scripts, files and packages",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def get_template(
+        self, template_id: uuid.UUID, templates: NamedDependency[TemplateService]
+    ) -> TemplateRead:
+        return template_read(await templates.get(template_id))
+
+    @patch(
+        "/{template_id:uuid}",
+        operation_id="UpdateTemplate",
+        summary="Change a template",
+        responses=problem_responses(400, 401, 403, 404, 409),
+    )
+    async def update_template(
+        self,
+        template_id: uuid.UUID,
+        data: JSONBody[TemplateUpdate],
+        templates: NamedDependency[TemplateService],
+    ) -> TemplateRead:
+        """Only the fields sent change; `scripts`, `files` or `packages` sent replace the stored
+        list, the others are kept. `bucketIds` adds those buckets' packages. `revision`
+        increments when anything changed."""
+        bucket_ids = None if data.bucket_ids is msgspec.UNSET else data.bucket_ids
+        detail = await templates.update(template_id, _changes(data), bucket_ids)
+        return template_read(detail)
+
+    @delete(
+        "/{template_id:uuid}",
+        operation_id="DeleteTemplate",
+        summary="Delete a template",
+        status_code=HTTP_204_NO_CONTENT,
+        responses={
+            HTTP_204_NO_CONTENT: ResponseSpec(None, description="Deleted."),
+            **problem_responses(400, 401, 403, 404),
+        },
+    )
+    async def delete_template(
+        self, template_id: uuid.UUID, templates: NamedDependency[TemplateService]
+    ) -> None:
+        """Containers built from it keep their record; their template link becomes empty."""
+        await templates.delete(template_id)

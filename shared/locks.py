@@ -1,0 +1,64 @@
+"""Per-container action locks in Redis: one lifecycle action at a time, across API replicas.
+
+`SET NX EX` with a random owner token takes the lock; a Lua compare-and-delete releases it, so a
+holder whose lock expired can never release someone else's. The value names the running action,
+so a refused caller can be told what it is waiting for.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+from redis.asyncio import Redis
+
+from shared.errors import Conflict
+
+LOCK_TTL_SECONDS = 300
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class _Holder(msgspec.Struct):
+    action: str
+    token: str
+    since: float
+
+
+def _key(container_id: uuid.UUID) -> str:
+    return f"lock:container:{container_id}"
+
+
+class ContainerLocks:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._release = redis.register_script(_RELEASE)
+
+    @asynccontextmanager
+    async def hold(self, container_id: uuid.UUID, action: str) -> AsyncIterator[None]:
+        """Run the block as the only action on this container, or raise `Conflict`."""
+        holder = _Holder(action=action, token=secrets.token_hex(16), since=time.time())
+        value = msgspec.json.encode(holder)
+        if not await self.redis.set(_key(container_id), value, nx=True, ex=LOCK_TTL_SECONDS):
+            raise Conflict(await self._describe_holder(container_id))
+        try:
+            yield
+        finally:
+            await self._release(keys=[_key(container_id)], args=[value])
+
+    async def _describe_holder(self, container_id: uuid.UUID) -> str:
+        raw = await self.redis.get(_key(container_id))
+        if raw is None:  # released in between: still a collision the caller should retry
+            return "Another action just finished on this container; try again."
+        running = msgspec.json.decode(raw, type=_Holder)
+        age = int(time.time() - running.since)
+        return f"A {running.action!r} action is already running on this container ({age} s)."

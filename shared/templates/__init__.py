@@ -1,0 +1,1 @@
+"""Templates (what a container becomes) and package buckets: rules, storage, discovery."""
