@@ -157,9 +157,7 @@ async def test_redis_down_is_503_not_500_on_api_routes(settings: Settings) -> No
     assert response.headers["retry-after"] == "5"
 
 
-async def test_database_down_is_503_not_500_on_api_routes(
-    settings: Settings, redis: Redis
-) -> None:
+async def test_database_down_is_503_not_500_on_api_routes(settings: Settings, redis: Redis) -> None:
     from shared.sessions import SessionStore
 
     session = await SessionStore(redis, 60).create(
