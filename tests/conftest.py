@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -36,10 +39,22 @@ from tests.support import (
 
 
 @pytest.fixture(scope="session")
-def test_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
-    servers = find_or_start_servers(tmp_path_factory.mktemp("servers"))
+def test_servers() -> Iterator[LocalServers]:
+    # Not under pytest's temp root: another pytest run on the machine resets that root to
+    # 0700, which locks the embedded PostgreSQL (running as its own OS user) out of its data.
+    scratch = Path(tempfile.mkdtemp(prefix="infrahaus-test-servers-"))
+    servers = find_or_start_servers(scratch)
     yield servers
     servers.stop()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory outside pytest's temp root (see `test_servers`)."""
+    path = Path(tempfile.mkdtemp(prefix="infrahaus-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -74,9 +74,11 @@ def test_bad_setting_stops_with_exit_2_and_one_line(tmp_path: Path) -> None:
         assert result.stdout == ""
 
 
-def test_make_run_with_embedded_servers_keeps_data_across_restarts(tmp_path: Path) -> None:
+def test_make_run_with_embedded_servers_keeps_data_across_restarts(
+    tmp_path: Path, scratch_dir: Path
+) -> None:
     """No URLs configured: embedded PostgreSQL + Redis, ready within 90 s, data kept."""
-    data_dir = tmp_path / "data"
+    data_dir = scratch_dir / "data"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(DATA_DIR=str(data_dir), API_PORT=str(port), LOG_FORMAT="json")
@@ -124,10 +126,12 @@ def test_make_run_with_embedded_servers_keeps_data_across_restarts(tmp_path: Pat
     run_once("run2.log")
 
 
-def test_make_demo_serves_the_api_with_a_simulator_beside_it(tmp_path: Path) -> None:
+def test_make_demo_serves_the_api_with_a_simulator_beside_it(
+    tmp_path: Path, scratch_dir: Path
+) -> None:
     """`make demo`: log in to the simulator through the API and register its node; after a
     restart the same node still answers (same ports, certificate and seeded secrets)."""
-    data_dir = tmp_path / "data"
+    data_dir = scratch_dir / "data"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(DATA_DIR=str(data_dir), API_PORT=str(port), LOG_FORMAT="json")
