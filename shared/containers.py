@@ -20,6 +20,7 @@ from shared import audit, events
 from shared.crypto import SecretBox
 from shared.db.models import Container, Node
 from shared.errors import Conflict, NotFound
+from shared.locks import ContainerLocks
 from shared.logging import get_logger
 from shared.nodes import NodeService
 from shared.proxmox import (
@@ -137,6 +138,7 @@ class ContainerService:
         self.redis = redis
         self.nodes = NodeService(session, settings, box)
         self.vmids = VmidCache(redis)
+        self.locks = ContainerLocks(redis)
 
     # -- VMIDs -----------------------------------------------------------------------------
 
@@ -149,10 +151,14 @@ class ContainerService:
 
     async def refresh_vmids(self, user_id: uuid.UUID, node_id: uuid.UUID) -> int:
         """Every guest id of the node's cluster (LXC and QEMU) plus the ids our rows reserve."""
-        node = await self.nodes.get(user_id, node_id)
+        node = await self.nodes.get_then_release(user_id, node_id)
         async with self.nodes.client(node) as client:
             resources = await client.get("/cluster/resources", type="vm")
-        taken = {int(r["vmid"]) for r in resources or [] if isinstance(r, dict) and "vmid" in r}
+        taken = {
+            int(r["vmid"])
+            for r in resources or []
+            if isinstance(r, dict) and str(r.get("vmid", "")).isdigit()
+        }
         ours = await self.session.scalars(
             select(Container.vmid).where(Container.node_id == node.id)
         )
@@ -209,6 +215,7 @@ class ContainerService:
                     )
                 )
             containers = list(await self.session.scalars(query)) if nodes else []
+            await self.session.commit()  # no connection held while the nodes answer
         finally:
             results = await asyncio.gather(*asking)
         live_by_node: dict[uuid.UUID, dict[int, LiveStatus] | None] = {}
@@ -240,10 +247,13 @@ class ContainerService:
             return f"no answer within {self.settings.inventory_node_timeout_seconds:g} s"
         except (ProxmoxError, Conflict) as exc:
             return exc.message
+        except Exception as exc:  # one odd node must never fail the whole list
+            log.exception("inventory: node failed unexpectedly", node=node.name)
+            return f"unexpected error ({type(exc).__name__})"
         return {
             int(item["vmid"]): _live_from(item)
             for item in data or []
-            if isinstance(item, dict) and "vmid" in item
+            if isinstance(item, dict) and str(item.get("vmid", "")).isdigit()
         }
 
     async def get(self, user_id: uuid.UUID, container_id: uuid.UUID) -> tuple[Container, Node]:
@@ -260,6 +270,7 @@ class ContainerService:
 
     async def detail(self, user_id: uuid.UUID, container_id: uuid.UUID) -> ContainerDetail:
         container, node = await self.get(user_id, container_id)
+        await self.session.commit()  # no connection held while the node answers
         base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
         try:
             async with asyncio.timeout(self.settings.inventory_node_timeout_seconds):
@@ -297,13 +308,13 @@ class ContainerService:
         action: Action,
         *,
         shutdown_timeout: int = 30,
-        locks: Any,
     ) -> ActionOutcome:
         """Run one action while holding the container's lock; the PVE task is awaited."""
         container, node = await self.get(user_id, container_id)
+        await self.session.commit()  # no connection held during the task
         if container.lifecycle in ("creating", "deleting"):
             raise Conflict(f"The container is {container.lifecycle}; try again when it is done.")
-        async with locks.hold(container.id, action):
+        async with self.locks.hold(container.id, action):
             try:
                 async with self.nodes.client(node) as client:
                     outcome = await self._perform(client, node, container, action, shutdown_timeout)
@@ -379,6 +390,9 @@ class ContainerService:
         container, _ = await self.get(user_id, container_id)
         if container.lifecycle == "creating":
             raise Conflict("The container is still being created; try again when it is done.")
+        running = await self.locks.holder(container.id)
+        if running is not None:
+            raise Conflict(f"A {running!r} action is running on this container; try again after.")
         if container.lifecycle != "deleting":
             container.lifecycle = "deleting"
             audit.record(
@@ -392,8 +406,9 @@ class ContainerService:
         """The worker's half of a delete: stop if running, destroy with purge, forget the row.
 
         Idempotent: a container already gone on the node (or already forgotten here) counts as
-        deleted. Connection problems propagate so the job can be retried; any other failure
-        leaves the row in `error` with an `error` event naming the cause.
+        deleted. Holds the container's action lock (a busy container raises `Conflict`, and the
+        job tries again later). Connection problems propagate so the job can be retried; a
+        refusal by Proxmox leaves the row in `error` with an `error` event naming the cause.
         """
         row = (
             await self.session.execute(
@@ -405,44 +420,57 @@ class ContainerService:
         if row is None:
             return "already deleted"
         container, node = row
+        await self.session.commit()  # no connection held during the tasks
         base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
-        try:
-            async with self.nodes.client(node) as client:
-                try:
-                    current = await client.get(f"{base}/status/current")
-                except ProxmoxNotFound:
-                    current = None
-                if current is not None:
-                    if current.get("status") == "running":
-                        await self._run_task(client, node, f"{base}/status/stop")
-                    upid = await client.delete(base, purge=1, **{"destroy-unreferenced-disks": 1})
-                    result = await wait_for_task(
-                        client, node.name, upid, limit_seconds=TASK_LIMIT_SECONDS
-                    )
-                    if not result.ok and "does not exist" not in result.exitstatus:
-                        raise ProxmoxError(result.exitstatus)
-        except (ProxmoxUnavailable, ProxmoxTimeout):
-            raise
-        except ProxmoxError as exc:
-            container.lifecycle = "error"
-            failure = await events.append(
-                self.session, container.id, "error", f"delete failed: {exc.message}",
-                action="delete",
-            )  # fmt: skip
+        async with self.locks.hold(container_id, "delete"):
+            try:
+                async with self.nodes.client(node) as client:
+                    try:
+                        current = await client.get(f"{base}/status/current")
+                    except ProxmoxNotFound:
+                        current = None
+                    if current is not None:
+                        if current.get("status") == "running":
+                            await self._run_task(client, node, f"{base}/status/stop")
+                        upid = await client.delete(
+                            base, purge=1, **{"destroy-unreferenced-disks": 1}
+                        )
+                        result = await wait_for_task(
+                            client, node.name, upid, limit_seconds=TASK_LIMIT_SECONDS
+                        )
+                        if not result.ok and "does not exist" not in result.exitstatus:
+                            raise ProxmoxError(result.exitstatus)
+            except (ProxmoxUnavailable, ProxmoxTimeout):
+                raise
+            except ProxmoxError as exc:
+                await self.mark_delete_failed(container_id, exc.message)
+                return f"failed: {exc.message}"
+            doomed = await self.session.get(Container, container_id)
+            if doomed is not None:
+                await self.session.delete(doomed)  # its events go with it (ON DELETE CASCADE)
             audit.record(
                 self.session, user_id=container.created_by, action="container.delete",
-                target_type="container", target_id=container.id, outcome="failure",
-                reason=exc.message,
+                target_type="container", target_id=container_id, outcome="success",
+                vmid=container.vmid, node=node.name, already_gone=current is None,
             )  # fmt: skip
             await self.session.commit()
-            await events.publish(self.redis, container.id, [failure])
-            return f"failed: {exc.message}"
-        await self.session.delete(container)  # its events go with it (ON DELETE CASCADE)
-        audit.record(
-            self.session, user_id=container.created_by, action="container.delete",
-            target_type="container", target_id=container_id, outcome="success",
-            vmid=container.vmid, node=node.name, already_gone=current is None,
-        )  # fmt: skip
-        await self.session.commit()
         await self.vmids.invalidate(node.id)
         return "deleted"
+
+    async def mark_delete_failed(self, container_id: uuid.UUID, reason: str) -> None:
+        """Leave the container in `error`, with an `error` event and an audit row saying why."""
+        await self.session.rollback()
+        container = await self.session.get(Container, container_id)
+        if container is None:
+            return
+        container.lifecycle = "error"
+        failure = await events.append(
+            self.session, container.id, "error", f"delete failed: {reason}", action="delete"
+        )
+        audit.record(
+            self.session, user_id=container.created_by, action="container.delete",
+            target_type="container", target_id=container.id, outcome="failure",
+            reason=reason[:300],
+        )  # fmt: skip
+        await self.session.commit()
+        await events.publish(self.redis, container.id, [failure])

@@ -6,7 +6,7 @@ another row or column fails to decrypt instead of leaking there.
 
 Keys come from `SECRET_KEYS`: comma-separated `<id>:<base64url 32 bytes>`, the first one
 encrypts, all of them decrypt. Rotation: put a new key first, run
-`python -m shared.crypto rotate`, then drop the old key.
+`python -m shared.keys rotate`, then drop the old key.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import ContainerEvent
+from shared.db.models import Container, ContainerEvent
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -62,8 +62,14 @@ async def append(
     percent: int | None = None,
     **metadata: Any,
 ) -> ContainerEvent:
-    """Add the next event of a container to `session` (one writer per container at a time:
-    the pipeline job or the holder of the container's action lock)."""
+    """Add the next event of a container to `session`.
+
+    The container's row is locked first, so two writers (an action and the worker, say)
+    queue up for the next `seq` instead of colliding on it.
+    """
+    await session.execute(
+        select(Container.id).where(Container.id == container_id).with_for_update()
+    )
     last = await session.scalar(
         select(func.coalesce(func.max(ContainerEvent.seq), 0)).where(
             ContainerEvent.container_id == container_id

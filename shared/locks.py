@@ -1,12 +1,16 @@
 """Per-container action locks in Redis: one lifecycle action at a time, across API replicas.
 
 `SET NX EX` with a random owner token takes the lock; a Lua compare-and-delete releases it, so a
-holder whose lock expired can never release someone else's. The value names the running action,
-so a refused caller can be told what it is waiting for.
+holder whose lock expired can never release someone else's. While the holder works, the lock is
+renewed (compare-and-expire) every third of its lifetime, so a long shutdown keeps it, and a
+crashed holder's lock still expires on its own. The value names the running action, so a
+refused caller can be told what it is waiting for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
 import uuid
@@ -19,6 +23,13 @@ from redis.asyncio import Redis
 from shared.errors import Conflict
 
 LOCK_TTL_SECONDS = 300
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -39,21 +50,38 @@ def _key(container_id: uuid.UUID) -> str:
 
 
 class ContainerLocks:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, ttl_seconds: int = LOCK_TTL_SECONDS) -> None:
         self.redis = redis
+        self.ttl = ttl_seconds
         self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
 
     @asynccontextmanager
     async def hold(self, container_id: uuid.UUID, action: str) -> AsyncIterator[None]:
         """Run the block as the only action on this container, or raise `Conflict`."""
         holder = _Holder(action=action, token=secrets.token_hex(16), since=time.time())
         value = msgspec.json.encode(holder)
-        if not await self.redis.set(_key(container_id), value, nx=True, ex=LOCK_TTL_SECONDS):
+        if not await self.redis.set(_key(container_id), value, nx=True, ex=self.ttl):
             raise Conflict(await self._describe_holder(container_id))
+        renewing = asyncio.create_task(self._keep(container_id, value))
         try:
             yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self._release(keys=[_key(container_id)], args=[value])
+
+    async def _keep(self, container_id: uuid.UUID, value: bytes) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            with contextlib.suppress(Exception):  # a missed renewal is retried next round
+                await self._renew(keys=[_key(container_id)], args=[value, self.ttl])
+
+    async def holder(self, container_id: uuid.UUID) -> str | None:
+        """The action currently running on the container, if any."""
+        raw = await self.redis.get(_key(container_id))
+        return None if raw is None else msgspec.json.decode(raw, type=_Holder).action
 
     async def _describe_holder(self, container_id: uuid.UUID) -> str:
         raw = await self.redis.get(_key(container_id))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit, ssh
 from shared.crypto import DecryptionError, SecretBox
-from shared.db.models import Container, Node
+from shared.db.models import Container, Node, User
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.proxmox import (
     PinnedCertificate,
@@ -89,6 +89,17 @@ class NodeService:
             raise NotFound("No such node.")
         return node
 
+    async def get_then_release(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
+        """`get`, then end the transaction: the caller is about to wait on the network, and a
+        pooled database connection must not sit idle in a transaction meanwhile."""
+        node = await self.get(user_id, node_id)
+        await self.session.commit()
+        return node
+
+    async def _lock_user(self, user_id: uuid.UUID) -> None:
+        """Serialise one user's node changes (default flag, names) across API replicas."""
+        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
     def secret(self, node: Node, column: str) -> str | None:
         stored = getattr(node, f"{column}_enc")
         return None if stored is None else self.box.decrypt(stored, _context(node.id, column))
@@ -111,7 +122,14 @@ class NodeService:
     async def create(self, user_id: uuid.UUID, data: NodeInput) -> Node:
         self._check_host(data.host)
         await self._check_name_free(user_id, data.name)
-        pinned, host_key = await self._verify(data)
+        await self.session.commit()  # no transaction left open while the node is tested
+        try:
+            pinned, host_key = await self._verify(data)
+        except Exception as exc:
+            await self._audit_failure(user_id, "node.create", None, exc, name=data.name)
+            raise
+        await self._lock_user(user_id)
+        await self._check_name_free(user_id, data.name)  # again: another request may have won
         is_first = not await self.session.scalar(select(exists().where(Node.user_id == user_id)))
         node = Node(id=uuid.uuid4(), user_id=user_id, is_default=is_first)
         self._apply(node, data, pinned, host_key)
@@ -132,7 +150,16 @@ class NodeService:
             self._check_host(merged.host)
         if merged.name != node.name:
             await self._check_name_free(user_id, merged.name)
-        pinned, host_key = await self._verify(merged)
+        await self.session.commit()  # no transaction left open while the node is tested
+        try:
+            pinned, host_key = await self._verify(merged)
+        except Exception as exc:
+            await self._audit_failure(user_id, "node.update", node_id, exc, fields=sorted(changes))
+            raise
+        await self._lock_user(user_id)
+        node = await self.get(user_id, node_id)  # fresh, under the lock
+        if merged.name != node.name:
+            await self._check_name_free(user_id, merged.name)
         self._apply(node, merged, pinned, host_key)
         audit.record(
             self.session, user_id=user_id, action="node.update", target_type="node",
@@ -143,6 +170,7 @@ class NodeService:
         return node
 
     async def delete(self, user_id: uuid.UUID, node_id: uuid.UUID) -> None:
+        await self._lock_user(user_id)
         node = await self.get(user_id, node_id)
         in_use = await self.session.scalar(
             select(func.count()).select_from(Container).where(Container.node_id == node.id)
@@ -167,6 +195,7 @@ class NodeService:
         await self.session.commit()
 
     async def set_default(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
+        await self._lock_user(user_id)
         node = await self.get(user_id, node_id)
         # Clear first: the partial unique index allows one default per user at any moment.
         await self.session.execute(
@@ -184,7 +213,7 @@ class NodeService:
         return node
 
     async def test(self, user_id: uuid.UUID, node_id: uuid.UUID) -> ConnectionReport:
-        node = await self.get(user_id, node_id)
+        node = await self.get_then_release(user_id, node_id)
         started = time.perf_counter()
         try:
             async with self.client(node) as client:
@@ -197,31 +226,46 @@ class NodeService:
     # -- what creation forms need ----------------------------------------------------------
 
     async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
-        node = await self.get(user_id, node_id)
+        node = await self.get_then_release(user_id, node_id)
         async with self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/storage", enabled=1)
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
-        node = await self.get(user_id, node_id)
+        node = await self.get_then_release(user_id, node_id)
         async with self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/network", type="any_bridge")
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
         """Container templates (`vztmpl`) on every storage of the node that holds them."""
-        node = await self.get(user_id, node_id)
+        node = await self.get_then_release(user_id, node_id)
         async with self.client(node) as client:
             path = f"/nodes/{segment(node.name)}/storage"
             storages = await client.get(path, content="vztmpl", enabled=1)
             found: list[dict[str, Any]] = []
             for storage in storages or []:
+                if not isinstance(storage, dict) or not storage.get("storage"):
+                    continue
                 name = segment(storage["storage"])
                 content = await client.get(f"{path}/{name}/content", content="vztmpl")
                 found.extend(item for item in content or [] if isinstance(item, dict))
         return found
 
     # -- internals -------------------------------------------------------------------------
+
+    async def _audit_failure(
+        self, user_id: uuid.UUID, action: str, node_id: uuid.UUID | None, exc: Exception,
+        **detail: Any,
+    ) -> None:  # fmt: skip
+        """Record a refused change; the reason is the error's text, which never holds secrets."""
+        await self.session.rollback()
+        reason = getattr(exc, "message", None) or type(exc).__name__
+        audit.record(
+            self.session, user_id=user_id, action=action, target_type="node",
+            target_id=node_id, outcome="failure", reason=str(reason)[:300], **detail,
+        )  # fmt: skip
+        await self.session.commit()
 
     def _check_host(self, host: str) -> None:
         if not self.hosts.allows(host):
@@ -289,6 +333,25 @@ class NodeService:
         same_endpoint = host == node.host and port == node.port and fingerprint is None
         ssh_user = pick("ssh_user", node.ssh_user)
         ssh_port = pick("ssh_port", node.ssh_port)
+        # A stored secret is only ever sent to the endpoint it was saved for: moving the node
+        # means giving its secrets again (else a stolen session could redirect them).
+        if not same_endpoint and not changes.get("token_secret"):
+            raise InvalidInput(
+                "Send tokenSecret again when host, port or fingerprint changes.",
+                field="tokenSecret",
+            )
+        ssh_moved = host != node.host or ssh_port != node.ssh_port
+        has_ssh_secret = node.ssh_password_enc is not None or node.ssh_private_key_enc is not None
+        if (
+            ssh_moved
+            and has_ssh_secret
+            and not ("ssh_password" in changes or "ssh_private_key" in changes)
+        ):
+            raise InvalidInput(
+                'Send sshPassword or sshPrivateKey again (or "" to clear them) when host or'
+                " sshPort changes.",
+                field="sshPassword",
+            )
 
         def three_state(key: str, column: str) -> str | None:
             if key not in changes:

@@ -35,7 +35,7 @@ async def fetch_host_key(host: str, port: int, limit_seconds: float) -> str:
     """First contact: the node's host key as an OpenSSH public key line (not yet trusted)."""
     try:
         async with asyncio.timeout(limit_seconds):
-            key = await asyncssh.get_server_host_key(host, port)
+            key = await asyncssh.get_server_host_key(host, port, config=None)
     except TimeoutError:
         raise ProxmoxTimeout(f"SSH on {host}:{port} did not answer in time") from None
     except (OSError, asyncssh.Error) as exc:

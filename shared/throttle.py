@@ -1,7 +1,9 @@
-"""Failed-login throttling in Redis, per client address and per account.
+"""Login throttling in Redis, per client address and per account.
 
-Only failures count. A fixed window per key (`SET NX EX` then `INCR`) is exact across API
-replicas and costs one round trip to check and one to record.
+Each attempt reserves a slot in both counters before the password is checked, atomically (one
+Lua script): parallel guesses cannot all slip past a check-then-count. Only a wrong password
+keeps its slot until the window ends; every other outcome gives it back. Exact across API
+replicas, one round trip per attempt.
 """
 
 from __future__ import annotations
@@ -9,6 +11,34 @@ from __future__ import annotations
 import hashlib
 
 from redis.asyncio import Redis
+
+# KEYS: client counter, account counter. ARGV: client limit, account limit, window seconds.
+# Returns 0 when the attempt may go ahead, else the seconds until it may.
+_RESERVE = """
+local over = 0
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[3]) end
+end
+local wait = 0
+for i, key in ipairs(KEYS) do
+    if counts[i] > tonumber(ARGV[i]) then
+        wait = math.max(wait, redis.call('TTL', key), 1)
+    end
+end
+if wait > 0 then
+    for _, key in ipairs(KEYS) do redis.call('DECR', key) end
+end
+return wait
+"""
+
+_REFUND = """
+for _, key in ipairs(KEYS) do
+    if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+end
+return 0
+"""
 
 
 class LoginThrottle:
@@ -19,37 +49,22 @@ class LoginThrottle:
         self.per_account = per_account
         self.per_client = per_client
         self.window = window_seconds
+        self._reserve = redis.register_script(_RESERVE)
+        self._refund = redis.register_script(_REFUND)
 
     @staticmethod
-    def _keys(client: str, account: str) -> tuple[str, str]:
+    def _keys(client: str, account: str) -> list[str]:
         digest = hashlib.sha256(account.lower().encode()).hexdigest()[:32]
-        return f"login-failures:client:{client}", f"login-failures:account:{digest}"
+        return [f"login-attempts:client:{client}", f"login-attempts:account:{digest}"]
 
-    async def retry_after(self, client: str, account: str) -> int | None:
-        """Seconds until this client or account may try again, or None when allowed."""
-        client_key, account_key = self._keys(client, account)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(client_key)
-            pipe.ttl(client_key)
-            pipe.get(account_key)
-            pipe.ttl(account_key)
-            client_count, client_ttl, account_count, account_ttl = await pipe.execute()
-        waits = []
-        if client_count is not None and int(client_count) >= self.per_client:
-            waits.append(client_ttl)
-        if account_count is not None and int(account_count) >= self.per_account:
-            waits.append(account_ttl)
-        if not waits:
-            return None
-        return max(1, max(waits))
+    async def reserve(self, client: str, account: str) -> int | None:
+        """Count this attempt, or return the seconds to wait when a limit is reached."""
+        wait = await self._reserve(
+            keys=self._keys(client, account),
+            args=[self.per_client, self.per_account, self.window],
+        )
+        return int(wait) or None
 
-    async def record_failure(self, client: str, account: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for key in self._keys(client, account):
-                pipe.set(key, 0, ex=self.window, nx=True)
-                pipe.incr(key)
-            await pipe.execute()
-
-    async def record_success(self, client: str, account: str) -> None:
-        """A good login clears the account's count; the client's count still runs its window."""
-        await self.redis.delete(self._keys(client, account)[1])
+    async def give_back(self, client: str, account: str) -> None:
+        """The attempt was not a wrong password: it does not count."""
+        await self._refund(keys=self._keys(client, account))

@@ -15,8 +15,10 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from shared.crypto import DecryptionError
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from shared.logging import get_logger
 from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
@@ -63,7 +65,8 @@ class DependencyProblem(Problem, omit_defaults=True):
 _DESCRIPTIONS = {
     400: "The request is malformed or fails validation; `errors` lists each problem.",
     401: "Not logged in, or the session has expired.",
-    403: "Forbidden (missing CSRF token, or not allowed).",
+    403: "Forbidden: missing or wrong X-CSRF-Token on a cookie session, or not allowed.",
+    415: "The body must be application/json.",
     404: "Not found, or not yours.",
     409: "Conflict with the current state (locked, already taken, in use).",
     429: "Too many requests; retry after the `Retry-After` header.",
@@ -87,10 +90,13 @@ def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, R
     """OpenAPI entries for the error statuses a handler can return, as problem+json.
 
     503 is always included: any route that touches PostgreSQL or Redis answers it while one of
-    them is down. `overrides` maps `"s503"`-style keys to a more specific Problem subclass.
+    them is down. A route that can answer 401 (it needs a login) can also answer 403: a cookie
+    session without the CSRF header, or a Proxmox permission refusal. `overrides` maps
+    `"s503"`-style keys to a more specific Problem subclass.
     """
+    implied = {503, 403} if 401 in statuses else {503}
     responses: dict[int, ResponseSpec] = {}
-    for status in sorted({*statuses, 503}):
+    for status in sorted({*statuses, *implied}):
         container = overrides.get(f"s{status}", Problem)
         responses[status] = ResponseSpec(
             data_container=container,
@@ -175,6 +181,37 @@ def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError
     return problem_response(problem)
 
 
+def decryption_exception_handler(
+    request: Request[Any, Any, Any], exc: DecryptionError
+) -> Response[Any]:
+    """A stored secret no configured key opens: the operator changed SECRET_KEYS too early."""
+    log.error("stored secret cannot be decrypted", path=request.url.path)
+    problem = Problem(
+        title=HTTPStatus.CONFLICT.phrase,
+        status=409,
+        detail="A stored secret cannot be decrypted with the configured SECRET_KEYS; enter it"
+        " again (update the node), or restore the key that encrypted it.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
+    return problem_response(problem)
+
+
+def integrity_exception_handler(
+    request: Request[Any, Any, Any], exc: IntegrityError
+) -> Response[Any]:
+    """Two requests raced for the same unique thing; the database kept one. Retry to see it."""
+    log.warning("integrity conflict", path=request.url.path, error=str(exc.orig)[:200])
+    problem = Problem(
+        title=HTTPStatus.CONFLICT.phrase,
+        status=409,
+        detail="A concurrent change conflicted with this one; reload and try again.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
+    return problem_response(problem)
+
+
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
@@ -229,9 +266,12 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     ProxmoxError: proxmox_exception_handler,
     DomainError: domain_exception_handler,
+    DecryptionError: decryption_exception_handler,
+    IntegrityError: integrity_exception_handler,
     RedisError: dependency_exception_handler,
     OperationalError: dependency_exception_handler,
     InterfaceError: dependency_exception_handler,
+    SQLAlchemyTimeoutError: dependency_exception_handler,
     OSError: dependency_exception_handler,
     Exception: unexpected_exception_handler,
 }

@@ -88,6 +88,15 @@ class TaskResult(msgspec.Struct):
         return self.exitstatus == "OK"
 
 
+def typed(data: Any, type_: Any) -> Any:
+    """PVE data as our type, accepting its quirks (0/1 booleans, numbers as strings); an answer
+    of another shape is the node's error (502), never ours (500)."""
+    try:
+        return msgspec.convert(data, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProxmoxError(f"the node sent an answer of an unexpected shape: {exc}") from None
+
+
 def _message_of(response: httpx.Response) -> tuple[str, dict[str, str]]:
     """PVE's error text: the `message` of the body (PVE >= 8.3) or else the reason phrase."""
     message, errors = "", {}
@@ -245,22 +254,24 @@ class ProxmoxClient:
         )  # fmt: skip
         if not isinstance(data, dict) or "ticket" not in data:
             raise ProxmoxAuthError("the node did not issue a ticket (two-factor login?)")
+        if "CSRFPreventionToken" not in data:
+            raise ProxmoxError("the node issued a ticket without a CSRF token")
         return Ticket(
-            username=str(data.get("username", username)),
+            username=str(data.get("username") or username),
             ticket=str(data["ticket"]),
             csrf_token=str(data["CSRFPreventionToken"]),
             obtained_at=time.time(),
         )
 
     async def version(self) -> Version:
-        return msgspec.convert(await self.get("/version"), Version, strict=False)
+        return typed(await self.get("/version"), Version)
 
     async def nodes(self) -> list[NodeInfo]:
-        return msgspec.convert(await self.get("/nodes"), list[NodeInfo], strict=False)
+        return typed(await self.get("/nodes"), list[NodeInfo])
 
     async def task_status(self, node: str, upid: str) -> TaskStatus:
         data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/status")
-        return msgspec.convert(data, TaskStatus, strict=False)
+        return typed(data, TaskStatus)
 
     async def task_log_tail(self, node: str, upid: str, lines: int = 50) -> list[str]:
         data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/log", limit=5000)

@@ -24,24 +24,24 @@ ITEMS_MAX: Final = 200  # scripts, files per template
 PACKAGES_MAX: Final = 1000  # packages per template or bucket, or per bulk call
 
 # Printable text without control characters (also keeps NUL away from PostgreSQL).
-TEMPLATE_NAME: Final = r"^[^\x00-\x1f\x7f]+$"
-TEXT: Final = r"^[^\x00]*$"
+TEMPLATE_NAME: Final = r"^[^\x00-\x1f\x7f]+$(?!\n)"
+TEXT: Final = r"^[^\x00]*$(?!\n)"
 # Either a volume id (`local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst`) or the start of
 # one's file name (`debian-12-standard`), which the creation pipeline resolves on the node.
-OS_TEMPLATE: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,254}$"
-STORAGE: Final = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
-BRIDGE: Final = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$"
-TAG: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$"  # PVE's tag syntax
+OS_TEMPLATE: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,254}$(?!\n)"
+STORAGE: Final = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$(?!\n)"
+BRIDGE: Final = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$(?!\n)"
+TAG: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$(?!\n)"  # PVE's tag syntax
 # A file name: no path separators, no leading dot (so never `.` or `..`), no spaces.
-SAFE_FILE_NAME: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+SAFE_FILE_NAME: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$(?!\n)"
 # Absolute and normalized: `/`-separated segments, none empty, `.` or `..`.
 _C = r"[^/\x00-\x1f\x7f]"  # a character of a path segment
 _SEGMENT = rf"([^/\x00-\x1f\x7f.]{_C}*|\.[^/\x00-\x1f\x7f.]{_C}*|\.\.{_C}+)"
-TARGET_PATH: Final = rf"^(/{_SEGMENT})+$"
+TARGET_PATH: Final = rf"^(/{_SEGMENT})+$(?!\n)"
 TARGET_PATH_MAX: Final = 1024
-FILE_MODE: Final = r"^[0-7]{3,4}$"
+FILE_MODE: Final = r"^[0-7]{3,4}$(?!\n)"
 _ACCOUNT = r"([a-z_][a-z0-9_.-]{0,31}|[0-9]{1,10})"
-OWNER: Final = rf"^{_ACCOUNT}(:{_ACCOUNT})?$"
+OWNER: Final = rf"^{_ACCOUNT}(:{_ACCOUNT})?$(?!\n)"
 
 FilePolicy = Literal["replace", "default", "backup"]
 FILE_POLICIES: Final[tuple[str, ...]] = ("replace", "default", "backup")
@@ -50,13 +50,13 @@ PACKAGE_MANAGERS: Final[tuple[str, ...]] = ("apt", "pip", "npm")
 
 # Package names as each manager accepts them: Debian policy, PEP 508 names, npm's rules.
 PACKAGE_NAME: Final[dict[str, str]] = {
-    "apt": r"^[a-z0-9][a-z0-9+.-]{1,99}$",
-    "pip": r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$",
-    "npm": r"^(@[a-z0-9~-][a-z0-9._~-]{0,99}/)?[a-z0-9~-][a-z0-9._~-]{0,99}$",
+    "apt": r"^[a-z0-9][a-z0-9+.-]{1,99}$(?!\n)",
+    "pip": r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$(?!\n)",
+    "npm": r"^(@[a-z0-9~-][a-z0-9._~-]{0,99}/)?[a-z0-9~-][a-z0-9._~-]{0,99}$(?!\n)",
 }
 PACKAGE_NAME_MAX: Final = 214
 # An exact version (`1.2.3`, `2:1.18.0-6+deb12u1`, `4.*`), not a range expression.
-PACKAGE_VERSION: Final = r"^[A-Za-z0-9][A-Za-z0-9.+~:_*-]{0,63}$"
+PACKAGE_VERSION: Final = r"^[A-Za-z0-9][A-Za-z0-9.+~:_*-]{0,63}$(?!\n)"
 
 DEFAULT_MODE: Final = "0644"
 DEFAULT_OWNER: Final = "root:root"
@@ -64,7 +64,7 @@ DEFAULT_POLICY: Final = "replace"
 
 
 def matches(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value) is not None
+    return re.fullmatch(pattern, value) is not None
 
 
 def normalize_mode(mode: str) -> str:

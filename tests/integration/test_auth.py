@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -178,7 +181,7 @@ async def test_bearer_requests_need_no_csrf(
 async def test_failed_logins_are_throttled_per_account_and_per_client(
     settings: Settings, pve: RunningSimulator, redis
 ) -> None:
-    await redis.flushdb()
+    await _forget_login_attempts(redis)
     async with api_client(
         settings, login_max_failures=2, login_max_failures_per_client=4
     ) as client:
@@ -194,7 +197,7 @@ async def test_failed_logins_are_throttled_per_account_and_per_client(
         other = credentials(pve, 1, password="bad")
         codes = [(await client.post("/api/auth/login", json=other)).status_code for _ in range(3)]
         assert codes == [401, 401, 429]
-    await redis.flushdb()
+    await _forget_login_attempts(redis)
 
 
 async def test_hosts_outside_the_allow_list_are_refused(
@@ -257,3 +260,34 @@ def _another_certificate_pem() -> str:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+async def test_login_must_be_json_so_forms_cannot_forge_it(
+    client: AsyncTestClient[Litestar], pve: RunningSimulator
+) -> None:
+    body = json.dumps(credentials(pve))
+    response = await client.post(
+        "/api/auth/login", content=body, headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert "infrahaus_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_parallel_guesses_cannot_pass_the_throttle_together(
+    api_server: str, pve: RunningSimulator, redis
+) -> None:
+    await _forget_login_attempts(redis)
+    bad = credentials(pve, 2, username=f"guess{uuid.uuid4().hex[:8]}", password="wrong")
+    async with httpx.AsyncClient(timeout=30) as http:
+        responses = await asyncio.gather(
+            *(http.post(f"{api_server}/api/auth/login", json=bad) for _ in range(12))
+        )
+    codes = sorted(response.status_code for response in responses)
+    assert codes == [401] * 5 + [429] * 7, codes  # LOGIN_MAX_FAILURES=5, all at once
+    await _forget_login_attempts(redis)
+
+
+async def _forget_login_attempts(redis) -> None:
+    keys = await redis.keys("login-attempts:*")
+    if keys:
+        await redis.delete(*keys)

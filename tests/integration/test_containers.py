@@ -295,3 +295,57 @@ async def test_delete_purges_on_proxmox_and_forgets_the_row(
             await asyncio.sleep(0.2)
     gone = await token_api.get(f"/nodes/pve/lxc/{vmid}/status/current")
     assert gone.status_code == 500 and "does not exist" in gone.text
+
+
+async def test_delete_is_refused_while_an_action_runs(
+    alice: Session, pve: RunningSimulator, settings: Settings, redis
+) -> None:
+    from shared.locks import ContainerLocks
+
+    node_id = await register(alice, pve)
+    container_id = await our_row(settings, alice, node_id, next(_vmids))
+    async with ContainerLocks(redis).hold(uuid.UUID(container_id), "reboot"):
+        refused = await alice.call("DELETE", f"/api/containers/{container_id}")
+    assert refused.status_code == 409 and "'reboot'" in refused.json()["detail"]
+
+
+async def test_deleting_a_node_forgets_its_vmid_cache(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    node_id = await register(alice, pve)
+    assert (await alice.call("POST", f"/api/nodes/{node_id}/vmids/refresh")).status_code == 200
+    assert (await alice.call("GET", f"/api/nodes/{node_id}/vmids/100")).json()["status"] == "taken"
+    assert (await alice.call("DELETE", f"/api/nodes/{node_id}")).status_code == 204
+    assert (await alice.call("GET", f"/api/nodes/{node_id}/vmids/100")).status_code == 404
+
+
+@pytest.mark.usefixtures("running_worker")
+async def test_a_delete_proxmox_refuses_leaves_the_container_in_error(
+    alice: Session, pve: RunningSimulator, settings: Settings, token_api: httpx.AsyncClient
+) -> None:
+    node_id = await register(alice, pve)
+    vmid = await pve_container(token_api, "pve", running=False)
+    protect = await token_api.put(f"/nodes/pve/lxc/{vmid}/config", data={"protection": 1})
+    assert protect.status_code == 200, protect.text
+    container_id = await our_row(settings, alice, node_id, vmid)
+
+    assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
+    async with asyncio.timeout(30):
+        while (detail := (await alice.call("GET", f"/api/containers/{container_id}")).json())[
+            "lifecycle"
+        ] != "error":
+            await asyncio.sleep(0.2)
+    assert detail["live"]["status"] == "stopped"  # still there, kept for inspection
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as connection:
+        messages = (
+            await connection.execute(
+                select(ContainerEvent.message).where(
+                    ContainerEvent.container_id == uuid.UUID(container_id),
+                    ContainerEvent.type == "error",
+                )
+            )
+        ).scalars().all()  # fmt: skip
+    await engine.dispose()
+    assert any("protection mode enabled" in message for message in messages)
+    await token_api.put(f"/nodes/pve/lxc/{vmid}/config", data={"protection": 0})

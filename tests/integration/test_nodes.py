@@ -224,3 +224,50 @@ async def test_hostile_arguments_reach_the_node_as_plain_data(
         listing = await ssh.run(connection, ["ls", "/tmp"])
     assert echoed.exit_status == 0 and echoed.stdout == hostile + "\n"
     assert "pwned" not in listing.stdout
+
+
+async def test_stored_secrets_never_follow_a_node_to_a_new_endpoint(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
+    url = f"/api/nodes/{node['id']}"
+    moved = await alice.call("PATCH", url, json={"host": "localhost"})
+    assert moved.status_code == 400 and moved.json()["errors"][0]["field"] == "tokenSecret"
+    repinned = await alice.call("PATCH", url, json={"fingerprint": pve.info["tlsFingerprint"]})
+    assert repinned.status_code == 400
+    ssh_moved = await alice.call(
+        "PATCH", url, json={"host": "localhost", "tokenSecret": pve.info["tokenSecret"]}
+    )
+    assert ssh_moved.status_code == 400
+    assert ssh_moved.json()["errors"][0]["field"] == "sshPassword"
+    with_all = await alice.call(
+        "PATCH",
+        url,
+        json={
+            "host": "localhost",
+            "tokenSecret": pve.info["tokenSecret"],
+            "sshPassword": pve.info["sshPassword"],
+        },
+    )
+    assert with_all.status_code == 200 and with_all.json()["host"] == "localhost"
+
+
+async def test_refused_node_changes_are_audited(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    from shared.db import AuditEntry
+
+    await alice.call("POST", "/api/nodes", json=node_body(pve, tokenSecret="wrong"))
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(AuditEntry.outcome, AuditEntry.detail).where(
+                    AuditEntry.user_id == uuid.UUID(alice.user_id),
+                    AuditEntry.action == "node.create",
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert any(outcome == "failure" and "reason" in detail for outcome, detail in rows)
+    assert all("wrong" != detail.get("reason") for _, detail in rows)

@@ -11,7 +11,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_429_TOO_MANY_REQUESTS
+from litestar.status_codes import (
+    HTTP_204_NO_CONTENT,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_429_TOO_MANY_REQUESTS,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import CSRF_COOKIE, SECURITY, SESSION_COOKIE, CurrentUser
@@ -36,7 +40,7 @@ def _client_address(request: Request[Any, Any, Any]) -> str:
     status_code=200,
     exclude_from_auth=True,
     security=[],
-    responses=problem_responses(400, 401, 403, 429, 502, 503, 504),
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 429, 502, 503, 504),
 )
 async def login(
     data: JSONBody[LoginRequest],
@@ -54,9 +58,15 @@ async def login(
     settings: Settings = state.settings
     throttle: LoginThrottle = state.login_throttle
     store: SessionStore = state.sessions
+    if request.content_type[0] != "application/json":
+        # A cross-site HTML form can post text/plain that parses as JSON; it cannot send this.
+        raise HTTPException(
+            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail="Send the login as application/json.",
+        )
     client = _client_address(request)
     account = f"{data.host.lower()}:{data.port}:{data.username}@{data.realm}"
-    wait = await throttle.retry_after(client, account)
+    wait = await throttle.reserve(client, account)
     if wait is not None:
         raise HTTPException(
             status_code=HTTP_429_TOO_MANY_REQUESTS,
@@ -68,12 +78,16 @@ async def login(
             host=data.host, port=data.port, username=data.username, realm=data.realm,
             password=data.password, fingerprint=data.fingerprint,
         )  # fmt: skip
-    except HostNotAllowed as exc:
-        raise PermissionDeniedException(str(exc)) from None
     except ProxmoxAuthError:
-        await throttle.record_failure(client, account)
+        # only a wrong password keeps its slot in the throttle
         raise NotAuthorizedException("Proxmox rejected the user name or password.") from None
-    await throttle.record_success(client, account)
+    except HostNotAllowed as exc:
+        await throttle.give_back(client, account)
+        raise PermissionDeniedException(str(exc)) from None
+    except BaseException:
+        await throttle.give_back(client, account)
+        raise
+    await throttle.give_back(client, account)
 
     # Never adopt a session id the client brought along: end it and issue fresh secrets.
     previous = await store.lookup(request.cookies.get(SESSION_COOKIE, ""))

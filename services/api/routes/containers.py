@@ -31,7 +31,6 @@ from services.api.schemas.containers import (
 from shared import containers as domain
 from shared.containers import ContainerService
 from shared.db.models import Container, Node
-from shared.locks import ContainerLocks
 from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
 
@@ -236,8 +235,10 @@ class ContainerController(Controller):
         it with purge and unreferenced disks, then removes the record and its events. A
         container already gone on Proxmox is still removed here."""
         container = await containers.request_delete(request.user.id, container_id)
+        # A fresh job id per request: the row's lifecycle is the idempotency guard, and a
+        # finished job's kept result must not block a later retry of a failed delete.
         await state.queue.enqueue_job(
-            "delete_container", str(container.id), _job_id=f"delete:{container.id}"
+            "delete_container", str(container.id), _job_id=f"delete:{container.id}:{uuid.uuid4()}"
         )
         return DeleteAccepted(id=container.id, lifecycle="deleting")
 
@@ -251,9 +252,8 @@ async def _act(
     shutdown_timeout: int = 30,
 ) -> ActionResult:
     outcome = await containers.act(
-        request.user.id, container_id, action,
-        shutdown_timeout=shutdown_timeout, locks=ContainerLocks(state.redis),
-    )  # fmt: skip
+        request.user.id, container_id, action, shutdown_timeout=shutdown_timeout
+    )
     return ActionResult(
         action=outcome.action, upid=outcome.upid, exit_status=outcome.exit_status,
         forced=outcome.forced, message=outcome.message,

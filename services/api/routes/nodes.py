@@ -28,9 +28,11 @@ from services.api.schemas.nodes import (
 from shared import ssh
 from shared.db.models import Node
 from shared.nodes import NodeInput, NodeService
+from shared.proxmox.client import typed
+from shared.vmids import VmidCache
 
 # Statuses of every route that talks to the node.
-_NODE_CALL = (400, 401, 404, 409, 502, 503, 504)
+_NODE_CALL = (400, 401, 403, 404, 409, 502, 503, 504)
 
 
 def node_read(node: Node) -> NodeRead:
@@ -137,12 +139,14 @@ class NodeController(Controller):
     async def delete_node(
         self,
         request: Request[CurrentUser, Any, Any],
+        state: State,
         node_id: uuid.UUID,
         nodes: NamedDependency[NodeService],
     ) -> None:
         """Refused (409) while containers exist on it. Removing the default node makes the
         oldest remaining node the default."""
         await nodes.delete(request.user.id, node_id)
+        await VmidCache(state.redis).invalidate(node_id)
 
     @post(
         "/{node_id:uuid}/default",
@@ -194,7 +198,7 @@ class NodeController(Controller):
         nodes: NamedDependency[NodeService],
     ) -> list[Storage]:
         items = await nodes.storages(request.user.id, node_id)
-        return msgspec.convert(items, list[Storage], strict=False)
+        return typed(items, list[Storage])
 
     @get(
         "/{node_id:uuid}/bridges",
@@ -209,7 +213,7 @@ class NodeController(Controller):
         nodes: NamedDependency[NodeService],
     ) -> list[Bridge]:
         items = await nodes.bridges(request.user.id, node_id)
-        return msgspec.convert(items, list[Bridge], strict=False)
+        return typed(items, list[Bridge])
 
     @get(
         "/{node_id:uuid}/os-templates",
@@ -224,4 +228,4 @@ class NodeController(Controller):
         nodes: NamedDependency[NodeService],
     ) -> list[OsTemplate]:
         items = await nodes.os_templates(request.user.id, node_id)
-        return msgspec.convert(items, list[OsTemplate], strict=False)
+        return typed(items, list[OsTemplate])

@@ -14,7 +14,7 @@ from services.api.schemas.common import Fingerprint, Hostname, Port
 NodeName = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$(?!\n)",
         description="The PVE node name, as in `/nodes/{node}` on the host.",
         examples=["pve"],
     ),
@@ -23,7 +23,7 @@ TokenId = Annotated[
     str,
     msgspec.Meta(
         max_length=200,
-        pattern=r"^[^\x00-\x20\x7f-\x9f@:!/]{1,64}@[A-Za-z][A-Za-z0-9._-]{0,31}![A-Za-z][A-Za-z0-9._-]{0,63}$",
+        pattern=r"^[^\x00-\x20\x7f-\x9f@:!/]{1,64}@[A-Za-z][A-Za-z0-9._-]{0,31}![A-Za-z][A-Za-z0-9._-]{0,63}$(?!\n)",
         description="API token id `user@realm!name`.",
         examples=["root@pam!infrahaus"],
     ),
@@ -31,17 +31,19 @@ TokenId = Annotated[
 TokenSecret = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[\x21-\x7e]{1,256}$",
+        pattern=r"^[\x21-\x7e]{1,256}$(?!\n)",
         description="The API token's secret (write-only).",
         extra_json_schema={"writeOnly": True},
     ),
 ]
-SshUser = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$", examples=["root"])]
+SshUser = Annotated[
+    str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$(?!\n)", examples=["root"])
+]
 SshPassword = Annotated[
     str,
     msgspec.Meta(
         max_length=1024,
-        pattern=r"^[^\x00]*$",
+        pattern=r"^[^\x00]*$(?!\n)",
         description='Write-only. On update: omit to keep, `""` to clear.',
         extra_json_schema={"writeOnly": True},
     ),
@@ -50,7 +52,7 @@ SshPrivateKey = Annotated[
     str,
     msgspec.Meta(
         max_length=16384,
-        pattern=r"^[^\x00]*$",
+        pattern=r"^[^\x00]*$(?!\n)",
         description='OpenSSH or PEM private key (write-only). On update: omit to keep, `""`'
         " to clear.",
         extra_json_schema={"writeOnly": True},
