@@ -31,6 +31,7 @@ from shared.proxmox import (
     ProxmoxUnavailable,
 )
 from shared.proxmox.client import TaskResult, segment
+from shared.proxmox.pool import ProxmoxClientPool
 from shared.proxmox.tasks import wait_for_task
 from shared.settings import Settings
 from shared.vmids import VmidCache, VmidStatus, lowest_free
@@ -58,7 +59,7 @@ class LiveStatus:
 
 @dataclass
 class InventoryItem:
-    container: Container
+    container: Any  # a `containers` row: the ORM's attribute names, without the ORM's cost
     node: Node
     live: LiveStatus
     status_unknown: bool
@@ -131,12 +132,17 @@ def _first_ipv4(interfaces: Sequence[dict[str, Any]]) -> str | None:
 
 class ContainerService:
     def __init__(
-        self, session: AsyncSession, settings: Settings, box: SecretBox, redis: Redis
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        box: SecretBox,
+        redis: Redis,
+        clients: ProxmoxClientPool | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
         self.redis = redis
-        self.nodes = NodeService(session, settings, box)
+        self.nodes = NodeService(session, settings, box, clients)
         self.vmids = VmidCache(redis)
         self.locks = ContainerLocks(redis)
 
@@ -198,8 +204,9 @@ class ContainerService:
         # Ask every node now, and read our rows while they answer.
         asking = [asyncio.create_task(self._live_list(node)) for node in nodes.values()]
         try:
+            # Plain rows, not ORM objects: thousands of them must not cost an identity map.
             query = (
-                select(Container)
+                select(*Container.__table__.c)
                 .where(Container.node_id.in_(list(nodes)))
                 .order_by(Container.node_id, Container.vmid)
             )
@@ -214,7 +221,7 @@ class ContainerService:
                         cast(Container.vmid, String).like(pattern, escape="\\"),
                     )
                 )
-            containers = list(await self.session.scalars(query)) if nodes else []
+            containers = list(await self.session.execute(query)) if nodes else []
             await self.session.commit()  # no connection held while the nodes answer
         finally:
             results = await asyncio.gather(*asking)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,7 @@ from shared.proxmox import (
 )
 from shared.proxmox.client import segment
 from shared.proxmox.hosts import HostPolicy
+from shared.proxmox.pool import ProxmoxClientPool
 from shared.settings import Settings
 
 
@@ -67,10 +70,17 @@ def _context(node_id: uuid.UUID, column: str) -> str:
 
 
 class NodeService:
-    def __init__(self, session: AsyncSession, settings: Settings, box: SecretBox) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        box: SecretBox,
+        clients: ProxmoxClientPool | None = None,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.box = box
+        self.clients = clients
         self.hosts = HostPolicy(settings.pve_allowed_hosts)
 
     # -- reading ---------------------------------------------------------------------------
@@ -104,10 +114,22 @@ class NodeService:
         stored = getattr(node, f"{column}_enc")
         return None if stored is None else self.box.decrypt(stored, _context(node.id, column))
 
-    def client(self, node: Node) -> ProxmoxClient:
-        """An API client for `node`, pinned to its certificate, authenticated by its token."""
+    @asynccontextmanager
+    async def client(self, node: Node) -> AsyncIterator[ProxmoxClient]:
+        """An API client for `node`, pinned to its certificate, authenticated by its token:
+        the pool's kept-alive one when the service has a pool, else a fresh one closed after."""
         if not node.tls_fingerprint or not node.tls_certificate:
             raise Conflict("The node has no pinned certificate; update it to pin one.")
+        if self.clients is None:
+            async with self._new_client(node) as client:
+                yield client
+            return
+        key = (node.id, node.host, node.port, node.tls_fingerprint, node.token_id,
+               node.token_secret_enc)  # fmt: skip
+        yield self.clients.get(key, lambda: self._new_client(node))
+
+    def _new_client(self, node: Node) -> ProxmoxClient:
+        assert node.tls_certificate and node.tls_fingerprint
         return ProxmoxClient(
             node.host,
             node.port,

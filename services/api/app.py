@@ -25,6 +25,7 @@ from services.api.routes import auth, buckets, containers, nodes, system, templa
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
+from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import lazy_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
@@ -110,6 +111,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.redis = redis
         app.state.secret_box = self.secret_box
         app.state.queue = lazy_queue(self.settings)
+        app.state.proxmox_clients = ProxmoxClientPool()
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
         app.state.login_throttle = LoginThrottle(
             redis,
@@ -121,6 +123,7 @@ class InfrahausCore(InitPluginProtocol):
         try:
             yield
         finally:
+            await app.state.proxmox_clients.aclose()
             await app.state.queue.aclose()
             await redis.aclose()
             await engine.dispose()

@@ -26,7 +26,9 @@ async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
 async def delete_container(ctx: dict[str, Any], container_id: str) -> str:
     """Stop (if running) and destroy a container on Proxmox, then forget it."""
     async with ctx["db_sessions"]() as session:
-        service = ContainerService(session, ctx["settings"], ctx["secret_box"], ctx["redis"])
+        service = ContainerService(
+            session, ctx["settings"], ctx["secret_box"], ctx["redis"], ctx["proxmox_clients"]
+        )
         try:
             outcome = await service.delete_now(uuid.UUID(container_id))
         except (ProxmoxUnavailable, ProxmoxTimeout) as exc:

@@ -17,6 +17,7 @@ from shared import heartbeat
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import get_logger
+from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import deserialize, redis_settings, serialize
 from shared.redis import create_redis
 from shared.settings import Settings
@@ -35,6 +36,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         ctx["db_engine"] = create_engine(settings)
         ctx["db_sessions"] = create_session_factory(ctx["db_engine"])
         ctx["secret_box"] = SecretBox.from_spec(settings.secret_keys or "")
+        ctx["proxmox_clients"] = ProxmoxClientPool()
         ctx["heartbeat"] = asyncio.create_task(_beat_forever(ctx["redis"], settings, worker_id))
         log.info("worker started", worker_id=worker_id, queue=settings.queue_name)
 
@@ -49,6 +51,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             with contextlib.suppress(Exception):  # Redis may be the reason we stop
                 await heartbeat.leave(redis, settings.queue_name, worker_id)
             await redis.aclose()
+        if "proxmox_clients" in ctx:
+            await ctx["proxmox_clients"].aclose()
         if "db_engine" in ctx:
             await ctx["db_engine"].dispose()
         log.info("worker stopped", worker_id=worker_id)

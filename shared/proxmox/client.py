@@ -28,6 +28,8 @@ log = get_logger(__name__)
 
 # PVE tickets live 2 h; renew well before (proxmoxer does the same after 1 h).
 TICKET_RENEW_AFTER = 3600.0
+# Idle kept-alive connections are dropped by us first, before pveproxy closes them.
+KEEPALIVE_SECONDS = 4.0
 
 
 class _ConnectFailed(ProxmoxUnavailable):
@@ -154,6 +156,7 @@ class ProxmoxClient:
             verify=pinned.ssl_context(),
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             headers={"Accept": "application/json"},
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
         )
 
     async def __aenter__(self) -> ProxmoxClient:

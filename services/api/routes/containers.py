@@ -35,7 +35,9 @@ from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
 
 def provide_container_service(state: State, db_session: AsyncSession) -> ContainerService:
-    return ContainerService(db_session, state.settings, state.secret_box, state.redis)
+    return ContainerService(
+        db_session, state.settings, state.secret_box, state.redis, state.proxmox_clients
+    )
 
 
 _DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
@@ -71,7 +73,9 @@ class VmidController(Controller):
         status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
         if status is None:
             async with state.db_sessions() as session:
-                service = ContainerService(session, state.settings, state.secret_box, state.redis)
+                service = ContainerService(
+                    session, state.settings, state.secret_box, state.redis, state.proxmox_clients
+                )
                 status = await service.check_vmid(request.user.id, node_id, vmid)
         return VmidCheck(vmid=vmid, status=status, checked_at=_now())
 

@@ -58,7 +58,7 @@ def node_read(node: Node) -> NodeRead:
 
 
 def provide_node_service(state: State, db_session: AsyncSession) -> NodeService:
-    return NodeService(db_session, state.settings, state.secret_box)
+    return NodeService(db_session, state.settings, state.secret_box, state.proxmox_clients)
 
 
 class NodeController(Controller):
