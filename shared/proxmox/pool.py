@@ -24,7 +24,7 @@ class ProxmoxClientPool:
     def __init__(self, max_clients: int = 256) -> None:
         self.max_clients = max_clients
         self._clients: OrderedDict[Hashable, ProxmoxClient] = OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: dict[asyncio.Task[None], ProxmoxClient] = {}
 
     def get(self, key: Hashable, create: Callable[[], ProxmoxClient]) -> ProxmoxClient:
         client = self._clients.get(key)
@@ -42,15 +42,17 @@ class ProxmoxClientPool:
             await client.aclose()
 
         task = asyncio.get_running_loop().create_task(close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing[task] = client
+        task.add_done_callback(lambda done: self._closing.pop(done, None))
 
     async def aclose(self) -> None:
-        for task in list(self._closing):
+        """Close every client now, the evicted ones still waiting for their grace period too."""
+        clients = list(self._clients.values())
+        for task, evicted in list(self._closing.items()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        clients = list(self._clients.values())
+            clients.append(evicted)
         self._clients.clear()
         for client in clients:
             await client.aclose()
