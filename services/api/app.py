@@ -124,7 +124,7 @@ class InfrahausCore(InitPluginProtocol):
             yield
         finally:
             await app.state.proxmox_clients.aclose()
-            await app.state.queue.aclose()
+            await app.state.queue.aclose(close_connection_pool=True)
             await redis.aclose()
             await engine.dispose()
 
