@@ -322,6 +322,13 @@ class ContainerService:
         if container.lifecycle in ("creating", "deleting"):
             raise Conflict(f"The container is {container.lifecycle}; try again when it is done.")
         async with self.locks.hold(container.id, action):
+            # A delete may have been accepted between the check above and taking the lock.
+            current = await self.session.scalar(
+                select(Container.lifecycle).where(Container.id == container.id)
+            )
+            await self.session.commit()
+            if current in ("creating", "deleting", None):
+                raise Conflict(f"The container is {current or 'gone'}; the {action} was not run.")
             try:
                 async with self.nodes.client(node) as client:
                     outcome = await self._perform(client, node, container, action, shutdown_timeout)
@@ -398,6 +405,8 @@ class ContainerService:
         if container.lifecycle == "creating":
             raise Conflict("The container is still being created; try again when it is done.")
         running = await self.locks.holder(container.id)
+        if running == "delete":
+            return container  # already being deleted: asking again changes nothing
         if running is not None:
             raise Conflict(f"A {running!r} action is running on this container; try again after.")
         if container.lifecycle != "deleting":

@@ -21,6 +21,9 @@ import msgspec
 from redis.asyncio import Redis
 
 from shared.errors import Conflict
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 LOCK_TTL_SECONDS = 300
 
@@ -68,9 +71,11 @@ class ContainerLocks:
             yield
         finally:
             renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
-            await self._release(keys=[_key(container_id)], args=[value])
+            await asyncio.gather(renewing, return_exceptions=True)  # never swallows our own cancel
+            try:
+                await self._release(keys=[_key(container_id)], args=[value])
+            except Exception:  # Redis gone: the lock expires by itself; keep the real error
+                log.warning("could not release a container lock", container_id=str(container_id))
 
     async def _keep(self, container_id: uuid.UUID, value: bytes) -> None:
         while True:

@@ -7,6 +7,7 @@ except inside the clients it builds.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from shared import audit, ssh
 from shared.crypto import DecryptionError, SecretBox
 from shared.db.models import Container, Node, User
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.logging import get_logger
 from shared.proxmox import (
     PinnedCertificate,
     ProxmoxClient,
@@ -33,6 +35,8 @@ from shared.proxmox.client import segment
 from shared.proxmox.hosts import HostPolicy
 from shared.proxmox.pool import ProxmoxClientPool
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -124,8 +128,9 @@ class NodeService:
             async with self._new_client(node) as client:
                 yield client
             return
-        key = (node.id, node.host, node.port, node.tls_fingerprint, node.token_id,
-               node.token_secret_enc)  # fmt: skip
+        # the secret's hash, not its ciphertext: re-encryption (every save) is not a new client
+        token = hashlib.sha256((self.secret(node, "token_secret") or "").encode()).hexdigest()
+        key = (node.id, node.host, node.port, node.tls_fingerprint, node.token_id, token)
         yield self.clients.get(key, lambda: self._new_client(node))
 
     def _new_client(self, node: Node) -> ProxmoxClient:
@@ -167,6 +172,7 @@ class NodeService:
         """Apply a PATCH. Absent fields keep their value; `sshPassword`/`sshPrivateKey` of ""
         clear them; the result is tested like a new node before anything is saved."""
         node = await self.get(user_id, node_id)
+        seen_version = node.updated_at
         merged = self._merge(node, changes)
         if merged.host != node.host:
             self._check_host(merged.host)
@@ -179,7 +185,9 @@ class NodeService:
             await self._audit_failure(user_id, "node.update", node_id, exc, fields=sorted(changes))
             raise
         await self._lock_user(user_id)
-        node = await self.get(user_id, node_id)  # fresh, under the lock
+        node = await self.session.get_one(Node, node_id, populate_existing=True)  # fresh
+        if node.updated_at != seen_version:
+            raise Conflict("The node was changed meanwhile; reload it and try again.")
         if merged.name != node.name:
             await self._check_name_free(user_id, merged.name)
         self._apply(node, merged, pinned, host_key)
@@ -281,13 +289,16 @@ class NodeService:
         **detail: Any,
     ) -> None:  # fmt: skip
         """Record a refused change; the reason is the error's text, which never holds secrets."""
-        await self.session.rollback()
         reason = getattr(exc, "message", None) or type(exc).__name__
-        audit.record(
-            self.session, user_id=user_id, action=action, target_type="node",
-            target_id=node_id, outcome="failure", reason=str(reason)[:300], **detail,
-        )  # fmt: skip
-        await self.session.commit()
+        try:
+            await self.session.rollback()
+            audit.record(
+                self.session, user_id=user_id, action=action, target_type="node",
+                target_id=node_id, outcome="failure", reason=str(reason)[:300], **detail,
+            )  # fmt: skip
+            await self.session.commit()
+        except Exception:  # the refusal itself is what the caller must hear about
+            log.exception("could not audit a refused node change", action=action)
 
     def _check_host(self, host: str) -> None:
         if not self.hosts.allows(host):

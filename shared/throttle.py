@@ -65,6 +65,12 @@ class LoginThrottle:
         )
         return int(wait) or None
 
+    async def succeeded(self, client: str, account: str) -> None:
+        """A good login gives its slot back and clears the account's earlier failures."""
+        keys = self._keys(client, account)
+        await self._refund(keys=keys[:1])
+        await self.redis.delete(keys[1])
+
     async def give_back(self, client: str, account: str) -> None:
         """The attempt was not a wrong password: it does not count."""
         await self._refund(keys=self._keys(client, account))

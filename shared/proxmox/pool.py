@@ -16,8 +16,9 @@ from collections.abc import Callable, Hashable
 
 from shared.proxmox.client import ProxmoxClient
 
-# Time to let requests that still hold an evicted client finish before it is closed.
-_CLOSE_GRACE_SECONDS = 60.0
+# Time to let work that still holds an evicted client finish before it is closed: longer than
+# the longest task we await (shared.containers.TASK_LIMIT_SECONDS, 600 s).
+_CLOSE_GRACE_SECONDS = 900.0
 
 
 class ProxmoxClientPool:

@@ -87,7 +87,7 @@ async def login(
     except BaseException:
         await throttle.give_back(client, account)
         raise
-    await throttle.give_back(client, account)
+    await throttle.succeeded(client, account)
 
     # Never adopt a session id the client brought along: end it and issue fresh secrets.
     previous = await store.lookup(request.cookies.get(SESSION_COOKIE, ""))
