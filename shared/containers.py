@@ -34,7 +34,7 @@ from shared.proxmox.client import TaskResult, segment
 from shared.proxmox.pool import ProxmoxClientPool
 from shared.proxmox.tasks import wait_for_task
 from shared.settings import Settings
-from shared.vmids import VmidCache, VmidStatus, lowest_free
+from shared.vmids import VmidCache, lowest_free
 
 log = get_logger(__name__)
 
@@ -105,18 +105,14 @@ class TaskLockTimeout(ProxmoxError):
 
 
 def _live_from(item: dict[str, Any]) -> LiveStatus:
-    def number(key: str) -> Any:
-        value = item.get(key)
-        return None if value is None else value
-
     return LiveStatus(
         status=str(item.get("status") or "unknown"),
-        cpu=number("cpu"),
-        mem=number("mem"),
-        maxmem=number("maxmem"),
-        disk=number("disk"),
-        maxdisk=number("maxdisk"),
-        uptime=number("uptime"),
+        cpu=item.get("cpu"),
+        mem=item.get("mem"),
+        maxmem=item.get("maxmem"),
+        disk=item.get("disk"),
+        maxdisk=item.get("maxdisk"),
+        uptime=item.get("uptime"),
     )
 
 
@@ -147,13 +143,6 @@ class ContainerService:
         self.locks = ContainerLocks(redis)
 
     # -- VMIDs -----------------------------------------------------------------------------
-
-    async def check_vmid(self, user_id: uuid.UUID, node_id: uuid.UUID, vmid: int) -> VmidStatus:
-        status = await self.vmids.check(node_id, user_id, vmid)
-        if status is not None:
-            return status
-        await self.nodes.get(user_id, node_id)  # not cached: is the node the caller's at all?
-        return "unknown"
 
     async def refresh_vmids(self, user_id: uuid.UUID, node_id: uuid.UUID) -> int:
         """Every guest id of the node's cluster (LXC and QEMU) plus the ids our rows reserve."""
@@ -205,11 +194,7 @@ class ContainerService:
         asking = [asyncio.create_task(self._live_list(node)) for node in nodes.values()]
         try:
             # Plain rows, not ORM objects: thousands of them must not cost an identity map.
-            query = (
-                select(*Container.__table__.c)
-                .where(Container.node_id.in_(list(nodes)))
-                .order_by(Container.node_id, Container.vmid)
-            )
+            query = select(*Container.__table__.c).where(Container.node_id.in_(list(nodes)))
             if lifecycle is not None:
                 query = query.where(Container.lifecycle == lifecycle)
             if text:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 
@@ -30,18 +29,9 @@ def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
 
 
-async def create_queue(settings: Settings) -> ArqRedis:
-    """A connection for enqueueing jobs on the configured queue."""
-    return await create_pool(
-        redis_settings(settings),
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        default_queue_name=settings.queue_name,
-    )
-
-
-def lazy_queue(settings: Settings) -> ArqRedis:
-    """Like `create_queue`, but connects on first use: the API starts while Redis is down."""
+def create_queue(settings: Settings) -> ArqRedis:
+    """A client for enqueueing jobs; it connects on first use, so the API starts while Redis is
+    down (close it with `aclose(close_connection_pool=True)`)."""
     if settings.redis_url is None:
         raise SettingsError("REDIS_URL", "is not set")
     return ArqRedis(

@@ -12,8 +12,8 @@ from shared.sessions import SessionStore
 from shared.settings import Settings
 
 
-async def bearer_headers(settings: Settings) -> dict[str, str]:
-    """`Authorization` header of a fresh session of a fresh user (tests share one database)."""
+async def fresh_user(settings: Settings) -> uuid.UUID:
+    """A user row of its own (tests share one database)."""
     user_id = uuid.uuid4()
     engine = create_engine(settings, pooled=False)
     try:
@@ -25,6 +25,11 @@ async def bearer_headers(settings: Settings) -> dict[str, str]:
             )
     finally:
         await engine.dispose()
+    return user_id
+
+
+async def bearer_token(settings: Settings, user_id: uuid.UUID) -> str:
+    """A new session of `user_id`, made by the real store; returns its bearer token."""
     redis = Redis.from_url(settings.redis_url or "")
     try:
         session = await SessionStore(redis, 600).create(
@@ -32,4 +37,10 @@ async def bearer_headers(settings: Settings) -> dict[str, str]:
         )
     finally:
         await redis.aclose()
-    return {"Authorization": f"Bearer {session.bearer_token}"}
+    return session.bearer_token
+
+
+async def bearer_headers(settings: Settings) -> dict[str, str]:
+    """`Authorization` header of a fresh session of a fresh user."""
+    token = await bearer_token(settings, await fresh_user(settings))
+    return {"Authorization": f"Bearer {token}"}

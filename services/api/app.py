@@ -26,7 +26,7 @@ from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
 from shared.proxmox.pool import ProxmoxClientPool
-from shared.queue import lazy_queue
+from shared.queue import create_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
 from shared.settings import Settings, SettingsError, load_settings
@@ -110,7 +110,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.db_sessions = create_session_factory(engine)
         app.state.redis = redis
         app.state.secret_box = self.secret_box
-        app.state.queue = lazy_queue(self.settings)
+        app.state.queue = create_queue(self.settings)
         app.state.proxmox_clients = ProxmoxClientPool()
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
         app.state.login_throttle = LoginThrottle(

@@ -14,57 +14,29 @@ credentials are real and can probe each protected route without them and with sp
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import hypothesis
 import msgspec
 import pytest
 import schemathesis
-from redis.asyncio import Redis
-from sqlalchemy.dialects.postgresql import insert
 
 from services.api.app import create_app
-from shared.db import User, create_engine
-from shared.sessions import SessionStore
 from shared.settings import Settings
+from tests.bearer import bearer_token, fresh_user
 
 UNREACHABLE_HOSTS = "*.schemathesis.invalid"
-
-
-async def _fuzz_user(settings: Settings) -> uuid.UUID:
-    engine = create_engine(settings, pooled=False)
-    user_id = uuid.uuid4()
-    async with engine.begin() as connection:
-        await connection.execute(
-            insert(User).values(
-                id=user_id, host_identity="fuzz.schemathesis.invalid:8006", userid="fuzz@pve"
-            )
-        )
-    await engine.dispose()
-    return user_id
-
-
-async def _bearer(settings: Settings, user_id: uuid.UUID) -> str:
-    redis = Redis.from_url(settings.redis_url or "")
-    try:
-        session = await SessionStore(redis, 600).create(
-            user_id=str(user_id), userid="fuzz@pve", host="fuzz.schemathesis.invalid", port=8006
-        )
-    finally:
-        await redis.aclose()
-    return session.bearer_token
 
 
 @pytest.mark.usefixtures("running_worker")
 def test_every_operation_conforms_to_the_spec(settings: Settings, subtests) -> None:
     fuzz_settings = msgspec.structs.replace(settings, pve_allowed_hosts=UNREACHABLE_HOSTS)
-    user_id = asyncio.run(_fuzz_user(fuzz_settings))
+    user_id = asyncio.run(fresh_user(fuzz_settings))
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", create_app(fuzz_settings))
 
     @schema.auth(refresh_interval=None)  # no caching: a fresh session for every case
     class FreshBearerSession:
         def get(self, case: schemathesis.Case, ctx: object) -> str:
-            return asyncio.run(_bearer(fuzz_settings, user_id))
+            return asyncio.run(bearer_token(fuzz_settings, user_id))
 
         def set(self, case: schemathesis.Case, data: str, ctx: object) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -24,7 +24,7 @@ def settings(settings: Settings) -> Settings:
 async def test_a_job_runs_with_msgpack_payloads_and_the_worker_beats(
     settings: Settings, redis: Redis
 ) -> None:
-    queue = await create_queue(settings)
+    queue = create_queue(settings)
     job_id = f"ping:{uuid.uuid4().hex}"  # arq's job keys are global, not per queue
     job = await queue.enqueue_job("ping", "hello", _job_id=job_id)
     assert job is not None
@@ -44,13 +44,13 @@ async def test_a_job_runs_with_msgpack_payloads_and_the_worker_beats(
         assert result["worker"] == members[0]
     finally:
         await worker.close()
-        await queue.aclose()
+        await queue.aclose(close_connection_pool=True)
     # ...and a clean shutdown removes it at once instead of letting it age out.
     assert await redis.zcard(heartbeat.workers_key(settings.queue_name)) == 0
 
 
 async def test_enqueueing_the_same_job_id_twice_is_refused(settings: Settings) -> None:
-    queue = await create_queue(settings)
+    queue = create_queue(settings)
     job_id = f"ping:{uuid.uuid4().hex}"
     try:
         first = await queue.enqueue_job("ping", "x", _job_id=job_id)
@@ -58,4 +58,4 @@ async def test_enqueueing_the_same_job_id_twice_is_refused(settings: Settings) -
         assert first is not None and second is None
     finally:
         await queue.delete(f"arq:job:{job_id}")
-        await queue.aclose()
+        await queue.aclose(close_connection_pool=True)

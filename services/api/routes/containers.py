@@ -31,6 +31,7 @@ from services.api.schemas.containers import (
 from shared import containers as domain
 from shared.containers import ContainerService
 from shared.db.models import Container, Node
+from shared.nodes import NodeService
 from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
 
@@ -71,12 +72,12 @@ class VmidController(Controller):
         containers and VMs anywhere in the cluster, and ids our own containers reserve."""
         # The hot path: one pipelined Redis call, no database session unless the cache is cold.
         status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
-        if status is None:
+        if status is None:  # not cached: the database tells "someone else's" (404) from unknown
             async with state.db_sessions() as session:
-                service = ContainerService(
-                    session, state.settings, state.secret_box, state.redis, state.proxmox_clients
+                await NodeService(session, state.settings, state.secret_box).get(
+                    request.user.id, node_id
                 )
-                status = await service.check_vmid(request.user.id, node_id, vmid)
+            status = "unknown"
         return VmidCheck(vmid=vmid, status=status, checked_at=_now())
 
     @post(
