@@ -1,100 +1,180 @@
-"""Container events: append a row (next `seq`), commit, then publish the same envelope.
+"""Container events: the one writer. Allocate `seq`, insert, commit, then publish.
 
 PostgreSQL is the record; Redis pub/sub only wakes up live listeners. Publishing after the
 commit means a listener that sees a message can always find its row, and a lost publish loses
-nothing (listeners replay from the table).
+nothing (listeners back-fill from the table).
+
+A batch of events costs one `UPDATE containers ... RETURNING last_event_seq` (which also locks
+the container's row, so concurrent writers queue up for their seq range instead of colliding)
+and one multi-row INSERT, whatever its size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.models import Container, ContainerEvent
+from shared.lifecycle import EventType, Phase
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-EventType = Literal["step", "log", "complete", "error"]
+
+class EventDraft(msgspec.Struct, kw_only=True):
+    """An event before it has a `seq` and a time."""
+
+    type: EventType
+    message: str
+    step: Phase | None = None
+    percent: int | None = None
+    script_name: str | None = None
+    script_index: int | None = None
+    script_total: int | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class EventEnvelope(msgspec.Struct, rename="camel", omit_defaults=True):
-    """What listeners receive (contract, ARCHITECTURE §8)."""
+class EventEnvelope(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What listeners receive, over pub/sub, SSE and the JSON pages (contract, ARCHITECTURE §8)."""
 
     seq: int
     type: EventType
     message: str
     timestamp: dt.datetime
-    step: str | None = None
+    step: Phase | None = None
     percent: int | None = None
+    script_name: str | None = None
+    script_index: int | None = None
+    script_total: int | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.type.terminal
 
 
 def channel(container_id: uuid.UUID) -> str:
     return f"container:{container_id}:events"
 
 
-def envelope_of(row: ContainerEvent) -> EventEnvelope:
-    return EventEnvelope(
-        seq=row.seq,
-        type=row.type,  # type: ignore[arg-type]
-        message=row.message,
-        timestamp=row.created_at,
-        step=row.step,
-        percent=row.percent,
-        metadata=dict(row.metadata_ or {}),
-    )
+_ENVELOPE_FIELDS = (
+    "seq", "type", "message", "step", "percent", "script_name", "script_index", "script_total",
+)  # fmt: skip
 
 
-async def append(
-    session: AsyncSession,
-    container_id: uuid.UUID,
-    type_: EventType,
-    message: str,
-    *,
-    step: str | None = None,
-    percent: int | None = None,
-    **metadata: Any,
-) -> ContainerEvent:
-    """Add the next event of a container to `session`.
+def envelope_of(row: Any) -> EventEnvelope:
+    """From a `container_events` row (ORM object or plain row)."""
+    values = {name: getattr(row, name) for name in _ENVELOPE_FIELDS}
+    return EventEnvelope(**values, timestamp=row.created_at, metadata=dict(row.metadata_ or {}))
 
-    The container's row is locked first, so two writers (an action and the worker, say)
-    queue up for the next `seq` instead of colliding on it.
-    """
-    await session.execute(
-        select(Container.id).where(Container.id == container_id).with_for_update()
-    )
+
+async def stage(
+    session: AsyncSession, container_id: uuid.UUID, drafts: Sequence[EventDraft]
+) -> list[EventEnvelope]:
+    """Add `drafts` to the session's transaction with consecutive seqs; the caller commits,
+    then calls `publish`. Returns [] when the container no longer exists."""
+    if not drafts:
+        return []
     last = await session.scalar(
-        select(func.coalesce(func.max(ContainerEvent.seq), 0)).where(
-            ContainerEvent.container_id == container_id
+        update(Container)
+        .where(Container.id == container_id)
+        .values(last_event_seq=Container.last_event_seq + len(drafts))
+        .returning(Container.last_event_seq)
+    )
+    if last is None:
+        return []
+    now = dt.datetime.now(dt.UTC)
+    first = last - len(drafts) + 1
+    envelopes = [
+        EventEnvelope(
+            seq=first + offset,
+            type=draft.type,
+            message=draft.message,
+            timestamp=now,
+            step=draft.step,
+            percent=draft.percent,
+            script_name=draft.script_name,
+            script_index=draft.script_index,
+            script_total=draft.script_total,
+            metadata=draft.metadata,
         )
+        for offset, draft in enumerate(drafts)
+    ]
+    await session.execute(
+        insert(ContainerEvent),
+        [
+            {
+                "container_id": container_id,
+                "seq": e.seq,
+                "type": e.type.value,
+                "step": e.step.value if e.step else None,
+                "percent": e.percent,
+                "message": e.message,
+                "script_name": e.script_name,
+                "script_index": e.script_index,
+                "script_total": e.script_total,
+                "metadata_": e.metadata,
+                "created_at": now,
+            }
+            for e in envelopes
+        ],
     )
-    row = ContainerEvent(
-        container_id=container_id,
-        seq=int(last or 0) + 1,
-        type=type_,
-        step=step,
-        percent=percent,
-        message=message,
-        metadata_=metadata,
-        created_at=dt.datetime.now(dt.UTC),
-    )
-    session.add(row)
-    return row
+    return envelopes
 
 
-async def publish(redis: Redis, container_id: uuid.UUID, rows: list[ContainerEvent]) -> None:
+async def record(
+    session: AsyncSession, redis: Redis, container_id: uuid.UUID, drafts: Sequence[EventDraft]
+) -> list[EventEnvelope]:
+    """Stage, commit, publish: the whole write of a batch of events."""
+    envelopes = await stage(session, container_id, drafts)
+    await session.commit()
+    await publish(redis, container_id, envelopes)
+    return envelopes
+
+
+async def publish(
+    redis: Redis, container_id: uuid.UUID, envelopes: Sequence[EventEnvelope]
+) -> None:
     """After the commit: tell live listeners. A failure here is logged, never raised."""
+    if not envelopes:
+        return
     try:
         async with redis.pipeline(transaction=False) as pipe:
-            for row in rows:
-                pipe.publish(channel(container_id), msgspec.json.encode(envelope_of(row)))
+            for envelope in envelopes:
+                pipe.publish(channel(container_id), msgspec.json.encode(envelope))
             await pipe.execute()
     except Exception as exc:  # the rows are committed; listeners catch up from the table
         log.warning("event publish failed", container_id=str(container_id), error=str(exc))
+
+
+async def after(
+    session: AsyncSession, container_id: uuid.UUID, after_seq: int, limit: int
+) -> list[EventEnvelope]:
+    """The container's events with `seq > after_seq`, oldest first, at most `limit`."""
+    rows = await session.execute(
+        select(ContainerEvent)
+        .where(ContainerEvent.container_id == container_id, ContainerEvent.seq > after_seq)
+        .order_by(ContainerEvent.seq)
+        .limit(limit)
+    )
+    return [envelope_of(row) for row in rows.scalars()]
+
+
+def step(phase: Phase, message: str, progress: float = 0.0, **metadata: Any) -> EventDraft:
+    """A `step` event of `phase`, `progress` (0..1) of the way through it."""
+    low, high = phase.percent_range
+    percent = round(low + (high - low) * max(0.0, min(progress, 1.0)))
+    return EventDraft(
+        type=EventType.STEP, step=phase, percent=percent, message=message, metadata=metadata
+    )
+
+
+def log_line(message: str, *, phase: Phase | None = None, **metadata: Any) -> EventDraft:
+    return EventDraft(type=EventType.LOG, step=phase, message=message, metadata=metadata)

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.lifecycle import EventType, Lifecycle, Phase, sql_in
+
 # Deterministic constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -118,9 +120,9 @@ class Container(TimestampMixin, Base):
     __tablename__ = "containers"
     __table_args__ = (
         UniqueConstraint("node_id", "vmid"),
-        CheckConstraint(
-            "lifecycle IN ('creating', 'ready', 'error', 'deleting')", name="lifecycle_known"
-        ),
+        CheckConstraint(sql_in("lifecycle", Lifecycle), name="lifecycle_known"),
+        CheckConstraint(sql_in("last_completed_phase", Phase), name="phase_known"),
+        CheckConstraint(sql_in("failed_phase", Phase), name="failed_phase_known"),
         CheckConstraint("vmid BETWEEN 100 AND 999999999", name="vmid_range"),
     )
 
@@ -142,6 +144,20 @@ class Container(TimestampMixin, Base):
     lifecycle: Mapped[str] = mapped_column(String(16), nullable=False)
     last_completed_phase: Mapped[str | None] = mapped_column(String(16))
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    # What the build was asked to do (the API's request, resolved): what `retry` runs again.
+    build_request: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    cleanup_on_failure: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    # Where and why the last build (or delete) failed; cleared when a retry starts.
+    failed_phase: Mapped[str | None] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # Set by `cancel`; the pipeline checks it between steps.
+    cancel_requested: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    # The highest event `seq` handed out: one UPDATE ... RETURNING allocates a whole batch.
+    last_event_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
 
 class ContainerEvent(Base):
@@ -150,7 +166,8 @@ class ContainerEvent(Base):
     __tablename__ = "container_events"
     __table_args__ = (
         UniqueConstraint("container_id", "seq"),
-        CheckConstraint("type IN ('step', 'log', 'complete', 'error')", name="type_known"),
+        CheckConstraint(sql_in("type", EventType), name="type_known"),
+        CheckConstraint(sql_in("step", Phase), name="step_known"),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
     )
 
@@ -163,6 +180,10 @@ class ContainerEvent(Base):
     step: Mapped[str | None] = mapped_column(String(16))
     percent: Mapped[int | None] = mapped_column(SmallInteger)
     message: Mapped[str] = mapped_column(Text, nullable=False)
+    # Set on the output lines of a template script (the envelope's scriptName/Index/Total).
+    script_name: Mapped[str | None] = mapped_column(String(100))
+    script_index: Mapped[int | None] = mapped_column(SmallInteger)
+    script_total: Mapped[int | None] = mapped_column(SmallInteger)
     metadata_: Mapped[dict[str, object]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

@@ -126,7 +126,7 @@ def error_for(response: httpx.Response) -> ProxmoxError:
         return ProxmoxPermissionError(message, status=status)
     if status == 501 or "does not exist" in message:
         return ProxmoxNotFound(message, status=status)
-    if "can't lock file" in message and "got timeout" in message:
+    if is_lock_timeout(message):
         return ProxmoxLockTimeout(message, status=status)
     if status in (595, 596):  # pveproxy: node unreachable / no ticket for it
         return ProxmoxUnavailable(message, status=status)
@@ -280,6 +280,11 @@ class ProxmoxClient:
         data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/log", limit=5000)
         texts = [str(item.get("t", "")) for item in data or [] if isinstance(item, dict)]
         return texts[-lines:]
+
+
+def is_lock_timeout(message: str) -> bool:
+    """PVE's text for losing the race for a guest's config lock (an answer or a task's end)."""
+    return "can't lock file" in message and "got timeout" in message
 
 
 def segment(value: str | int) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-from shared.proxmox.client import ProxmoxClient, TaskResult
-from shared.proxmox.errors import ProxmoxTimeout
+import stamina
+
+from shared.proxmox.client import ProxmoxClient, TaskResult, is_lock_timeout
+from shared.proxmox.errors import ProxmoxError, ProxmoxLockTimeout, ProxmoxTimeout
 
 
 async def wait_for_task(
@@ -35,3 +38,28 @@ async def wait_for_task(
             raise ProxmoxTimeout(f"task {upid} still running after {limit_seconds:g} s")
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, max_poll)
+
+
+async def run_task(
+    client: ProxmoxClient,
+    node: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    limit_seconds: float = 600.0,
+    attempts: int = 3,
+) -> TaskResult:
+    """POST a task and await it. A task that lost the race for PVE's config lock is run again
+    with backoff; any other failure raises `ProxmoxError` with PVE's exit status."""
+    async for attempt in stamina.retry_context(
+        on=ProxmoxLockTimeout, attempts=attempts, wait_initial=0.5, wait_max=5.0
+    ):
+        with attempt:
+            upid = await client.post(path, **(params or {}))
+            result = await wait_for_task(client, node, upid, limit_seconds=limit_seconds)
+            if result.ok:
+                return result
+            if is_lock_timeout(result.exitstatus):
+                raise ProxmoxLockTimeout(result.exitstatus)
+            raise ProxmoxError(result.exitstatus)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,33 @@
+"""Containers: VMIDs, the inventory, lifecycle actions, deletion and creation.
+
+Every owner-facing method is scoped to the owner; someone else's container or node is "not
+found". One service class, one module per concern.
+"""
+
+from shared.containers.actions import Action, ActionOutcome, ActionsMixin
+from shared.containers.creation import CreationMixin
+from shared.containers.deletion import DeletionMixin
+from shared.containers.inventory import (
+    ContainerDetail,
+    Inventory,
+    InventoryItem,
+    InventoryMixin,
+    LiveStatus,
+    NodeError,
+)
+
+
+class ContainerService(InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin):
+    """What the API routes and the worker's jobs call."""
+
+
+__all__ = [
+    "Action",
+    "ActionOutcome",
+    "ContainerDetail",
+    "ContainerService",
+    "Inventory",
+    "InventoryItem",
+    "LiveStatus",
+    "NodeError",
+]

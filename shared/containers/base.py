@@ -1,0 +1,49 @@
+"""The state every part of the container service shares, and the owner-scoped lookup."""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.crypto import SecretBox
+from shared.db.models import Container, Node
+from shared.errors import NotFound
+from shared.locks import ContainerLocks
+from shared.nodes import NodeService
+from shared.proxmox.pool import ProxmoxClientPool
+from shared.settings import Settings
+from shared.vmids import VmidCache
+
+TASK_LIMIT_SECONDS = 600.0
+
+
+class ContainerServiceBase:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        box: SecretBox,
+        redis: Redis,
+        clients: ProxmoxClientPool | None = None,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.redis = redis
+        self.nodes = NodeService(session, settings, box, clients)
+        self.vmids = VmidCache(redis)
+        self.locks = ContainerLocks(redis)
+
+    async def get(self, user_id: uuid.UUID, container_id: uuid.UUID) -> tuple[Container, Node]:
+        row = (
+            await self.session.execute(
+                select(Container, Node)
+                .join(Node, Container.node_id == Node.id)
+                .where(Container.id == container_id, Node.user_id == user_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("No such container.")
+        return row[0], row[1]

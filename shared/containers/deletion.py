@@ -1,0 +1,115 @@
+"""Deleting a container: the API marks it, the worker destroys it on Proxmox and forgets it."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from shared import audit, events
+from shared.containers.base import TASK_LIMIT_SECONDS, ContainerServiceBase
+from shared.db.models import Container, Node
+from shared.errors import Conflict
+from shared.lifecycle import EventType
+from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox.client import segment
+from shared.proxmox.tasks import run_task, wait_for_task
+
+
+class DeletionMixin(ContainerServiceBase):
+    async def request_delete(self, user_id: uuid.UUID, container_id: uuid.UUID) -> Container:
+        """Mark the container `deleting`; the worker does the rest (idempotent)."""
+        container, _ = await self.get(user_id, container_id)
+        if container.lifecycle == "creating":
+            raise Conflict("The container is still being created; try again when it is done.")
+        running = await self.locks.holder(container.id)
+        if running == "delete":
+            return container  # already being deleted: asking again changes nothing
+        if running is not None:
+            raise Conflict(f"A {running!r} action is running on this container; try again after.")
+        if container.lifecycle != "deleting":
+            container.lifecycle = "deleting"
+            audit.record(
+                self.session, user_id=user_id, action="container.delete", target_type="container",
+                target_id=container.id, outcome="success", phase="requested",
+            )  # fmt: skip
+            await self.session.commit()
+        return container
+
+    async def delete_now(self, container_id: uuid.UUID) -> str:
+        """The worker's half of a delete: stop if running, destroy with purge, forget the row.
+
+        Idempotent: a container already gone on the node (or already forgotten here) counts as
+        deleted. Holds the container's action lock (a busy container raises `Conflict`, and the
+        job tries again later). Connection problems propagate so the job can be retried; a
+        refusal by Proxmox leaves the row in `error` with an `error` event naming the cause.
+        """
+        row = (
+            await self.session.execute(
+                select(Container, Node)
+                .join(Node, Container.node_id == Node.id)
+                .where(Container.id == container_id)
+            )
+        ).first()
+        if row is None:
+            return "already deleted"
+        container, node = row
+        await self.session.commit()  # no connection held during the tasks
+        base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
+        async with self.locks.hold(container_id, "delete"):
+            try:
+                async with self.nodes.client(node) as client:
+                    try:
+                        current = await client.get(f"{base}/status/current")
+                    except ProxmoxNotFound:
+                        current = None
+                    if current is not None:
+                        if current.get("status") == "running":
+                            await run_task(
+                                client, node.name, f"{base}/status/stop",
+                                limit_seconds=TASK_LIMIT_SECONDS,
+                            )  # fmt: skip
+                        upid = await client.delete(
+                            base, purge=1, **{"destroy-unreferenced-disks": 1}
+                        )
+                        result = await wait_for_task(
+                            client, node.name, upid, limit_seconds=TASK_LIMIT_SECONDS
+                        )
+                        if not result.ok and "does not exist" not in result.exitstatus:
+                            raise ProxmoxError(result.exitstatus)
+            except (ProxmoxUnavailable, ProxmoxTimeout):
+                raise
+            except ProxmoxError as exc:
+                await self.mark_delete_failed(container_id, exc.message)
+                return f"failed: {exc.message}"
+            doomed = await self.session.get(Container, container_id)
+            if doomed is not None:
+                await self.session.delete(doomed)  # its events go with it (ON DELETE CASCADE)
+            audit.record(
+                self.session, user_id=container.created_by, action="container.delete",
+                target_type="container", target_id=container_id, outcome="success",
+                vmid=container.vmid, node=node.name, already_gone=current is None,
+            )  # fmt: skip
+            await self.session.commit()
+        await self.vmids.invalidate(node.id)
+        return "deleted"
+
+    async def mark_delete_failed(self, container_id: uuid.UUID, reason: str) -> None:
+        """Leave the container in `error`, with an `error` event and an audit row saying why."""
+        await self.session.rollback()
+        container = await self.session.get(Container, container_id)
+        if container is None:
+            return
+        container.lifecycle = "error"
+        failure = await events.stage(
+            self.session, container.id,
+            [events.EventDraft(type=EventType.ERROR, message=f"delete failed: {reason}",
+                               metadata={"action": "delete"})],
+        )  # fmt: skip
+        audit.record(
+            self.session, user_id=container.created_by, action="container.delete",
+            target_type="container", target_id=container.id, outcome="failure",
+            reason=reason[:300],
+        )  # fmt: skip
+        await self.session.commit()
+        await events.publish(self.redis, container.id, failure)
