@@ -82,6 +82,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     templates_dir: Annotated[
         str, _setting("must not be empty or contain NUL", pattern=r"^[^\x00]+$")
     ] = "templates"
+    # Builds running at once on one node, across all workers (PVE config locks time out when
+    # too many tasks queue on one node).
+    builds_per_node: Annotated[int, _setting("not a number from 1 to 64", ge=1, le=64)] = 4
+    # How long a started container may take to get an IPv4 address before the build fails.
+    build_network_timeout_seconds: PositiveSeconds = 120.0
+    # A running build renews its claim on its job this often; a killed worker's build is
+    # picked up by another worker within about `3 x` this (the claim's lifetime).
+    build_lease_seconds: Annotated[
+        float, _setting("not a number of seconds between 1 and 60", ge=1, le=60)
+    ] = 10.0
+    # The reconciler re-enqueues rows left `creating`/`deleting` without a job this often.
+    reconcile_seconds: Annotated[
+        int, _setting("not a number of seconds between 5 and 3600", ge=5, le=3600)
+    ] = 30
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.
