@@ -96,6 +96,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     reconcile_seconds: Annotated[
         int, _setting("not a number of seconds between 5 and 3600", ge=5, le=3600)
     ] = 30
+    # An idle progress stream (SSE) sends a comment this often, so proxies keep it open.
+    sse_ping_seconds: Annotated[
+        float, _setting("not a number of seconds between 0.05 and 300", ge=0.05, le=300)
+    ] = 15.0
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.
