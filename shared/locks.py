@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import msgspec
@@ -95,3 +95,76 @@ class ContainerLocks:
         running = msgspec.json.decode(raw, type=_Holder)
         age = int(time.time() - running.since)
         return f"A {running.action!r} action is already running on this container ({age} s)."
+
+
+_ACQUIRE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+    return 1
+end
+return 0
+"""
+
+
+class BuildSlots:
+    """At most `limit` builds at once per node, across every worker process.
+
+    A sorted set per node: members are the builds holding a slot, scores the time their claim
+    runs out. Holders renew their claim while they work, so a crashed worker's slot frees
+    itself within `ttl_seconds`; taking a slot is one Lua call (expire stale claims, then take
+    one if there is room, or keep the one this build already holds).
+    """
+
+    def __init__(self, redis: Redis, limit: int, ttl_seconds: float = 30.0) -> None:
+        self.redis = redis
+        self.limit = limit
+        self.ttl = ttl_seconds
+        self._acquire = redis.register_script(_ACQUIRE_SLOT)
+
+    @staticmethod
+    def key(node_id: uuid.UUID) -> str:
+        return f"build-slots:{node_id}"
+
+    async def try_acquire(self, node_id: uuid.UUID, holder: str) -> bool:
+        now = time.time()
+        taken = await self._acquire(
+            keys=[self.key(node_id)], args=[now, now + self.ttl, holder, self.limit]
+        )
+        return bool(taken)
+
+    async def release(self, node_id: uuid.UUID, holder: str) -> None:
+        with contextlib.suppress(Exception):  # Redis gone: the claim runs out by itself
+            await self.redis.zrem(self.key(node_id), holder)
+
+    @asynccontextmanager
+    async def hold(
+        self,
+        node_id: uuid.UUID,
+        holder: str,
+        *,
+        poll_seconds: float = 1.0,
+        on_wait: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[None]:
+        """Wait for a slot (calling `on_wait()` once if there is none yet), hold it, renew it
+        every third of its lifetime, and give it back at the end."""
+        waited = False
+        while not await self.try_acquire(node_id, holder):
+            if not waited and on_wait is not None:
+                await on_wait()
+            waited = True
+            await asyncio.sleep(poll_seconds)
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self.ttl / 3)
+                with contextlib.suppress(Exception):
+                    await self.try_acquire(node_id, holder)
+
+        renewing = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+            await self.release(node_id, holder)

@@ -80,11 +80,13 @@ class NodeService:
         settings: Settings,
         box: SecretBox,
         clients: ProxmoxClientPool | None = None,
+        ssh_pool: ssh.SshPool | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
         self.box = box
         self.clients = clients
+        self.ssh_pool = ssh_pool
         self.hosts = HostPolicy(settings.pve_allowed_hosts)
 
     # -- reading ---------------------------------------------------------------------------
@@ -132,6 +134,35 @@ class NodeService:
         token = hashlib.sha256((self.secret(node, "token_secret") or "").encode()).hexdigest()
         key = (node.id, node.host, node.port, node.tls_fingerprint, node.token_id, token)
         yield self.clients.get(key, lambda: self._new_client(node))
+
+    @asynccontextmanager
+    async def ssh(self, node: Node) -> AsyncIterator[ssh.NodeSsh]:
+        """An SSH session on `node` as its stored user, host key pinned: the pool's kept-alive
+        connection when the service has a pool, else a fresh one closed after."""
+        if not node.ssh_user or not node.ssh_host_key:
+            raise Conflict(
+                f"Node {node.name!r} has no SSH access configured; builds need it (update the"
+                " node with sshUser and sshPassword or sshPrivateKey)."
+            )
+        password = self.secret(node, "ssh_password")
+        private_key = self.secret(node, "ssh_private_key")
+
+        async def connect() -> Any:
+            return await ssh.connect(
+                node.host, node.ssh_port, node.ssh_user or "", host_key=node.ssh_host_key or "",
+                password=password, private_key=private_key,
+                limit_seconds=self.settings.pve_connect_timeout_seconds,
+            )  # fmt: skip
+
+        if self.ssh_pool is None:
+            connection = await connect()
+            async with connection:
+                yield ssh.NodeSsh(connection, lambda: None)
+            return
+        credentials = hashlib.sha256(f"{password}\0{private_key}".encode()).hexdigest()
+        key = (node.id, node.host, node.ssh_port, node.ssh_user, node.ssh_host_key, credentials)
+        async with self.ssh_pool.session(key, connect) as session:
+            yield session
 
     def _new_client(self, node: Node) -> ProxmoxClient:
         assert node.tls_certificate and node.tls_fingerprint

@@ -6,13 +6,98 @@ cannot execute code when a payload is read.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 from arq.connections import ArqRedis, RedisSettings
-from redis.asyncio import ConnectionPool
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from redis.asyncio import ConnectionPool, Redis
 
+from shared.logging import get_logger
 from shared.settings import Settings, SettingsError
+
+log = get_logger(__name__)
+
+# Job names: the worker registers its functions under these, the API enqueues them.
+CREATE_JOB = "create_container"
+DELETE_JOB = "delete_container"
+
+
+class ContainerJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The payload of a create or delete job: an id (never an object or a secret), and the
+    id of the request that asked for it, so the job's logs can be joined to the request's."""
+
+    container_id: uuid.UUID
+    request_id: str | None = None
+
+
+def create_job_id(container_id: uuid.UUID) -> str:
+    """One id per container: a second enqueue while a build is queued or running is a no-op."""
+    return f"create:{container_id}"
+
+
+def delete_job_id(container_id: uuid.UUID) -> str:
+    return f"delete:{container_id}"
+
+
+async def _enqueue(queue: ArqRedis, name: str, job_id: str, job: ContainerJob) -> bool:
+    """True when queued now; False when a job with this id is already queued or running."""
+    queued = await queue.enqueue_job(name, msgspec.to_builtins(job), _job_id=job_id)
+    return queued is not None
+
+
+async def enqueue_create(
+    queue: ArqRedis, container_id: uuid.UUID, request_id: str | None = None
+) -> bool:
+    job = ContainerJob(container_id=container_id, request_id=request_id)
+    return await _enqueue(queue, CREATE_JOB, create_job_id(container_id), job)
+
+
+async def enqueue_delete(
+    queue: ArqRedis, container_id: uuid.UUID, request_id: str | None = None
+) -> bool:
+    job = ContainerJob(container_id=container_id, request_id=request_id)
+    return await _enqueue(queue, DELETE_JOB, delete_job_id(container_id), job)
+
+
+def job_of(payload: Any) -> ContainerJob:
+    return msgspec.convert(payload, ContainerJob)
+
+
+async def job_alive(redis: Redis, job_id: str) -> bool:
+    """Queued (or waiting to be retried) or running: arq's job key or in-progress key exists."""
+    return bool(await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id))
+
+
+@contextlib.asynccontextmanager
+async def job_lease(redis: Redis, job_id: str, renew_seconds: float) -> AsyncIterator[None]:
+    """Hold a running job's claim for only `3 x renew_seconds` at a time, renewed while it runs.
+
+    arq marks a running job with an in-progress key that lives as long as the longest job
+    timeout: a worker killed mid-build would block its job for that long (an hour). Shrinking
+    the key and renewing it means another worker picks the job up within seconds of a crash.
+    """
+    key = in_progress_key_prefix + job_id
+    lifetime_ms = int(renew_seconds * 3000)
+
+    async def renew() -> None:
+        while True:
+            try:
+                await redis.pexpire(key, lifetime_ms)
+            except Exception as exc:  # Redis away: arq's own key outlives a short outage
+                log.warning("job lease renewal failed", job_id=job_id, error=str(exc))
+            await asyncio.sleep(renew_seconds)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)
 
 
 def serialize(value: dict[str, Any]) -> bytes:

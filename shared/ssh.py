@@ -7,7 +7,11 @@ credentials stored for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 import asyncssh
 
@@ -101,3 +105,142 @@ async def run(
         raise ProxmoxTimeout(
             f"command {argv[0]!r} did not finish within {limit_seconds:g} s"
         ) from None
+
+
+class SshConnectionLost(ProxmoxUnavailable):
+    """The SSH connection to the node dropped mid-command: transient, safe to retry."""
+
+
+_LOST = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, OSError)
+
+
+class NodeSsh:
+    """Commands and uploads over one (pooled) SSH connection to a node.
+
+    Every command is an argv list quoted with `shlex.join`: the node runs it through its
+    shell, so quoting is what keeps a user's hostname or path from becoming syntax.
+    """
+
+    def __init__(self, connection: asyncssh.SSHClientConnection, on_lost: Callable[[], None]):
+        self.connection = connection
+        self._on_lost = on_lost
+
+    async def run(self, argv: list[str], limit_seconds: float = 60.0) -> SshResult:
+        return await self.run_sequence([argv], limit_seconds)
+
+    async def run_sequence(
+        self, commands: list[list[str]], limit_seconds: float = 60.0
+    ) -> SshResult:
+        """Several commands in one round trip (`a ; b ; c`); the exit status is the last one's."""
+        line = " ; ".join(shlex.join(argv) for argv in commands)
+        try:
+            done = await self.connection.run(line, check=False, timeout=limit_seconds)
+        except asyncssh.TimeoutError:
+            raise ProxmoxTimeout(
+                f"{commands[-1][0]!r} did not finish within {limit_seconds:g} s"
+            ) from None
+        except _LOST as exc:
+            self._on_lost()
+            raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None
+        return SshResult(
+            exit_status=done.exit_status if done.exit_status is not None else 255,
+            stdout=_text(done.stdout),
+            stderr=_text(done.stderr),
+        )
+
+    async def stream(
+        self,
+        argv: list[str],
+        on_line: Callable[[str], Awaitable[None]],
+        limit_seconds: float,
+    ) -> int:
+        """Run `argv`, handing each output line (stdout and stderr merged, in order) to
+        `on_line` as it arrives; the exit status. Past `limit_seconds` the channel is closed
+        and `ProxmoxTimeout` raised (callers also wrap the command in the node's `timeout`, so
+        the remote side stops too)."""
+        try:
+            async with asyncio.timeout(limit_seconds):
+                async with self.connection.create_process(
+                    shlex.join(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                ) as process:
+                    async for line in process.stdout:
+                        await on_line(line.rstrip("\r\n"))
+                    done = await process.wait(check=False)
+        except TimeoutError:
+            raise ProxmoxTimeout(f"{argv[0]!r} did not finish within {limit_seconds:g} s") from None
+        except _LOST as exc:
+            self._on_lost()
+            raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None
+        return done.exit_status if done.exit_status is not None else 255
+
+    async def upload(self, data: bytes, remote_path: str, limit_seconds: float = 60.0) -> None:
+        """Write `data` to `remote_path` on the node over SFTP (mode 0600: it may be secret)."""
+        try:
+            async with asyncio.timeout(limit_seconds):
+                async with self.connection.start_sftp_client() as sftp:
+                    async with sftp.open(
+                        remote_path, "wb", asyncssh.SFTPAttrs(permissions=0o600)
+                    ) as remote:
+                        await remote.write(data)
+        except TimeoutError:
+            raise ProxmoxTimeout(
+                f"upload to the node did not finish in {limit_seconds:g} s"
+            ) from None
+        except asyncssh.SFTPError as exc:
+            raise ProxmoxError(f"upload to the node failed: {exc.reason}") from None
+        except _LOST as exc:
+            self._on_lost()
+            raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None
+
+
+class SshResult(NamedTuple):
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _PoolEntry:
+    def __init__(self, channels: int) -> None:
+        self.connection: asyncssh.SSHClientConnection | None = None
+        self.connecting = asyncio.Lock()
+        self.channels = asyncio.Semaphore(channels)
+
+    def drop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.connection = None
+
+
+class SshPool:
+    """One kept-alive SSH connection per node configuration, with a bound on the channels
+    (sessions) open on it at once: sshd refuses more than `MaxSessions` (10 by default)."""
+
+    def __init__(self, channels_per_connection: int = 8) -> None:
+        self.channels_per_connection = channels_per_connection
+        self._entries: dict[Hashable, _PoolEntry] = {}
+
+    @asynccontextmanager
+    async def session(
+        self, key: Hashable, connect: Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+    ) -> AsyncIterator[NodeSsh]:
+        entry = self._entries.setdefault(key, _PoolEntry(self.channels_per_connection))
+        async with entry.channels:
+            async with entry.connecting:
+                if entry.connection is None or entry.connection.is_closed():
+                    entry.connection = await connect()
+                connection = entry.connection
+            yield NodeSsh(connection, entry.drop)
+
+    async def aclose(self) -> None:
+        entries, self._entries = list(self._entries.values()), {}
+        for entry in entries:
+            if entry.connection is not None:
+                entry.connection.close()
+                with contextlib.suppress(Exception):
+                    await entry.connection.wait_closed()

@@ -1,59 +1,147 @@
-"""Job functions the worker runs. Arguments are plain data (ids, not objects or secrets)."""
+"""Job functions the worker runs. Payloads are `shared.queue.ContainerJob` (ids, never objects
+or secrets); the request id that asked for a job is bound into its logs."""
 
 from __future__ import annotations
 
-import uuid
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
+import structlog
 from arq import Retry, func
+from arq.cron import cron
+from sqlalchemy import select
 
-from shared.containers import ContainerService
+from services.worker.context import context_of
+from services.worker.pipeline import run_build
+from shared import queue
+from shared.db.models import Container
 from shared.errors import Conflict
+from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
 from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
+from shared.settings import Settings
 
 log = get_logger(__name__)
 
-# Transient trouble is retried: after 5 s, 10 s, 15 s, ... (about 2.5 minutes in all).
+# Delete: transient trouble is retried after 5 s, 10 s, 15 s, ... (about 2.5 minutes in all).
 RETRY_STEP_SECONDS = 5
 MAX_TRIES = 10
+# Create: arq counts every pick-up as a try (transient retries and crashed workers alike);
+# the pipeline gives up on transient failures earlier than this.
+CREATE_MAX_TRIES = 20
+# A build's own limit; a crashed worker's build is picked up much sooner (`queue.job_lease`).
+CREATE_TIMEOUT_SECONDS = 4 * 3600
+# Rows older than this without a job are re-enqueued (younger ones may be mid-enqueue).
+RECONCILE_GRACE_SECONDS = 10
+
+
+@contextlib.contextmanager
+def _request_context(job: queue.ContainerJob) -> Iterator[None]:
+    with structlog.contextvars.bound_contextvars(
+        request_id=job.request_id, container_id=str(job.container_id)
+    ):
+        yield
 
 
 async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
     """Round-trip check for operators and tests: proves a worker consumes the queue."""
-    return {"pong": payload, "worker": ctx["worker_id"], "try": ctx["job_try"]}
+    return {"pong": payload, "worker": context_of(ctx).worker_id, "try": ctx["job_try"]}
 
 
-async def delete_container(ctx: dict[str, Any], container_id: str) -> str:
+async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Run (or resume) a container's build; see `services.worker.pipeline`."""
+    job = queue.job_of(payload)
+    app = context_of(ctx)
+    with _request_context(job):
+        async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
+            outcome = await run_build(app, job.container_id, ctx["job_try"])
+    log.info("build finished", container_id=str(job.container_id), outcome=outcome)
+    return outcome
+
+
+async def delete_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     """Stop (if running) and destroy a container on Proxmox, then forget it.
 
     Transient trouble (node unreachable, container busy with an action) is retried with growing
     delays; when the tries run out, or anything unexpected happens, the container is left in
     `error` with an event saying why, never stuck in `deleting`.
     """
-    target = uuid.UUID(container_id)
-    async with ctx["db_sessions"]() as session:
-        service = ContainerService(
-            session, ctx["settings"], ctx["secret_box"], ctx["redis"], ctx["proxmox_clients"]
-        )
-        try:
-            outcome = await service.delete_now(target)
-        except (ProxmoxUnavailable, ProxmoxTimeout, Conflict) as exc:
-            if ctx["job_try"] < MAX_TRIES:
-                log.warning(
-                    "delete must wait; will retry", container_id=container_id, error=exc.message
+    job = queue.job_of(payload)
+    target = job.container_id
+    app = context_of(ctx)
+    with _request_context(job):
+        async with app.containers() as service:
+            try:
+                outcome = await service.delete_now(target)
+            except (ProxmoxUnavailable, ProxmoxTimeout, Conflict) as exc:
+                if ctx["job_try"] < MAX_TRIES:
+                    log.warning("delete must wait; will retry", error=exc.message)
+                    raise Retry(defer=ctx["job_try"] * RETRY_STEP_SECONDS) from exc
+                await service.mark_delete_failed(
+                    target, f"gave up after {MAX_TRIES} tries: {exc.message}"
                 )
-                raise Retry(defer=ctx["job_try"] * RETRY_STEP_SECONDS) from exc
-            await service.mark_delete_failed(
-                target, f"gave up after {MAX_TRIES} tries: {exc.message}"
-            )
-            return "failed"
-        except Exception as exc:
-            log.exception("delete failed unexpectedly", container_id=container_id)
-            await service.mark_delete_failed(target, f"unexpected error ({type(exc).__name__})")
-            return "failed"
-    log.info("delete finished", container_id=container_id, outcome=outcome)
+                return "failed"
+            except Exception as exc:
+                log.exception("delete failed unexpectedly")
+                await service.mark_delete_failed(target, f"unexpected error ({type(exc).__name__})")
+                return "failed"
+        log.info("delete finished", outcome=outcome)
     return outcome
 
 
-JOB_FUNCTIONS = [ping, func(delete_container, max_tries=MAX_TRIES)]
+async def reconcile(ctx: dict[str, Any]) -> int:
+    """Re-enqueue builds and deletes whose job was lost (an enqueue that failed after the
+    commit, a queue flushed by an operator): a row never stays `creating`/`deleting` forever."""
+    app = context_of(ctx)
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=RECONCILE_GRACE_SECONDS)
+    async with app.db_sessions() as session:
+        rows = (
+            await session.execute(
+                select(Container.id, Container.lifecycle).where(
+                    Container.lifecycle.in_([Lifecycle.CREATING, Lifecycle.DELETING]),
+                    Container.updated_at < cutoff,
+                )
+            )
+        ).all()
+    revived = 0
+    for container_id, lifecycle in rows:
+        creating = lifecycle == Lifecycle.CREATING
+        job_id = (
+            queue.create_job_id(container_id) if creating else queue.delete_job_id(container_id)
+        )
+        if await queue.job_alive(app.redis, job_id):
+            continue
+        enqueue = queue.enqueue_create if creating else queue.enqueue_delete
+        if await enqueue(ctx["redis"], container_id):
+            revived += 1
+            log.warning(
+                "re-enqueued a job that was lost", container_id=str(container_id), job_id=job_id
+            )
+    return revived
+
+
+def job_functions() -> list[Any]:
+    return [
+        ping,
+        # keep_result=0: a finished job leaves nothing behind that would refuse the next
+        # enqueue of the same id (a retry, a reconciled row).
+        func(
+            create_container,
+            name=queue.CREATE_JOB,
+            max_tries=CREATE_MAX_TRIES,
+            timeout=CREATE_TIMEOUT_SECONDS,
+            keep_result=0,
+        ),
+        func(delete_container, name=queue.DELETE_JOB, max_tries=MAX_TRIES, keep_result=0),
+    ]
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    period = settings.reconcile_seconds
+    if period < 60:
+        schedule: dict[str, Any] = {"second": set(range(0, 60, period))}
+    else:
+        schedule = {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
+    return [cron(reconcile, name="reconcile", run_at_startup=True, **schedule)]

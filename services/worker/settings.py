@@ -12,14 +12,11 @@ from typing import Any
 import structlog
 from arq.worker import Worker
 
-from services.worker.jobs import JOB_FUNCTIONS
+from services.worker.context import WorkerContext
+from services.worker.jobs import cron_jobs, job_functions
 from shared import heartbeat
-from shared.crypto import SecretBox
-from shared.db import create_engine, create_session_factory
 from shared.logging import get_logger
-from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import deserialize, redis_settings, serialize
-from shared.redis import create_redis
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -30,14 +27,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        ctx["settings"] = settings
-        ctx["worker_id"] = worker_id
-        ctx["redis"] = create_redis(settings)
-        ctx["db_engine"] = create_engine(settings)
-        ctx["db_sessions"] = create_session_factory(ctx["db_engine"])
-        ctx["secret_box"] = SecretBox.from_spec(settings.secret_keys or "")
-        ctx["proxmox_clients"] = ProxmoxClientPool()
-        ctx["heartbeat"] = asyncio.create_task(_beat_forever(ctx["redis"], settings, worker_id))
+        # arq's own pool stays in ctx["redis"] (it enqueues); ours is the typed context
+        app = ctx["app"] = WorkerContext.build(settings, worker_id)
+        ctx["heartbeat"] = asyncio.create_task(_beat_forever(app.redis, settings, worker_id))
         log.info("worker started", worker_id=worker_id, queue=settings.queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -46,15 +38,11 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        redis = ctx.get("redis")
-        if redis is not None:
+        app: WorkerContext | None = ctx.get("app")
+        if app is not None:
             with contextlib.suppress(Exception):  # Redis may be the reason we stop
-                await heartbeat.leave(redis, settings.queue_name, worker_id)
-            await redis.aclose()
-        if "proxmox_clients" in ctx:
-            await ctx["proxmox_clients"].aclose()
-        if "db_engine" in ctx:
-            await ctx["db_engine"].dispose()
+                await heartbeat.leave(app.redis, settings.queue_name, worker_id)
+            await app.aclose()
         log.info("worker stopped", worker_id=worker_id)
 
     async def on_job_start(ctx: dict[str, Any]) -> None:
@@ -64,7 +52,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         structlog.contextvars.clear_contextvars()
 
     return {
-        "functions": JOB_FUNCTIONS,
+        "functions": job_functions(),
+        "cron_jobs": cron_jobs(settings),
         "redis_settings": redis_settings(settings),
         "queue_name": settings.queue_name,
         "job_serializer": serialize,
@@ -74,7 +63,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_job_start": on_job_start,
         "after_job_end": after_job_end,
         "max_jobs": 10,
-        "job_timeout": 3600,
+        "job_timeout": 3600,  # the create job sets its own (builds can be long)
         "keep_result": 3600,
         "health_check_interval": 60,
     }

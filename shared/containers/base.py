@@ -15,6 +15,7 @@ from shared.locks import ContainerLocks
 from shared.nodes import NodeService
 from shared.proxmox.pool import ProxmoxClientPool
 from shared.settings import Settings
+from shared.ssh import SshPool
 from shared.vmids import VmidCache
 
 TASK_LIMIT_SECONDS = 600.0
@@ -28,11 +29,12 @@ class ContainerServiceBase:
         box: SecretBox,
         redis: Redis,
         clients: ProxmoxClientPool | None = None,
+        ssh_pool: SshPool | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
         self.redis = redis
-        self.nodes = NodeService(session, settings, box, clients)
+        self.nodes = NodeService(session, settings, box, clients, ssh_pool)
         self.vmids = VmidCache(redis)
         self.locks = ContainerLocks(redis)
 

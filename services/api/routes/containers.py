@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
+import msgspec
+import structlog
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter, QueryParameter
@@ -18,9 +20,12 @@ from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import problem_responses
 from services.api.schemas.containers import (
     ActionResult,
+    BuildState,
+    ContainerCreate,
     ContainerDetail,
     ContainerList,
     ContainerSummary,
+    CreateAccepted,
     DeleteAccepted,
     LiveStatus,
     NextVmid,
@@ -29,8 +34,11 @@ from services.api.schemas.containers import (
     VmidRefresh,
 )
 from shared import containers as domain
+from shared import queue
 from shared.containers import ContainerService
+from shared.containers.creation import CreateInput, PackageWanted
 from shared.db.models import Container, Node
+from shared.lifecycle import Lifecycle
 from shared.nodes import NodeService
 from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
@@ -39,6 +47,18 @@ def provide_container_service(state: State, db_session: AsyncSession) -> Contain
     return ContainerService(
         db_session, state.settings, state.secret_box, state.redis, state.proxmox_clients
     )
+
+
+def _request_id() -> str | None:
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def _build_state(container: Container) -> BuildState:
+    return BuildState(
+        id=container.id, lifecycle=Lifecycle(container.lifecycle),
+        last_completed_phase=container.last_completed_phase,  # type: ignore[arg-type]
+        cancel_requested=container.cancel_requested,
+    )  # fmt: skip
 
 
 _DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
@@ -155,7 +175,7 @@ class ContainerController(Controller):
         request: Request[CurrentUser, Any, Any],
         containers: NamedDependency[ContainerService],
         node: Annotated[uuid.UUID | None, Parameter(description="Only this node's")] = None,
-        lifecycle: Literal["creating", "ready", "error", "deleting"] | None = None,
+        lifecycle: Lifecycle | None = None,
         q: Annotated[
             str | None,
             Parameter(max_length=100, pattern=r"^[^\x00]*$", description="Hostname or VMID part"),
@@ -197,6 +217,9 @@ class ContainerController(Controller):
         return ContainerDetail(
             **fields,
             last_completed_phase=detail.container.last_completed_phase,
+            failed_phase=detail.container.failed_phase,
+            failure_reason=detail.container.failure_reason,
+            cleanup_on_failure=detail.container.cleanup_on_failure,
             config=detail.config,
             error=detail.error,
         )
@@ -240,12 +263,89 @@ class ContainerController(Controller):
         it with purge and unreferenced disks, then removes the record and its events. A
         container already gone on Proxmox is still removed here."""
         container = await containers.request_delete(request.user.id, container_id)
-        # A fresh job id per request: the row's lifecycle is the idempotency guard, and a
-        # finished job's kept result must not block a later retry of a failed delete.
-        await state.queue.enqueue_job(
-            "delete_container", str(container.id), _job_id=f"delete:{container.id}:{uuid.uuid4()}"
-        )
+        # One job id per container: while a delete is queued or running, asking again is a
+        # no-op; the reconciler re-enqueues one whose enqueue was lost.
+        await queue.enqueue_delete(state.queue, container.id, _request_id())
         return DeleteAccepted(id=container.id, lifecycle="deleting")
+
+    @post(
+        operation_id="CreateContainer",
+        summary="Build a container from a template (or a bare OS template)",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 404, 409, 502, 504),
+        response_headers=[
+            ResponseHeader(
+                name="Location", description="The new container", documentation_only=True
+            )
+        ],
+    )
+    async def create_container(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        data: ContainerCreate,
+        containers: NamedDependency[ContainerService],
+    ) -> Response[CreateAccepted]:
+        """Checks the node (yours; the default one without `nodeId`), the template, the OS
+        template on the node and the VMID (409 when taken; without `vmid` the next free one is
+        allocated), stores the container as `creating` and queues its build. Follow the build
+        at `eventsUrl` (SSE) or with `GET .../events`."""
+        fields = msgspec.structs.asdict(data)
+        fields["packages"] = [
+            msgspec.convert(msgspec.to_builtins(p), PackageWanted) for p in data.packages
+        ]
+        wanted = CreateInput(**fields)
+        container = await containers.request_create(request.user.id, wanted, _request_id())
+        await queue.enqueue_create(state.queue, container.id, _request_id())
+        location = f"/api/containers/{container.id}"
+        return Response(
+            CreateAccepted(
+                id=container.id,
+                vmid=container.vmid,
+                lifecycle=Lifecycle.CREATING,
+                events_url=f"{location}/events/stream",
+            ),
+            status_code=HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+    @post(
+        "/{container_id:uuid}/retry",
+        operation_id="RetryContainerBuild",
+        summary="Resume a failed build after its last completed phase",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 404, 409),
+    )
+    async def retry_build(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        state: State,
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> BuildState:
+        """409 unless the container's build failed (`lifecycle: error` after a build). The
+        template is read again, so a fixed template is what the retry runs."""
+        container = await containers.retry(request.user.id, container_id)
+        await queue.enqueue_create(state.queue, container.id, _request_id())
+        return _build_state(container)
+
+    @post(
+        "/{container_id:uuid}/cancel",
+        operation_id="CancelContainerBuild",
+        summary="Stop a running build at its next step",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 404, 409),
+    )
+    async def cancel_build(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> BuildState:
+        """The build stops between steps: lifecycle `error`, an `error` event saying it was
+        cancelled, and the Proxmox container destroyed if the build asked for
+        `cleanupOnFailure`. 409 when no build is running."""
+        return _build_state(await containers.cancel(request.user.id, container_id))
 
 
 async def _act(

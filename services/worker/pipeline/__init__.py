@@ -1,0 +1,171 @@
+"""The creation pipeline: five idempotent, checkpointed phases (ARCHITECTURE §7).
+
+`run_build` resumes after the container's last completed phase, so a crashed worker's job, a
+transient failure's retry and the `retry` route all continue where the build stopped.
+Transient trouble (node unreachable, 5xx, lock timeout, SSH drop) is retried with backoff by
+arq; anything else ends the build: lifecycle `error`, an `error` event naming the phase and the
+cause, and the Proxmox container destroyed only when the request asked for `cleanupOnFailure`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from arq import Retry
+from sqlalchemy import select, update
+
+from services.worker.context import WorkerContext
+from services.worker.pipeline import creating, deploying, finalizing, starting, syncing
+from services.worker.pipeline.build import Build, BuildCancelled, BuildFailed
+from shared import audit, events
+from shared.containers.creation import build_request_of
+from shared.db.models import Container, Node
+from shared.errors import DomainError
+from shared.lifecycle import EventType, Lifecycle, Phase
+from shared.logging import get_logger
+from shared.proxmox import (
+    ProxmoxError,
+    ProxmoxLockTimeout,
+    ProxmoxNotFound,
+    ProxmoxTimeout,
+    ProxmoxUnavailable,
+)
+from shared.proxmox.tasks import run_task, wait_for_task
+
+log = get_logger(__name__)
+
+PHASES: dict[Phase, Callable[[Build], Awaitable[None]]] = {
+    Phase.CREATING: creating.run,
+    Phase.STARTING: starting.run,
+    Phase.DEPLOYING: deploying.run,
+    Phase.SYNCING: syncing.run,
+    Phase.FINALIZING: finalizing.run,
+}
+# Transient failures are retried after 2, 4, 8, 16, 30, 30... seconds, this many times in all.
+TRANSIENT_TRIES = 8
+_TRANSIENT_STATUSES = (500, 502, 503, 504, 595, 596)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ProxmoxUnavailable | ProxmoxTimeout | ProxmoxLockTimeout):
+        return True
+    return type(exc) is ProxmoxError and exc.status in _TRANSIENT_STATUSES
+
+
+async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -> str:
+    async with app.containers() as service:
+        row = (
+            await service.session.execute(
+                select(Container, Node)
+                .join(Node, Container.node_id == Node.id)
+                .where(Container.id == container_id)
+            )
+        ).first()
+        await service.session.commit()
+        if row is None:
+            return "gone"
+        container, node = row
+        if container.lifecycle != Lifecycle.CREATING:
+            return f"nothing to do: the container is {container.lifecycle}"
+        async with service.nodes.client(node) as client:
+            build = Build(service, container, node, build_request_of(container), client)
+
+            async def announce_wait() -> None:
+                await build.step(f"Waiting for a free build slot on {node.name}")
+
+            async with app.build_slots.hold(node.id, str(container.id), on_wait=announce_wait):
+                return await _run_phases(build, job_try)
+
+
+async def _run_phases(build: Build, job_try: int) -> str:
+    try:
+        await build.check_cancel()
+        await build.resolve()
+        async with build.service.nodes.ssh(build.node) as ssh:
+            build.ssh = ssh
+            for phase in Phase.after(build.container.last_completed_phase):
+                build.phase = phase
+                await build.check_cancel()
+                await PHASES[phase](build)
+        return "ready"
+    except BuildCancelled:
+        await _fail(build, f"Build cancelled during {build.phase}", cancelled=True)
+        return "cancelled"
+    except Retry:
+        raise
+    except Exception as exc:
+        await build.session.rollback()
+        if is_transient(exc) and job_try < TRANSIENT_TRIES:
+            delay = min(2**job_try, 30)
+            message = exc.message if isinstance(exc, DomainError | ProxmoxError) else str(exc)
+            await build.log(f"{build.phase}: {message}; trying again in {delay} s")
+            raise Retry(defer=delay) from exc
+        if isinstance(exc, BuildFailed | DomainError | ProxmoxError):
+            reason = exc.message
+        else:
+            log.exception("build failed unexpectedly", container_id=str(build.container.id))
+            reason = f"unexpected error ({type(exc).__name__})"
+        await _fail(build, f"{build.phase} failed: {reason}")
+        return "failed"
+
+
+async def _fail(build: Build, message: str, *, cancelled: bool = False) -> None:
+    """End the build: clean up when asked, then `error` with an event saying why."""
+    await build.session.rollback()
+    destroyed = False
+    if build.container.cleanup_on_failure:
+        destroyed = await _destroy_ours(build)
+        message += (
+            "; the Proxmox container was destroyed (cleanupOnFailure)"
+            if destroyed
+            else "; nothing to clean up on Proxmox"
+        )
+    elif build.container.last_completed_phase is not None or build.phase != Phase.CREATING:
+        message += "; the Proxmox container is kept for inspection (retry resumes the build)"
+    changes: dict[str, object] = {
+        "lifecycle": Lifecycle.ERROR.value,
+        "failed_phase": build.phase.value,
+        "failure_reason": message[:2000],
+        "cancel_requested": False,
+    }
+    if destroyed:
+        changes["last_completed_phase"] = None
+        changes["ip_address"] = None
+    await build.session.execute(
+        update(Container).where(Container.id == build.container.id).values(**changes)
+    )
+    audit.record(
+        build.session, user_id=build.container.created_by, action="container.build",
+        target_type="container", target_id=build.container.id, outcome="failure",
+        phase=build.phase.value, cancelled=cancelled,
+    )  # fmt: skip
+    masked = build._masked(
+        events.EventDraft(type=EventType.ERROR, step=build.phase, message=message)
+    )
+    staged = await events.stage(build.session, build.container.id, [masked])
+    await build.session.commit()
+    await events.publish(build.service.redis, build.container.id, staged)
+    log.info("build ended in error", container_id=str(build.container.id), phase=build.phase)
+
+
+async def _destroy_ours(build: Build) -> bool:
+    """Stop and purge the PVE container, but only if it is the one this build created."""
+    try:
+        config = await build.client.get(f"{build.lxc_path}/config")
+        if build.marker not in str(config.get("description") or ""):
+            return False
+        status = await build.client.get(f"{build.lxc_path}/status/current")
+        if status.get("status") == "running":
+            await run_task(build.client, build.node.name, f"{build.lxc_path}/status/stop")
+        upid = await build.client.delete(
+            build.lxc_path, purge=1, **{"destroy-unreferenced-disks": 1}
+        )
+        result = await wait_for_task(build.client, build.node.name, upid, limit_seconds=600)
+        await build.vmids_changed()
+        return result.ok
+    except ProxmoxNotFound:
+        return False
+    except ProxmoxError as exc:
+        log.warning("cleanup after a failed build failed", error=exc.message)
+        return False

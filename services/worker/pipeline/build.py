@@ -1,0 +1,279 @@
+"""One run of a container's build: what the phases share, and how they report progress.
+
+A `Build` holds the container's row, its node, the resolved request and template, and the
+node's API client and SSH session. Phases call `emit` for progress, `checkpoint` when they are
+done, and `check_cancel` between steps. Output lines go through a `LineSink`, which batches
+them into events and masks the values scripts handed to `save_credential`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+from shared.containers import ContainerService
+from shared.containers.creation import BuildRequest
+from shared.db.models import Container, Node
+from shared.errors import DomainError
+from shared.lifecycle import Phase
+from shared.logging import get_logger
+from shared.pct import Pct
+from shared.proxmox import ProxmoxClient
+from shared.proxmox.client import segment
+from shared.ssh import NodeSsh
+from shared.templates.service import TemplateService, bucket_packages
+from shared.templates.specs import PackageSpec, TemplateSpec, merge_packages
+
+log = get_logger(__name__)
+
+# The helper library's `save_credential` prints this, then the value in base64, so the
+# pipeline learns which values to mask; the line itself never becomes an event.
+MASK_MARKER = "__INFRAHAUS_MASK__:"
+REDACTED = "[redacted]"
+# Log lines are written in batches: at most this many, or this old.
+_BATCH_LINES = 100
+_BATCH_SECONDS = 0.1
+_LINE_MAX = 4000
+
+
+class BuildFailed(DomainError):
+    """A permanent failure: retrying the same thing would fail the same way."""
+
+
+class BuildCancelled(DomainError):
+    """The user asked to stop the build."""
+
+
+@dataclass
+class Settings:
+    """The resolved build parameters: the request's values, else the template's, else ours."""
+
+    os_template: str
+    hostname: str
+    cores: int
+    memory: int
+    swap: int
+    disk_size: int
+    storage: str
+    bridge: str
+    unprivileged: bool
+    nesting: bool
+    keyctl: bool
+    fuse: bool
+    tags: list[str]
+    template: TemplateSpec | None
+    packages: list[PackageSpec]
+
+
+@dataclass
+class Build:
+    service: ContainerService
+    container: Container
+    node: Node
+    request: BuildRequest
+    client: ProxmoxClient
+    ssh: NodeSsh | None = None
+    plan: Settings | None = None
+    masks: set[str] = field(default_factory=set)
+    phase: Phase = Phase.CREATING
+    template_revision: int | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.service.session
+
+    @property
+    def lxc_path(self) -> str:
+        return f"/nodes/{segment(self.node.name)}/lxc/{self.container.vmid}"
+
+    @property
+    def marker(self) -> str:
+        """Written into the PVE container's description: how a re-run recognises its own
+        container (a crash between the create task and the checkpoint)."""
+        return f"infrahaus-build:{self.container.id}"
+
+    def pct(self) -> Pct:
+        assert self.ssh is not None, "the phase needs SSH: open it with `Build.with_ssh`"
+        return Pct(self.ssh, self.container.vmid)
+
+    # -- progress --------------------------------------------------------------------------
+
+    async def emit(self, *drafts: events.EventDraft) -> None:
+        masked = [self._masked(draft) for draft in drafts]
+        await events.record(self.session, self.service.redis, self.container.id, masked)
+
+    async def step(self, message: str, progress: float = 0.0, **metadata: Any) -> None:
+        await self.emit(events.step(self.phase, message, progress, **metadata))
+
+    async def log(self, message: str, **metadata: Any) -> None:
+        await self.emit(events.log_line(message, phase=self.phase, **metadata))
+
+    def _masked(self, draft: events.EventDraft) -> events.EventDraft:
+        message = draft.message
+        for secret in self.masks:
+            message = message.replace(secret, REDACTED)
+        if message is draft.message:
+            return draft
+        return events.EventDraft(
+            type=draft.type, message=message, step=draft.step, percent=draft.percent,
+            script_name=draft.script_name, script_index=draft.script_index,
+            script_total=draft.script_total, metadata=draft.metadata,
+        )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lines(self, **script: Any) -> AsyncIterator[LineSink]:
+        sink = LineSink(self, script)
+        try:
+            yield sink
+        finally:
+            await sink.close()
+
+    # -- state -----------------------------------------------------------------------------
+
+    async def vmids_changed(self) -> None:
+        await self.service.vmids.invalidate(self.node.id)
+
+    async def wait_unlocked(self, limit_seconds: float = 900.0) -> None:
+        """Until the container's config carries no `lock` (a task of an earlier run ends)."""
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            config = await self.client.get(f"{self.lxc_path}/config")
+            if not config.get("lock"):
+                return
+            await asyncio.sleep(1.0)
+        raise BuildFailed(f"the container stayed locked for {limit_seconds:g} s")
+
+    async def checkpoint(self, phase: Phase, **changes: Any) -> None:
+        """Record `phase` as done (and any other column changes) in one short transaction."""
+        await self.session.execute(
+            update(Container)
+            .where(Container.id == self.container.id)
+            .values(last_completed_phase=phase.value, **changes)
+        )
+        await self.session.commit()
+        self.container.last_completed_phase = phase.value
+        for name, value in changes.items():
+            setattr(self.container, name, value)
+
+    async def check_cancel(self) -> None:
+        wanted = await self.session.scalar(
+            select(Container.cancel_requested).where(Container.id == self.container.id)
+        )
+        await self.session.commit()
+        if wanted:
+            raise BuildCancelled("the build was cancelled on request")
+
+    async def resolve(self) -> Settings:
+        """The template as it is now, merged with the request."""
+        request = self.request
+        template: TemplateSpec | None = None
+        if request.template_id is not None:
+            detail = await TemplateService(self.session).get(request.template_id)
+            template = detail.spec()
+            self.template_revision = detail.template.revision
+        extra = await bucket_packages(self.session, request.bucket_ids)
+        await self.session.commit()
+        packages = merge_packages(
+            [p.spec() for p in request.packages], template.packages if template else (), extra
+        )
+
+        def pick(name: str, default: Any) -> Any:
+            asked = getattr(request, name, None)
+            if asked is not None:
+                return asked
+            return getattr(template, name) if template is not None else default
+
+        self.plan = Settings(
+            os_template=request.os_template, hostname=self.container.hostname,
+            cores=pick("cores", 1), memory=pick("memory", 512), swap=pick("swap", 512),
+            disk_size=request.disk_size or (template.disk if template else 8),
+            storage=pick("storage", "local-lvm"), bridge=pick("bridge", "vmbr0"),
+            unprivileged=template.unprivileged if template else True,
+            nesting=template.nesting if template else False,
+            keyctl=template.keyctl if template else False,
+            fuse=template.fuse if template else False,
+            tags=list(dict.fromkeys([*(template.tags if template else ()), *request.tags])),
+            template=template, packages=packages,
+        )  # fmt: skip
+        return self.plan
+
+
+class LineSink:
+    """Output lines of a command → `log` events, in order, batched by count and age."""
+
+    def __init__(self, build: Build, script: dict[str, Any]) -> None:
+        self.build = build
+        self.script = script
+        self.pending: list[events.EventDraft] = []
+        self.oldest = 0.0
+        self.tail: list[str] = []  # the last lines, for an error message
+        self._flusher = asyncio.create_task(self._flush_forever())
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, line: str) -> None:
+        if line.startswith(MASK_MARKER):
+            self._learn_mask(line[len(MASK_MARKER) :])
+            return
+        line = line[:_LINE_MAX]
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(
+            events.EventDraft(
+                type=events.EventType.LOG,
+                step=self.build.phase,
+                message=line,
+                script_name=self.script.get("name"),
+                script_index=self.script.get("index"),
+                script_total=self.script.get("total"),
+            )
+        )
+        self.tail = [*self.tail[-4:], line]
+        if len(self.pending) >= _BATCH_LINES:
+            await self.flush()
+
+    def _learn_mask(self, encoded: str) -> None:
+        try:
+            value = base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return
+        if len(value) >= 4:  # shorter values would mask ordinary words and digits
+            self.build.masks.add(value)
+            self.tail = [t.replace(value, REDACTED) for t in self.tail]
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self.pending = self.pending, []
+            if batch:
+                await self.build.emit(*batch)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_BATCH_SECONDS)
+            if self.pending and time.monotonic() - self.oldest >= _BATCH_SECONDS:
+                try:
+                    await self.flush()
+                except Exception:  # the final flush reports it
+                    log.warning(
+                        "log batch not written yet", container_id=str(self.build.container.id)
+                    )
+
+    async def close(self) -> None:
+        self._flusher.cancel()
+        await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush()
+
+    def last_lines(self) -> str:
+        text = " | ".join(line.strip() for line in self.tail if line.strip())
+        for secret in self.build.masks:
+            text = text.replace(secret, REDACTED)
+        return text[-500:]

@@ -1,0 +1,34 @@
+"""Phase 5: mark the container ready and say so with the `complete` event."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from services.worker.pipeline.build import Build
+from shared import events
+from shared.db.models import Container
+from shared.lifecycle import EventType, Lifecycle, Phase
+
+
+async def run(build: Build) -> None:
+    await build.step("Finalizing")
+    address = build.container.ip_address
+    revision = build.template_revision  # the template as this run read it
+    await build.session.execute(
+        update(Container)
+        .where(Container.id == build.container.id)
+        .values(
+            lifecycle=Lifecycle.READY.value,
+            last_completed_phase=Phase.FINALIZING.value,
+            template_revision=revision if revision is not None else Container.template_revision,
+        )
+    )
+    where = f" at {address}" if address else ""
+    done = events.EventDraft(
+        type=EventType.COMPLETE, step=Phase.FINALIZING, percent=100,
+        message=f"Container {build.container.hostname} is ready{where}",
+        metadata={"ipAddress": address} if address else {},
+    )  # fmt: skip
+    staged = await events.stage(build.session, build.container.id, [done])
+    await build.session.commit()
+    await events.publish(build.service.redis, build.container.id, staged)
