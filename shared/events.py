@@ -72,6 +72,9 @@ _ENVELOPE_FIELDS = (
 def envelope_of(row: Any) -> EventEnvelope:
     """From a `container_events` row (ORM object or plain row)."""
     values = {name: getattr(row, name) for name in _ENVELOPE_FIELDS}
+    # Struct construction does not convert: the enums are made here (`terminal` needs them).
+    values["type"] = EventType(values["type"])
+    values["step"] = Phase(values["step"]) if values["step"] is not None else None
     return EventEnvelope(**values, timestamp=row.created_at, metadata=dict(row.metadata_ or {}))
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.settings import Settings, SettingsError
 
+_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
 
-def create_redis(settings: Settings) -> Redis:
-    """A pooled client that fails fast when Redis is down and reconnects when it is back."""
+
+def create_redis(settings: Settings, *, max_connections: int | None = None) -> Redis:
+    """A pooled client that fails fast when Redis is down and reconnects when it is back.
+
+    With `max_connections`, the pool never holds more: a burst of requests waits (up to 5 s,
+    then a 503) for a connection instead of opening one each, so the process's connection
+    count stays fixed however many clients it serves.
+    """
     if settings.redis_url is None:
         raise SettingsError("REDIS_URL", "is not set")
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=15,
+    if max_connections is None:
+        return Redis.from_url(settings.redis_url, **_OPTIONS)
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=max_connections, timeout=5, **_OPTIONS
     )
+    return Redis.from_pool(pool)  # owns the pool: `aclose()` closes its connections

@@ -96,6 +96,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     reconcile_seconds: Annotated[
         int, _setting("not a number of seconds between 5 and 3600", ge=5, le=3600)
     ] = 30
+    # Redis connections one API process uses for commands (sessions, locks, caches); requests
+    # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients.
+    api_redis_connections: Annotated[
+        int, _setting("not a number from 1 to 1000", ge=1, le=1000)
+    ] = 8
     # An idle progress stream (SSE) sends a comment this often, so proxies keep it open.
     sse_ping_seconds: Annotated[
         float, _setting("not a number of seconds between 0.05 and 300", ge=0.05, le=300)

@@ -18,10 +18,11 @@ from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
+from services.api.events_hub import EventHub
 from services.api.middleware import RequestContext
 from services.api.openapi_plugins import StrictStructSchemaPlugin
 from services.api.problems import EXCEPTION_HANDLERS
-from services.api.routes import auth, buckets, containers, nodes, system, templates
+from services.api.routes import auth, buckets, containers, events, nodes, system, templates
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
@@ -87,6 +88,7 @@ class InfrahausCore(InitPluginProtocol):
                 containers.VmidController,
                 containers.ContainerController,
                 *containers.ACTION_ROUTES,
+                events.EventController,
                 templates.TemplateController,
                 buckets.BucketController,
             ]
@@ -104,7 +106,7 @@ class InfrahausCore(InitPluginProtocol):
     async def _resources(self, app: Litestar) -> AsyncIterator[None]:
         """Connections are opened lazily, so the app starts even while a dependency is down."""
         engine = create_engine(self.settings)
-        redis = create_redis(self.settings)
+        redis = create_redis(self.settings, max_connections=self.settings.api_redis_connections)
         app.state.settings = self.settings
         app.state.db_engine = engine
         app.state.db_sessions = create_session_factory(engine)
@@ -119,10 +121,14 @@ class InfrahausCore(InitPluginProtocol):
             per_client=self.settings.login_max_failures_per_client,
             window_seconds=self.settings.login_window_seconds,
         )
+        # One pub/sub connection fans progress events out to every SSE client of this process.
+        app.state.event_hub = EventHub(self.settings.redis_url or "")
+        await app.state.event_hub.start()
         log.info("api started", queue=self.settings.queue_name)
         try:
             yield
         finally:
+            await app.state.event_hub.stop()
             await app.state.proxmox_clients.aclose()
             await app.state.queue.aclose(close_connection_pool=True)
             await redis.aclose()
