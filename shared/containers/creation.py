@@ -124,6 +124,7 @@ class CreationMixin(ContainerServiceBase):
         reconciler enqueues it if that enqueue is lost."""
         check_network(data.ip, data.gateway)
         node = await self._target_node(user_id, data.node_id)
+        node_id, node_name = node.id, node.name  # a rollback below expires the ORM objects
         template = None
         if data.template_id is not None:
             template = await self.session.get(Template, data.template_id)
@@ -144,14 +145,15 @@ class CreationMixin(ContainerServiceBase):
             bucket_ids=data.bucket_ids, packages=data.packages, scripts=data.scripts,
         )  # fmt: skip
         if data.vmid is not None:
-            if await self.vmids.check(node.id, user_id, data.vmid) == "taken":
-                raise Conflict(f"VMID {data.vmid} is already taken on {node.name}'s cluster.")
+            taken = Conflict(f"VMID {data.vmid} is already taken on {node_name}'s cluster.")
+            if await self.vmids.check(node_id, user_id, data.vmid) == "taken":
+                raise taken
             container = await self._insert(user_id, node, data, request, data.vmid, template)
-            if container is None:
-                raise Conflict(f"VMID {data.vmid} is already taken on {node.name}'s cluster.")
+            if container is None:  # another create holds it (a row of ours, any replica)
+                raise taken
         else:
             container = await self._insert_next_free(user_id, node, data, request, template)
-        await self.vmids.invalidate(node.id)
+        await self.vmids.invalidate(node_id)
         return container
 
     async def _target_node(self, user_id: uuid.UUID, node_id: uuid.UUID | None) -> Node:
@@ -188,8 +190,9 @@ class CreationMixin(ContainerServiceBase):
         vmid: int, template: Template | None,
     ) -> Container | None:  # fmt: skip
         """The row, or None when the VMID is already one of our rows on this node."""
+        node_id, node_name = node.id, node.name  # a rollback below expires the ORM objects
         container = Container(
-            node_id=node.id, created_by=user_id, vmid=vmid, hostname=data.hostname,
+            node_id=node_id, created_by=user_id, vmid=vmid, hostname=data.hostname,
             template_id=template.id if template else None,
             template_revision=template.revision if template else None,
             lifecycle=Lifecycle.CREATING.value, build_request=msgspec.to_builtins(request),
@@ -203,7 +206,7 @@ class CreationMixin(ContainerServiceBase):
             return None
         audit.record(
             self.session, user_id=user_id, action="container.create", target_type="container",
-            target_id=container.id, outcome="success", vmid=vmid, node=node.name,
+            target_id=container.id, outcome="success", vmid=vmid, node=node_name,
         )  # fmt: skip
         await events.stage(
             self.session, container.id,
@@ -216,9 +219,9 @@ class CreationMixin(ContainerServiceBase):
         self, user_id: uuid.UUID, node: Node, data: CreateInput, request: BuildRequest,
         template: Template | None,
     ) -> Container:  # fmt: skip
-        start = VMID_MIN
+        start, node_id = VMID_MIN, node.id
         for _ in range(_ALLOCATION_TRIES):
-            vmid = await self.next_vmid(user_id, node.id, start)
+            vmid = await self.next_vmid(user_id, node_id, start)
             container = await self._insert(user_id, node, data, request, vmid, template)
             if container is not None:
                 return container

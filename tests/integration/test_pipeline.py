@@ -38,21 +38,45 @@ def template_body(name: str, **changes: Any) -> dict[str, Any]:
         "nesting": True,
         "packages": [{"manager": "apt", "name": "nginx"}, {"manager": "pip", "name": "requests"}],
         "files": [
-            {"name": "site.conf", "targetPath": "/etc/nginx/conf.d", "content": NGINX_CONF,
-             "mode": "0640", "owner": "root:www-data", "policy": "replace"},
-            {"name": "keep.txt", "targetPath": "/etc/infrahaus-test", "content": "from template\n",
-             "policy": "default"},
-            {"name": "old.txt", "targetPath": "/etc/infrahaus-test", "content": "new\n",
-             "policy": "backup"},
+            {
+                "name": "site.conf",
+                "targetPath": "/etc/nginx/conf.d",
+                "content": NGINX_CONF,
+                "mode": "0640",
+                "owner": "root:www-data",
+                "policy": "replace",
+            },
+            {
+                "name": "keep.txt",
+                "targetPath": "/etc/infrahaus-test",
+                "content": "from template\n",
+                "policy": "default",
+            },
+            {
+                "name": "old.txt",
+                "targetPath": "/etc/infrahaus-test",
+                "content": "new\n",
+                "policy": "backup",
+            },
         ],  # fmt: skip
         "scripts": [
-            {"name": "10-credentials.sh", "order": 10, "content": (
-                "#!/bin/bash\nset -eu\npw=$(generate_password 20)\n"
-                "save_credential web password \"$pw\"\necho \"the password is $pw\"\n"
-                "log_info 'saved'\n")},
-            {"name": "20-nginx.sh", "order": 20, "content": (
-                "#!/bin/bash\nset -eu\nsystemctl enable nginx\nsystemctl restart nginx\n"
-                "for i in 1 2 3; do echo line $i; done\n")},
+            {
+                "name": "10-credentials.sh",
+                "order": 10,
+                "content": (
+                    "#!/bin/bash\nset -eu\npw=$(generate_password 20)\n"
+                    'save_credential web password "$pw"\necho "the password is $pw"\n'
+                    "log_info 'saved'\n"
+                ),
+            },
+            {
+                "name": "20-nginx.sh",
+                "order": 20,
+                "content": (
+                    "#!/bin/bash\nset -eu\nsystemctl enable nginx\nsystemctl restart nginx\n"
+                    "for i in 1 2 3; do echo line $i; done\n"
+                ),
+            },
         ],  # fmt: skip
     }
     body.update(changes)
@@ -140,14 +164,212 @@ async def test_a_template_builds_to_ready_with_files_packages_and_scripts(
     ]  # fmt: skip
     assert {(e.script_index, e.script_total) for e in lines} == {(2, 2)}
     # the credential's value never reaches an event
-    password = (await in_container(pve, "pve", vmid, "cat /etc/infrahaus/credentials/web.env"))
+    password = await in_container(pve, "pve", vmid, "cat /etc/infrahaus/credentials/web.env")
     value = password.strip().split("=", 1)[1]
     assert len(value) == 20
     assert not any(value in m for m in messages)
     assert "the password is [redacted]" in messages
     mode = await in_container(
-        pve, "pve", vmid, "stat -c '%a %U:%G' /etc/nginx/conf.d/site.conf /etc/infrahaus/credentials/web.env"
+        pve,
+        "pve",
+        vmid,
+        "stat -c '%a %U:%G' /etc/nginx/conf.d/site.conf /etc/infrahaus/credentials/web.env",
     )
     assert mode.split("\n")[:2] == ["640 root:www-data", "600 root:root"]
     assert "active" in await in_container(pve, "pve", vmid, "systemctl is-active nginx")
     assert "requests" in await in_container(pve, "pve", vmid, "/opt/infrahaus/venv/bin/pip list")
+
+
+async def create(session: Session, **body: Any) -> dict[str, Any]:
+    response = await session.call("POST", "/api/containers", json=body)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def test_a_failing_script_fails_the_build_and_retry_after_the_fix_completes(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node_id = await register(alice, pve)
+    broken = {"name": "10-broken.sh", "order": 10, "content": "#!/bin/bash\necho before\nexit 3\n"}
+    template_id = await make_template(alice, packages=[], files=[], scripts=[broken])
+    built = await create(alice, hostname="retry-01", nodeId=node_id, templateId=template_id)
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "error"
+    assert detail["failedPhase"] == "syncing"
+    assert detail["lastCompletedPhase"] == "deploying"
+    events = await stored_events(settings, built["id"])
+    assert events[-1].type == "error"
+    assert "'10-broken.sh' (1/1) failed with exit code 3" in events[-1].message
+    assert events[-1].step == "syncing"
+    creates = [e for e in events if e.message == "Waiting for the create task"]
+    # fix the template, retry: the build resumes at syncing, without a second create
+    fixed = {**broken, "content": "#!/bin/bash\necho fixed\n"}
+    patched = await alice.call("PATCH", f"/api/templates/{template_id}", json={"scripts": [fixed]})
+    assert patched.status_code == 200, patched.text
+    retried = await alice.call("POST", f"/api/containers/{built['id']}/retry")
+    assert retried.status_code == 202, retried.text
+    assert (await alice.call("POST", f"/api/containers/{built['id']}/retry")).status_code == 409
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "ready", (await stored_events(settings, built["id"]))[-1].message
+    events = await stored_events(settings, built["id"])
+    assert [e for e in events if e.message == "Waiting for the create task"] == creates
+    assert "fixed" in [e.message for e in events]
+    assert (await alice.call("POST", f"/api/containers/{built['id']}/retry")).status_code == 409
+
+
+async def test_keyctl_through_an_api_token_fails_with_advice_and_no_container(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node_id = await register(alice, pve)
+    template_id = await make_template(alice, keyctl=True, packages=[], files=[], scripts=[])
+    built = await create(alice, hostname="keyctl-01", nodeId=node_id, templateId=template_id)
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "error"
+    assert detail["failedPhase"] == "creating"
+    reason = detail["failureReason"]
+    assert "root@pam" in reason and "keyctl" in reason and "drop" in reason, reason
+    assert detail["live"]["status"] == "missing"
+
+
+async def test_hostile_names_are_refused_at_the_edge(alice: Session, pve: RunningSimulator) -> None:
+    node_id = await register(alice, pve)
+    for hostname in ("x; touch /pwned", "$(reboot)", "a'b", "a\nb", "-x", "a" * 64):
+        response = await alice.call(
+            "POST", "/api/containers", json={"hostname": hostname, "nodeId": node_id,
+                                             "osTemplate": "debian-12-standard"},
+        )  # fmt: skip
+        assert response.status_code == 400, (hostname, response.text)
+    for script in ("x; touch /pwned", "$(reboot)", "../../etc/passwd"):
+        response = await alice.call(
+            "POST", "/api/containers",
+            json={"hostname": "ok", "nodeId": node_id, "osTemplate": "debian-12-standard",
+                  "scripts": [script]},
+        )  # fmt: skip
+        assert response.status_code == 400, (script, response.text)
+
+
+async def test_hostile_file_paths_and_script_output_run_quoted(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    """A target path with spaces, quotes and `$(...)` is a path, and a script that prints shell
+    syntax prints it: nothing runs on the node or in the container."""
+    node_id = await register(alice, pve)
+    hostile_dir = "/srv/it's $(touch pwned-dir) `touch pwned-tick`; rm -rf x"
+    files = [{"name": "a.txt", "targetPath": hostile_dir, "content": "$(touch /pwned-content)\n"}]
+    scripts = [{"name": "10-echo.sh", "order": 10,
+                "content": "#!/bin/bash\necho '$(touch /pwned-echo)'\n"}]  # fmt: skip
+    template_id = await make_template(alice, packages=[], files=files, scripts=scripts)
+    built = await create(alice, hostname="quoted-01", nodeId=node_id, templateId=template_id)
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "ready", detail["failureReason"]
+    vmid = detail["vmid"]
+    listing = await in_container(pve, "pve", vmid, "ls /srv; cat /srv/*/a.txt")
+    assert listing == f"{hostile_dir.removeprefix('/srv/')}\n$(touch /pwned-content)\n"
+    for root in ("/", "/root", "/tmp", "/srv"):
+        assert "pwned" not in await in_container(pve, "pve", vmid, f"ls -a {root} | grep -v it")
+    assert "pwned" not in await node_shell(pve, "pve", "ls -a / /root /tmp")
+
+
+async def node_shell(pve: RunningSimulator, node: str, command: str) -> str:
+    info = pve.info
+    async with asyncssh.connect(
+        "127.0.0.1", info["sshPorts"][node], username=info["sshUser"],
+        password=info["sshPassword"], known_hosts=None, config=None, agent_path=None,
+    ) as connection:  # fmt: skip
+        result = await connection.run(command, check=False)
+    return str(result.stdout)
+
+
+async def test_two_creates_racing_for_one_vmid_have_one_winner(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    node_id = await register(alice, pve)
+    vmid = next(_vmids)
+    body = {"hostname": "race", "nodeId": node_id, "osTemplate": "debian-12-standard",
+            "vmid": vmid}  # fmt: skip
+    answers = await asyncio.gather(
+        *(alice.call("POST", "/api/containers", json=body) for _ in range(6))
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409, 409, 409, 409, 409], [a.text for a in answers]
+    # without a vmid, racing creates all win, each with its own id
+    auto = {"hostname": "auto", "nodeId": node_id, "osTemplate": "debian-12-standard"}
+    answers = await asyncio.gather(
+        *(alice.call("POST", "/api/containers", json=auto) for _ in range(4))
+    )
+    assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+    assert len({a.json()["vmid"] for a in answers}) == 4
+
+
+async def test_cancel_stops_the_build_and_cleans_up_when_asked(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node_id = await register(alice, pve)
+    slow = {"name": "10-slow.sh", "order": 10, "content": "#!/bin/bash\nsleep 3\n"}
+    later = {"name": "20-later.sh", "order": 20, "content": "#!/bin/bash\necho never\n"}
+    template_id = await make_template(alice, packages=[], files=[], scripts=[slow, later])
+    built = await create(
+        alice, hostname="cancel-01", nodeId=node_id, templateId=template_id, cleanupOnFailure=True
+    )
+    deadline = time.monotonic() + 60
+    while "Running script 1/2: 10-slow.sh" not in [
+        e.message for e in await stored_events(settings, built["id"])
+    ]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    cancelled = await alice.call("POST", f"/api/containers/{built['id']}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["cancelRequested"] is True
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "error"
+    events = await stored_events(settings, built["id"])
+    assert events[-1].type == "error" and "cancelled" in events[-1].message
+    assert "destroyed" in events[-1].message
+    assert "never" not in [e.message for e in events]
+    assert detail["live"]["status"] == "missing"
+    assert (await alice.call("POST", f"/api/containers/{built['id']}/cancel")).status_code == 409
+
+
+async def test_a_built_container_takes_actions_and_deletes(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node_id = await register(alice, pve)
+    built = await create(alice, hostname="life-01", nodeId=node_id, osTemplate="debian-12-standard")
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "ready"
+    assert detail["ipAddress"]
+    stopped = await alice.call("POST", f"/api/containers/{built['id']}/stop")
+    assert stopped.status_code == 200, stopped.text
+    started = await alice.call("POST", f"/api/containers/{built['id']}/start")
+    assert started.status_code == 200, started.text
+    deleted = await alice.call("DELETE", f"/api/containers/{built['id']}")
+    assert deleted.status_code == 202
+    deadline = time.monotonic() + 60
+    while (await alice.call("GET", f"/api/containers/{built['id']}")).status_code != 404:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.3)
+
+
+async def test_the_request_is_checked_before_anything_is_queued(
+    alice: Session, bob: Session, pve: RunningSimulator
+) -> None:
+    node_id = await register(alice, pve)
+    base = {"hostname": "chk", "nodeId": node_id}
+    cases = [
+        ({**base}, 400, "osTemplate"),
+        ({**base, "osTemplate": "nonexistent-os"}, 400, "osTemplate"),
+        ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/40"}, 400, "ip"),
+        ({**base, "osTemplate": "debian-12-standard", "ip": "dhcp", "gateway": "10.0.0.1"}, 400,
+         "gateway"),
+        ({**base, "osTemplate": "debian-12-standard", "templateId": str(uuid.uuid4())}, 404, None),
+    ]  # fmt: skip
+    for body, status, field in cases:
+        response = await alice.call("POST", "/api/containers", json=body)
+        assert response.status_code == status, (body, response.text)
+        if field:
+            assert field in response.text
+    # another user's node is "not found"
+    response = await bob.call(
+        "POST", "/api/containers", json={**base, "osTemplate": "debian-12-standard"}
+    )
+    assert response.status_code == 404
