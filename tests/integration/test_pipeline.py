@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from services.pvesim.process import RunningSimulator
-from shared.db import Container, ContainerEvent, create_engine
+from shared.db import ContainerEvent, create_engine
 from shared.settings import Settings
 from tests.integration.helpers import Session, node_body
 
@@ -58,7 +58,7 @@ def template_body(name: str, **changes: Any) -> dict[str, Any]:
                 "content": "new\n",
                 "policy": "backup",
             },
-        ],  # fmt: skip
+        ],
         "scripts": [
             {
                 "name": "10-credentials.sh",
@@ -77,7 +77,7 @@ def template_body(name: str, **changes: Any) -> dict[str, Any]:
                     "for i in 1 2 3; do echo line $i; done\n"
                 ),
             },
-        ],  # fmt: skip
+        ],
     }
     body.update(changes)
     return body
