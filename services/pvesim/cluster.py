@@ -333,7 +333,7 @@ class Cluster:
             return
         root = self.sandbox.container_root(guest.vmid)
         if root.exists():
-            await self.sandbox.run(root, guest.hostname, ["/usr/local/sbin/systemctl", verb])
+            await self.sandbox.run(root, guest.hostname, ["/usr/bin/systemctl", verb])
 
     # ----- create ---------------------------------------------------------------------------
 

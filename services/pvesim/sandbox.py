@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import structlog
 log = structlog.get_logger()
 
 STANDINS_DIR = Path(__file__).resolve().parent / "standins"
-# Stand-in name -> script file; aliases share one script.
+# Stand-ins a fresh container has on its PATH, as /usr/bin/<name>: name -> script file.
 STANDIN_COMMANDS = {
     "systemctl": "systemctl",
     "ss": "ss",
@@ -32,14 +34,22 @@ STANDIN_COMMANDS = {
     "apt": "apt-get",
     "dpkg-query": "dpkg-query",
     "dpkg": "dpkg-query",
-    "pip": "pip",
-    "pip3": "pip",
-    "npm": "npm",
     "hostname": "hostname",
     "ip": "ip",
+    "python3": "python3",
 }
-STANDIN_BIN = "/usr/local/sbin"
-CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Scripts kept in the container's /usr/lib/pvesim: the apt-get stand-in copies them to
+# /usr/bin when their package is installed (pip only with python3-pip, npm only with npm).
+STANDIN_LIBRARY = ("lib.sh", "pip", "npm", "node", "venv")
+# Host programs a fresh Debian/Ubuntu container does not have: hidden (overlay whiteouts).
+HIDDEN_COMMANDS = ("pip", "pip3", "pip3.11", "pip3.12", "npm", "npx", "node", "nodejs", "corepack")
+# The node's own programs (its /usr/sbin/pct talks back to the simulator over a Unix socket).
+NODE_PROGRAMS = {"usr/sbin/pct": "pct-client", "usr/bin/sudo": "sudo"}
+PCT_SOCKET = "/run/pvesim/pct.sock"
+# PATH of a command run by sshd for root on a Debian host (the node shell).
+NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# PATH of `pct exec`: pct's CLIHandler sets it, lxc-attach --keep-env passes it on.
+PCT_EXEC_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
 DROPPED_CAPABILITIES = (
     "sys_admin",
     "sys_chroot",
@@ -56,13 +66,19 @@ DROPPED_CAPABILITIES = (
     "sys_resource",
 )
 
-# Runs as root in the fresh mount namespace: mounts what the container needs, then chroots.
+# Runs as root in the fresh mount namespace: mounts what the root needs, then chroots. The
+# host's /usr is the read-only lower layer of an overlay whose upper layer is the root's own
+# usr directory, so the container sees the host's programs plus its own files (stand-ins,
+# whiteouts for what a fresh container lacks, whatever it installs) and writes stay inside it.
 _SETUP_SCRIPT = r"""
 set -eu
 root=$1; host=$2; shift 2
 for dir in $PVESIM_BINDS; do
     mount --bind -o ro "$dir" "$root$dir"
 done
+mkdir -p "$PVESIM_WORK"
+mount -t overlay pvesim-usr \
+    -o "lowerdir=/usr,upperdir=$root/usr,workdir=$PVESIM_WORK,index=off,xino=off" "$root/usr"
 mount -t proc proc "$root/proc"
 mount -t tmpfs -o mode=0755,size=1m pvesim-dev "$root/dev"
 for node in null zero full random urandom tty; do
@@ -73,10 +89,30 @@ ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"
 ln -s /proc/self/fd/2 "$root/dev/stderr"
+if [ -n "${PVESIM_PCT_SOCKET:-}" ]; then
+    mkdir -p "$root/run/pvesim"
+    [ -e "$root/run/pvesim/pct.sock" ] || touch "$root/run/pvesim/pct.sock"
+    mount --bind "$PVESIM_PCT_SOCKET" "$root/run/pvesim/pct.sock"
+fi
 hostname "$host" 2>/dev/null || true
 ip link set lo up 2>/dev/null || true
-exec chroot "$root" $PVESIM_DROP_CAPS /usr/bin/env -i PATH="$PVESIM_PATH" HOME=/root \
-    USER=root LOGNAME=root SHELL=/bin/bash LANG=C.UTF-8 TERM=dumb "$@"
+exec chroot "$root" $PVESIM_DROP_CAPS /usr/bin/env -i "$@"
+"""
+
+# Runs inside the root as the first process: changes to the working directory (falling back
+# to / as lxc-attach does) and execs the command; with a label, reports a missing program the
+# way lxc-attach does (exit 127).
+_EXEC_SCRIPT = r"""
+had=${OLDPWD+x}; old=${OLDPWD-}
+cd -- "$1" 2>/dev/null || cd /
+if [ -n "$had" ]; then OLDPWD=$old; else unset OLDPWD; fi
+label=$2; shift 2
+if [ -n "$label" ] && ! command -v -- "$1" >/dev/null 2>&1; then
+    printf 'lxc-attach: %s: ../src/lxc/attach.c: lxc_attach_run_command: 1845 %s "%s"\n' \
+        "$label" 'No such file or directory - Failed to exec' "$1" >&2
+    exit 127
+fi
+exec "$@"
 """
 
 OS_RELEASE = {
@@ -87,7 +123,34 @@ OS_RELEASE = {
     "alpine": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
     'PRETTY_NAME="Alpine Linux v3.20"\n',
 }
-BASE_PACKAGES = ["bash", "coreutils", "openssh-server", "systemd", "ca-certificates", "iproute2"]
+# The distribution's python3 (for venvs and the PEP 668 marker); the interpreter that runs is
+# the simulator host's /usr/bin/python3, whatever its version.
+PYTHON_VERSIONS = {"debian": "3.11", "ubuntu": "3.12"}
+EXTERNALLY_MANAGED = """[externally-managed]
+Error=To install Python packages system-wide, try apt install
+ python3-xyz, where xyz is the package you are trying to
+ install.
+
+ If you wish to install a non-Debian-packaged Python package,
+ create a virtual environment using python3 -m venv path/to/venv.
+ Then use path/to/venv/bin/python and path/to/venv/bin/pip. Make
+ sure you have python3-full installed.
+
+ If you wish to install a non-Debian packaged Python application,
+ it may be easiest to use pipx install xyz, which will manage a
+ virtual environment for you. Make sure you have pipx installed.
+
+ See /usr/share/doc/python{version}/README.venv for more information.
+"""
+BASE_PACKAGES = [
+    "bash",
+    "coreutils",
+    "openssh-server",
+    "systemd",
+    "ca-certificates",
+    "iproute2",
+    "python3",
+]
 _SSH_UNIT = (
     "[Unit]\nDescription=OpenBSD Secure Shell server\n\n[Service]\nExecStart=/usr/sbin/sshd -D\n"
     "X-Infrahaus-Port=22\n\n[Install]\nWantedBy=multi-user.target\n"
@@ -108,12 +171,8 @@ class NetworkState:
 
 
 def _host_layout() -> tuple[list[str], dict[str, str]]:
-    """Host directories to bind read-only, and top-level symlinks (merged /usr) to recreate."""
-    binds = sorted(
-        str(path)
-        for path in Path("/usr").iterdir()
-        if path.is_dir() and not path.is_symlink() and path.name != "local"
-    )
+    """Top-level host directories to bind read-only (unmerged /usr), symlinks to recreate."""
+    binds: list[str] = []
     links: dict[str, str] = {}
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
@@ -125,30 +184,67 @@ def _host_layout() -> tuple[list[str], dict[str, str]]:
 
 
 def isolation_problem() -> str | None:
-    """Why commands cannot be isolated here, or None when ``unshare``+``chroot`` work."""
+    """Why commands cannot be isolated here, or None when ``unshare``+overlay+``chroot`` work."""
     for tool in ("unshare", "chroot", "mount"):
         if shutil.which(tool) is None:
             return f"'{tool}' not found"
-    try:
-        subprocess.run(
-            [
-                "unshare",
-                "--mount",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--uts",
-                "--ipc",
-                "--net",
-                "true",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        return f"unshare failed (the simulator must run as root): {exc}"
+    with tempfile.TemporaryDirectory(prefix="pvesim-probe-") as probe:
+        upper, work = Path(probe, "usr"), Path(probe, "work")
+        upper.mkdir()
+        work.mkdir()
+        options = f"lowerdir=/usr,upperdir={upper},workdir={work},index=off,xino=off"
+        try:
+            subprocess.run(
+                [
+                    "unshare",
+                    "--mount",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--uts",
+                    "--ipc",
+                    "--net",
+                    "--propagation",
+                    "private",
+                    "mount",
+                    "-t",
+                    "overlay",
+                    "pvesim-probe",
+                    "-o",
+                    options,
+                    str(upper),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=10,
+            )
+        except subprocess.CalledProcessError as exc:
+            detail = exc.stderr.decode(errors="replace").strip()
+            return f"unshare/overlay mount failed (the simulator must run as root): {detail}"
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            return f"unshare failed (the simulator must run as root): {exc}"
     return None
+
+
+def _whiteout(path: Path) -> None:
+    """An overlayfs whiteout: the lower layer's entry of that name is hidden."""
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
+
+
+def _opaque_dir(path: Path) -> None:
+    """An overlayfs opaque directory: the lower layer's contents of it are hidden."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.setxattr(path, "trusted.overlay.opaque", b"y")
+
+
+def _install_script(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    shutil.copy(source, target)
+    target.chmod(0o755)
 
 
 class Sandbox:
@@ -186,6 +282,7 @@ class Sandbox:
             "etc",
             "root",
             "tmp",
+            "usr",
             "var/tmp",
             "var/log",
             "var/lib",
@@ -194,13 +291,33 @@ class Sandbox:
             "opt",
             "srv",
             "mnt",
-            "usr/local/bin",
-            "usr/local/sbin",
-            "usr/local/lib/pvesim",
         ):
             (root / directory).mkdir(parents=True, exist_ok=True)
         (root / "tmp").chmod(0o1777)
         (root / "var/tmp").chmod(0o1777)
+        if self.problem is None:
+            # A fresh /usr/local (the host's is not part of the image).
+            _opaque_dir(root / "usr/local")
+            for sub in ("bin", "sbin", "lib", "share", "include", "src", "etc", "games"):
+                (root / "usr/local" / sub).mkdir(exist_ok=True)
+
+    def _shadow(self, root: Path, name: str, source: Path | None) -> None:
+        """Make ``name`` the stand-in ``source`` in /usr/bin (None: absent), wherever on PATH."""
+        if self.problem is not None:
+            return
+        for directory in ("usr/bin", "usr/sbin"):
+            target = root / directory / name
+            on_host = Path("/", directory, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source is not None and directory == "usr/bin":
+                _install_script(source, target)
+            elif on_host.exists() or on_host.is_symlink():
+                if source is not None:
+                    if target.exists() or target.is_symlink():
+                        target.unlink()
+                    target.symlink_to(f"../bin/{name}")
+                else:
+                    _whiteout(target)
 
     def create_node_root(self, node: str) -> Path:
         """The node's own filesystem: SFTP lands here and ``pct push`` reads from here."""
@@ -210,6 +327,9 @@ class Sandbox:
         (root / "etc/hostname").write_text(f"{node}\n")
         (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
         (root / "etc/group").write_text("root:x:0:\n")
+        (root / "run/pvesim").mkdir(parents=True, exist_ok=True)
+        for target, script in NODE_PROGRAMS.items():
+            _install_script(STANDINS_DIR / script, root / target)
         return root
 
     def create_container_root(
@@ -217,8 +337,8 @@ class Sandbox:
     ) -> Path:
         """Lay out a minimal distribution tree with the stand-ins installed (the "template")."""
         root = self.container_root(vmid)
-        if root.exists():
-            shutil.rmtree(root)
+        if root.parent.exists():
+            shutil.rmtree(root.parent)
         root.mkdir(parents=True)
         self._skeleton(root)
         etc = root / "etc"
@@ -235,6 +355,11 @@ class Sandbox:
         if Path("/etc/alternatives").is_dir():
             shutil.copytree("/etc/alternatives", etc / "alternatives", symlinks=True)
         (etc / "pvesim").mkdir()
+        python = PYTHON_VERSIONS.get(ostype)
+        real_python = (
+            os.path.realpath("/usr/bin/python3") if Path("/usr/bin/python3").exists() else ""
+        )
+        (etc / "pvesim/python").write_text(f"PYVER={python or ''}\nREAL_PYTHON={real_python}\n")
         units = etc / "systemd/system"
         (units / "multi-user.target.wants").mkdir(parents=True)
         (units / "ssh.service").write_text(_SSH_UNIT)
@@ -248,11 +373,16 @@ class Sandbox:
             ssh_dir = root / "root/.ssh"
             ssh_dir.mkdir(mode=0o700)
             (ssh_dir / "authorized_keys").write_text(ssh_keys.strip() + "\n")
-        shutil.copy(STANDINS_DIR / "lib.sh", root / "usr/local/lib/pvesim/lib.sh")
+        for script in STANDIN_LIBRARY:
+            _install_script(STANDINS_DIR / script, root / "usr/lib/pvesim" / script)
         for command, script in STANDIN_COMMANDS.items():
-            target = root / STANDIN_BIN.lstrip("/") / command
-            shutil.copy(STANDINS_DIR / script, target)
-            target.chmod(0o755)
+            self._shadow(root, command, STANDINS_DIR / script)
+        for command in HIDDEN_COMMANDS:
+            self._shadow(root, command, None)
+        if python:
+            marker = root / f"usr/lib/python{python}/EXTERNALLY-MANAGED"
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(EXTERNALLY_MANAGED.format(version=python))
         return root
 
     def destroy_container_root(self, vmid: int) -> None:
@@ -276,16 +406,43 @@ class Sandbox:
         (etc / "pvesim").mkdir(exist_ok=True)
         (etc / "pvesim/network").write_text("".join(f"{line}\n" for line in lines))
 
-    async def spawn(self, root: Path, hostname: str, argv: list[str]) -> asyncio.subprocess.Process:
-        """Start ``argv`` isolated in ``root`` with stdin/stdout/stderr as pipes."""
+    async def spawn(
+        self,
+        root: Path,
+        hostname: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str = "/",
+        label: str = "",
+        pct_socket: Path | None = None,
+    ) -> asyncio.subprocess.Process:
+        """Start ``argv`` isolated in ``root`` with stdin/stdout/stderr as pipes.
+
+        ``env`` is the command's whole environment (default: a root login's); ``cwd`` falls
+        back to ``/`` when it does not exist in the root; ``label`` (the vmid) makes a missing
+        program fail as lxc-attach reports it; ``pct_socket`` appears as /run/pvesim/pct.sock.
+        """
         if self.problem:
             raise RuntimeError(f"command isolation unavailable: {self.problem}")
-        env = {
+        if env is None:
+            env = {
+                "PATH": NODE_PATH,
+                "HOME": "/root",
+                "USER": "root",
+                "LOGNAME": "root",
+                "SHELL": "/bin/bash",
+                "LANG": "C.UTF-8",
+            }
+        host_env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "PVESIM_BINDS": " ".join(self._binds),
-            "PVESIM_PATH": CONTAINER_PATH,
+            "PVESIM_WORK": str(root.parent / f".{root.name}-usr-work"),
             "PVESIM_DROP_CAPS": self._drop_caps,
         }
+        if pct_socket is not None:
+            host_env["PVESIM_PCT_SOCKET"] = str(pct_socket)
+        assignments = [f"{key}={value}" for key, value in env.items() if "=" not in key and key]
         return await asyncio.create_subprocess_exec(
             "unshare",
             "--mount",
@@ -304,18 +461,32 @@ class Sandbox:
             "pvesim-sandbox",
             str(root),
             hostname,
+            *assignments,
+            "/bin/sh",
+            "-c",
+            _EXEC_SCRIPT,
+            "pvesim-exec",
+            cwd or "/",
+            label,
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=env,
+            env=host_env,
         )
 
     async def run(
-        self, root: Path, hostname: str, argv: list[str], stdin: bytes = b""
+        self,
+        root: Path,
+        hostname: str,
+        argv: list[str],
+        stdin: bytes = b"",
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str = "/",
     ) -> tuple[int, bytes, bytes]:
         """Run to completion; returns ``(exit status, stdout, stderr)``."""
-        process = await self.spawn(root, hostname, argv)
+        process = await self.spawn(root, hostname, argv, env=env, cwd=cwd)
         try:
             stdout, stderr = await process.communicate(stdin)
         finally:

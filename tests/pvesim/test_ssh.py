@@ -21,7 +21,8 @@ SERVICE_SCRIPT = r"""
 set -euo pipefail
 apt-get update -q
 apt-get install -y --no-install-recommends python3-venv redis-server
-pip install "fastapi==0.115.0" uvicorn
+python3 -m venv /opt/app/venv
+/opt/app/venv/bin/pip install "fastapi==0.115.0" uvicorn
 mkdir -p /etc/infrahaus/credentials /opt/app
 printf 'token=%s\n' s3cret > /etc/infrahaus/credentials/x
 chmod 600 /etc/infrahaus/credentials/x
