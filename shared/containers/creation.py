@@ -122,9 +122,9 @@ class CreationMixin(ContainerServiceBase):
 
         The caller enqueues the build after this returns (`shared.queue.enqueue_create`); the
         reconciler enqueues it if that enqueue is lost."""
-        check_network(data.ip, data.gateway)
         node = await self._target_node(user_id, data.node_id)
         node_id, node_name = node.id, node.name  # a rollback below expires the ORM objects
+        check_network(data.ip, data.gateway)
         template = None
         if data.template_id is not None:
             template = await self.session.get(Template, data.template_id)
@@ -163,7 +163,7 @@ class CreationMixin(ContainerServiceBase):
             select(Node).where(Node.user_id == user_id, Node.is_default)
         )
         if node is None:
-            raise InvalidInput("You have no default node; give a nodeId.", field="nodeId")
+            raise Conflict("You have no default node: give a nodeId, or make a node the default.")
         return node
 
     async def _resolve_os_template(self, user_id: uuid.UUID, node: Node, wanted: str) -> str:

@@ -114,17 +114,17 @@ OsTemplateRef = Annotated[
         examples=["debian-12-standard"],
     ),
 ]
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
 IpConfig = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^(dhcp|([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2})$(?!\n)",
+        pattern=rf"^(dhcp|{_IPV4}/(8|9|[12][0-9]|3[0-2]))$(?!\n)",
         description="`dhcp`, or a static IPv4 address with its prefix (`192.0.2.10/24`).",
         examples=["dhcp"],
     ),
 ]
-Ipv4 = Annotated[
-    str, msgspec.Meta(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}$(?!\n)", examples=["192.0.2.1"])
-]
+Ipv4 = Annotated[str, msgspec.Meta(pattern=rf"^{_IPV4}$(?!\n)", examples=["192.0.2.1"])]
 Nameserver = Annotated[
     str, msgspec.Meta(pattern=r"^[0-9A-Fa-f.:]{2,45}$(?!\n)", examples=["192.0.2.53"])
 ]
