@@ -10,7 +10,12 @@ from pathlib import Path
 import structlog
 
 from services.pvesim.faults import FaultRegistry, parse_fault_option
-from services.pvesim.simulator import SimulatorConfig, node_names, start_simulator
+from services.pvesim.simulator import (
+    DEFAULT_RRD_LAG,
+    SimulatorConfig,
+    node_names,
+    start_simulator,
+)
 
 log = structlog.get_logger()
 
@@ -84,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rrd-lag",
         type=float,
-        default=0.0,
+        default=DEFAULT_RRD_LAG,
         help="seconds /cluster/resources lags behind live guest status, like "
-        "pvestatd's RRD cache (default %(default)s = no lag)",
+        "pvestatd's cache (default %(default)s; 0 = no lag)",
     )
     parser.add_argument(
         "--ssh-authorized-key",

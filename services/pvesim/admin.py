@@ -10,6 +10,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from services.pvesim.auth import AclEntry, normalise_acl_path
 from services.pvesim.httpserver import Request, Response
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class AdminApi:
         match = _CONTAINER.match(path)
         if match and method == "GET":
             return self._container(int(match[1]))
+        if path == "/_admin/acl":
+            return self._acl(method, body)
         if path == "/_admin/ssh/authorized-keys" and method == "POST":
             key = str(body.get("key", "")).strip()
             if not key:
@@ -86,6 +89,38 @@ class AdminApi:
             return _error(405, f"method {method} not allowed")
         await self.sim.apply_reachability()
         return _ok(self.cluster.faults.snapshot()[node])
+
+    def _acl(self, method: str, body: dict) -> Response:
+        """``pveum acl modify``: ``{"path", "ugid" (user or token id), "role", "propagate",
+        "delete"}``; a missing ``role`` with ``delete`` removes every role of ``ugid`` there."""
+        access = self.sim.access
+        if method in ("PUT", "POST"):
+            path, ugid = body.get("path"), body.get("ugid")
+            role = body.get("role")
+            if not isinstance(path, str) or not isinstance(ugid, str):
+                return _error(400, "path and ugid are required")
+            if ugid not in access.users and ugid not in access.tokens:
+                return _error(400, f"no such user or token '{ugid}'")
+            if role is not None and role not in access.roles:
+                return _error(400, f"role '{role}' does not exist")
+            path = normalise_acl_path(path)
+            access.acl = [
+                entry
+                for entry in access.acl
+                if not (entry.path == path and entry.ugid == ugid and role in (None, entry.role))
+            ]
+            if not body.get("delete"):
+                if role is None:
+                    return _error(400, "role is required")
+                access.acl.append(AclEntry(path, ugid, role, bool(body.get("propagate", 1))))
+        elif method != "GET":
+            return _error(405, f"method {method} not allowed")
+        return _ok(
+            [
+                {"path": e.path, "ugid": e.ugid, "roleid": e.role, "propagate": int(e.propagate)}
+                for e in access.acl
+            ]
+        )
 
     def _state(self) -> dict[str, Any]:
         return {

@@ -13,11 +13,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import structlog
 
-from services.pvesim.auth import Authenticator, AuthFailure, Identity
+from services.pvesim.auth import Authenticator, AuthFailure, Caller, Identity, Pool
 from services.pvesim.cluster import Cluster
 from services.pvesim.errors import PveError, param_error, permission_error
 from services.pvesim.httpserver import Request, Response
@@ -150,6 +150,13 @@ class PveApi:
             self._add("POST", f"{lxc}/status/{action}", self.power_action, power)
         self._add("GET", "/cluster/resources", self.cluster_resources)
         self._add("GET", "/cluster/nextid", self.next_id)
+        self._add("GET", "/access/permissions", self.access_permissions)
+        pool_allocate = ("/pool/{poolid}", ("Pool.Allocate",), False)
+        self._add("GET", "/pools", self.list_pools)
+        self._add("POST", "/pools", self.create_pool, pool_allocate)
+        self._add(
+            "GET", "/pools/{poolid}", self.read_pool, ("/pool/{poolid}", ("Pool.Audit",), False)
+        )
 
     def _find_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -166,12 +173,20 @@ class PveApi:
         method = request.method
         if method not in ALLOWED_METHODS:
             return error_response(PveError(f"method '{method}' not available", 501))
-        parts = request.path.split("/", 3)
+        parts = unquote(request.path).split("/", 3)
         if len(parts) < 3 or parts[1] != "api2" or not parts[2]:
             return error_response(PveError("no such uri", 501))
         if parts[2] != "json":
             return error_response(PveError(f"no formatter for uri {request.path}", 501))
         rel_path = "/" + (parts[3] if len(parts) > 3 else "")
+        # pveproxy authenticates before it looks for a handler; only the login is open.
+        identity = None
+        if not _open_without_auth(method, rel_path.rstrip("/")):
+            try:
+                identity = self.auth.identify(method, request.headers, request.cookies)
+            except AuthFailure as failure:
+                await asyncio.sleep(self.auth_failure_delay)
+                return Response(401, b"", str(failure))
         found = self._find_route(method, rel_path.rstrip("/") or "/")
         if found is None:
             return error_response(PveError(f"Method '{method} {rel_path}' not implemented", 501))
@@ -182,22 +197,17 @@ class PveApi:
                 return fault
             params = self._collect_params(request, path_params)
             schema = load_schema()[f"{route.method} {route.template}"]
-            identity = None
-            if schema["permissions"].get("user") != "world":
-                try:
-                    identity = self.auth.identify(method, request.headers, request.cookies)
-                except AuthFailure as failure:
-                    await asyncio.sleep(self.auth_failure_delay)
-                    return Response(401, b"", str(failure))
+            if identity is not None:
                 if identity.is_token and not schema["allowtoken"]:
                     raise permission_error(
                         f"URI '{route.template}' not available with API token, need proper "
                         "ticket.\n"
                     )
-                self._check_route_permission(route, identity, path_params)
+                self._check_route_permission(route, identity, {**params, **path_params})
             errors = validate(schema["parameters"], params)
             if errors:
                 raise param_error(errors)
+            params = {key: value for key, value in params.items() if value is not None}
             if "node" in path_params:
                 self.cluster.node(path_params["node"])
             result = await route.handler(ApiContext(params, identity, request))
@@ -225,6 +235,7 @@ class PveApi:
 
     @staticmethod
     def _collect_params(request: Request, path_params: dict[str, str]) -> dict[str, Any]:
+        """``extract_params``: a JSON or form body, then the query string over it."""
         params: dict[str, Any] = {}
         if request.body:
             if request.method in ("GET", "DELETE"):
@@ -239,10 +250,10 @@ class PveApi:
                     raise PveError("JSON body must be an object", 400)
                 params.update(body)
             elif content_type in ("application/x-www-form-urlencoded", ""):
-                _merge_pairs(params, parse_qsl(request.body.decode(), keep_blank_values=True))
+                params.update(decode_urlencoded(request.body.decode("latin-1")))
             else:
                 raise PveError(f"unsupported content type '{content_type}'", 506)
-        _merge_pairs(params, parse_qsl(request.query, keep_blank_values=True), override=True)
+        params.update(decode_urlencoded(request.query))
         params.pop("_dc", None)
         conflicts = {
             key: "duplicate parameter (already defined in URI) with conflicting values!"
@@ -261,16 +272,17 @@ class PveApi:
         if route.permission is None:
             return
         acl_template, privileges, any_of = route.permission
-        granted = [p for p in privileges if p in identity.privileges]
-        if (any_of and granted) or (not any_of and len(granted) == len(privileges)):
-            return
-        acl_path = acl_template.format(**path_params)
-        raise permission_error(f"{acl_path}, {'|'.join(privileges)}")
+        acl_path = acl_template.format_map({k: str(v) for k, v in path_params.items()})
+        caller = identity.caller
+        if any_of:
+            caller.check_any(acl_path, privileges)
+        else:
+            caller.check(acl_path, privileges)
 
     @staticmethod
-    def _require(identity: Identity | None, acl_path: str, privilege: str) -> None:
-        if identity is None or privilege not in identity.privileges:
-            raise permission_error(f"{acl_path}, {privilege}")
+    def _caller(ctx: ApiContext) -> Caller:
+        assert ctx.identity is not None
+        return ctx.identity.caller
 
     # ----- handlers -----------------------------------------------------------------------
 
@@ -295,17 +307,35 @@ class PveApi:
             await asyncio.sleep(self.auth_failure_delay)
             raise PveError("authentication failure", 401)
         ticket, csrf = self.auth.create_ticket(userid)
-        privileges = self.auth.users[userid].privileges
         return {
             "username": userid,
             "ticket": ticket,
             "CSRFPreventionToken": csrf,
-            "cap": {
-                "vms": {p: 1 for p in privileges if p.startswith("VM.")},
-                "nodes": {p: 1 for p in privileges if p.startswith("Sys.")},
-                "storage": {p: 1 for p in privileges if p.startswith("Datastore.")},
-            },
+            "cap": self._capabilities(userid),
         }
+
+    def _capabilities(self, authid: str) -> dict[str, dict[str, int]]:
+        """``compute_api_permission``: privileges per top-level area, for the GUI."""
+        areas = {
+            "vms": ("/vms", ("VM.", "Permissions.Modify")),
+            "storage": ("/storage", ("Datastore.", "Permissions.Modify")),
+            "nodes": ("/nodes", ("Sys.", "Permissions.Modify")),
+            "sdn": ("/sdn", ("SDN.", "Permissions.Modify")),
+            "access": ("/access/groups", ("User.", "Group.", "Permissions.Modify")),
+            "dc": ("/", ("Sys.Audit", "Sys.Modify", "SDN.")),
+        }
+        access = self.auth.access
+        acl_paths = {entry.path for entry in access.acl}
+        result: dict[str, dict[str, int]] = {}
+        for area, (top, prefixes) in areas.items():
+            paths = {top} | {p for p in acl_paths if p.startswith(top.rstrip("/") + "/")}
+            granted: dict[str, int] = {}
+            for path in paths:
+                for privilege in access.permissions(authid, path):
+                    if privilege.startswith(prefixes):
+                        granted[privilege] = 1
+            result[area] = dict(sorted(granted.items()))
+        return result
 
     async def list_nodes(self, ctx: ApiContext) -> list[dict]:
         result = []
@@ -485,19 +515,19 @@ class PveApi:
 
     async def list_containers(self, ctx: ApiContext) -> list[dict]:
         self.cluster.node(ctx.node)
+        caller = self._caller(ctx)
         return [
             self.cluster.container_status(guest)
             for guest in sorted(self.cluster.guests.values(), key=lambda g: g.vmid)
-            if guest.kind == "lxc" and guest.node == ctx.node
+            if guest.kind == "lxc"
+            and guest.node == ctx.node
+            and caller.check(f"/vms/{guest.vmid}", ["VM.Audit"], noerr=True)
         ]
 
     async def create_container(self, ctx: ApiContext) -> str:
-        self._require(ctx.identity, f"/vms/{ctx.params['vmid']}", "VM.Allocate")
-        if ctx.params.get("unprivileged") in ("0", 0, False):
-            self._require(ctx.identity, "/", "Sys.Modify")
-        assert ctx.identity is not None
+        caller = self._caller(ctx)
         return await self.cluster.create(
-            ctx.node, ctx.params, ctx.identity.authid, ctx.identity.is_root
+            ctx.node, ctx.params, caller.authid, caller.is_root, caller=caller
         )
 
     async def container_index(self, ctx: ApiContext) -> list[dict]:
@@ -533,12 +563,16 @@ class PveApi:
         return {**guest.config, "digest": guest.digest()}
 
     async def put_config(self, ctx: ApiContext) -> None:
-        assert ctx.identity is not None
-        await self.cluster.update_config(ctx.node, ctx.vmid, ctx.params, ctx.identity.is_root)
+        caller = self._caller(ctx)
+        await self.cluster.update_config(
+            ctx.node, ctx.vmid, ctx.params, caller.is_root, caller=caller
+        )
         return None
 
     async def interfaces(self, ctx: ApiContext) -> list[dict] | None:
-        guest = self.cluster.container(ctx.node, ctx.vmid)
+        guest = self.cluster.guests.get(ctx.vmid)
+        if guest is None or guest.kind != "lxc" or guest.node != ctx.node:
+            return None  # get_interfaces finds no pid: undef, whether stopped or missing
         if guest.status != "running":
             return None
         result = [
@@ -593,7 +627,89 @@ class PveApi:
         return self.cluster.reboot(ctx.node, ctx.vmid, ctx.params, authid)
 
     async def cluster_resources(self, ctx: ApiContext) -> list[dict]:
-        return self.cluster.resources(ctx.params.get("type"))
+        caller = self._caller(ctx)
+        access = self.auth.access
+        type_filter = ctx.params.get("type")
+        result = []
+        for item in self.cluster.resources(type_filter):
+            if item["type"] in ("lxc", "qemu"):
+                if not caller.check(f"/vms/{item['vmid']}", ["VM.Audit"], noerr=True):
+                    continue
+                pool = access.pool_of(item["vmid"])
+                if pool is not None:
+                    item["pool"] = pool
+            elif item["type"] == "storage" and not caller.check_any(
+                f"/storage/{item['storage']}",
+                ["Datastore.Audit", "Datastore.AllocateSpace"],
+                noerr=True,
+            ):
+                continue
+            result.append(item)
+        if type_filter is None:
+            for name in sorted(access.pools):
+                if caller.check(f"/pool/{name}", ["Pool.Audit"], noerr=True):
+                    result.append({"id": f"/pool/{name}", "type": "pool", "pool": name})
+        return result
+
+    async def access_permissions(self, ctx: ApiContext) -> dict[str, dict[str, int]]:
+        caller = self._caller(ctx)
+        userid = str(ctx.params.get("userid") or caller.authid)
+        owner = userid.split("!", 1)[0] if "!" in userid else None
+        if userid != caller.authid and owner != caller.authid:
+            caller.check("/access", ["Sys.Audit"])
+        access = self.auth.access
+        if ctx.params.get("path"):
+            path = str(ctx.params["path"])
+            privileges = access.permissions(userid, path)
+            tree = {path: privileges} if privileges else {}
+        else:
+            tree = access.effective_permissions(userid)
+        return {
+            path: {privilege: int(flag) for privilege, flag in sorted(privileges.items())}
+            for path, privileges in tree.items()
+        }
+
+    async def list_pools(self, ctx: ApiContext) -> list[dict[str, Any]]:
+        caller = self._caller(ctx)
+        access = self.auth.access
+        wanted = ctx.params.get("poolid")
+        if wanted is not None and wanted not in access.pools:
+            raise PveError(f"pool '{wanted}' does not exist")
+        result = []
+        for name in sorted(access.pools):
+            if wanted is not None and name != wanted:
+                continue
+            if not caller.check(f"/pool/{name}", ["Pool.Audit"], noerr=True):
+                continue
+            pool = access.pools[name]
+            item: dict[str, Any] = {"poolid": name}
+            if pool.comment is not None:
+                item["comment"] = pool.comment
+            if wanted is not None:
+                item["members"] = _pool_members(self.cluster, pool, ctx.params.get("type"))
+            result.append(item)
+        return result
+
+    async def create_pool(self, ctx: ApiContext) -> None:
+        access = self.auth.access
+        name = str(ctx.params["poolid"])
+        if name in access.pools:
+            raise PveError(f"create pool failed: pool '{name}' already exists")
+        access.pools[name] = Pool(comment=ctx.params.get("comment") or None)
+        return None
+
+    async def read_pool(self, ctx: ApiContext) -> dict[str, Any]:
+        access = self.auth.access
+        name = str(ctx.params["poolid"])
+        pool = access.pools.get(name)
+        if pool is None:
+            raise PveError(f"pool '{name}' does not exist")
+        result: dict[str, Any] = {
+            "members": _pool_members(self.cluster, pool, ctx.params.get("type"))
+        }
+        if pool.comment is not None:
+            result["comment"] = pool.comment
+        return result
 
     async def next_id(self, ctx: ApiContext) -> str:
         if "vmid" in ctx.params:
@@ -604,18 +720,56 @@ class PveApi:
         return str(self.cluster.next_free_vmid())
 
 
-def _merge_pairs(
-    params: dict[str, Any], pairs: list[tuple[str, str]], override: bool = False
-) -> None:
-    """Repeated keys become lists (as pveproxy does); ``override`` replaces earlier sources."""
-    seen: set[str] = set()
-    for key, value in pairs:
-        if key in params and (key in seen or not override):
-            existing = params[key]
-            params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
-            params[key] = value
-        seen.add(key)
+def _pool_members(cluster: Cluster, pool: Pool, kind: str | None) -> list[dict[str, Any]]:
+    members: list[dict[str, Any]] = []
+    guests = {item["vmid"]: item for item in cluster.resources("vm")}
+    for vmid in sorted(pool.vms):
+        item = guests.get(vmid)
+        if item is not None and kind in (None, item["type"]):
+            members.append(item)
+    if kind in (None, "storage"):
+        node = next(iter(cluster.nodes))
+        members.extend(
+            item
+            for item in cluster.resources("storage")
+            if item["node"] == node and item["storage"] in pool.storage
+        )
+    return members
+
+
+def _open_without_auth(method: str, path: str) -> bool:
+    """``HTTPServer::auth_handler``: the calls pveproxy serves without credentials."""
+    return (path == "/access/ticket" and method in ("GET", "POST")) or (
+        path == "/access/domains" and method == "GET"
+    )
+
+
+_PERCENT = re.compile(r"%([0-9a-fA-F]{2})")
+
+
+def _unescape(text: str) -> str:
+    raw = _PERCENT.sub(lambda m: chr(int(m[1], 16)), text.replace("+", " "))
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def decode_urlencoded(data: str) -> dict[str, Any]:
+    """``PVE::APIServer::AnyEvent::decode_urlencoded``: pairs split on ``&`` *and* ``;``; a raw
+    ``=`` in a value cuts it short (Perl ``split /=/``); a key without value is undefined
+    (None); repeated keys become a list."""
+    result: dict[str, Any] = {}
+    if not data:
+        return result
+    for pair in re.split(r"[&;]", data):
+        fields = pair.split("=")
+        while len(fields) > 1 and fields[-1] == "":
+            fields.pop()  # Perl's split drops trailing empty fields
+        key = _unescape(fields[0])
+        value: Any = _unescape(fields[1]) if len(fields) > 1 else None
+        if value is not None and key in result and result[key] is not None:
+            old = result[key]
+            value = [*old, value] if isinstance(old, list) else [old, value]
+        result[key] = value
+    return result
 
 
 def _link_local(mac: str) -> str:

@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import ipaddress
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncssh
 import structlog
 
+from services.pvesim.auth import AccessControl, Caller
 from services.pvesim.errors import PveError, missing_config, param_error, permission_error
 from services.pvesim.faults import FaultRegistry
 from services.pvesim.sandbox import NetworkState, Sandbox
@@ -73,6 +75,28 @@ _CREATE_ONLY_KEYS = {
 }
 _REQUIRED_KEYS = {"memory", "rootfs", "ostype"}
 _ROOT_ONLY_FEATURES_MESSAGE = "changing feature flags (except nesting) is only allowed for root@pam"
+_PRIVILEGED_FEATURES_MESSAGE = (
+    "changing feature flags for privileged container is only allowed for root@pam"
+)
+# Create parameters ``create_vm`` extracts before ``check_ct_modify_config_perm`` sees the rest.
+_CREATE_EXTRACTED_KEYS = {
+    "node",
+    "vmid",
+    "ignore-unpack-errors",
+    "bwlimit",
+    "start",
+    "ha-managed",
+    "unprivileged",
+    "restore",
+    "unique",
+    "force",
+    "password",
+    "ssh-public-keys",
+    "pool",
+    "ostemplate",
+    "storage",
+}
+_NEW_DISK = re.compile(r"^(([^/:\s]+):)?(\d+(\.\d+)?)$")
 DHCP_NETWORK = ipaddress.IPv4Network("10.10.0.0/16")
 DHCP_GATEWAY = "10.10.0.1"
 
@@ -196,6 +220,8 @@ class Cluster:
         self.tasks = TaskManager(clock, first_pid=self.rng.randrange(0x10000, 0x3FFFFF))
         self.flocks = FlockTable()
         self.dhcp_leases: dict[str, str] = {}
+        # user.cfg (users, ACLs, pools); set by the simulator once it exists.
+        self.access: AccessControl | None = None
         self._next_lease = self.rng.randrange(10, 200)
 
     # ----- helpers -------------------------------------------------------------------------
@@ -337,24 +363,143 @@ class Cluster:
 
     # ----- create ---------------------------------------------------------------------------
 
-    def _check_features_permission(self, identity_is_root: bool, features: str | None) -> None:
-        if features is None or identity_is_root:
-            return
-        parsed = parse_property_string(features, _features_format())
-        if any(key != "nesting" and value not in ("0", "") for key, value in parsed.items()):
-            raise permission_error(_ROOT_ONLY_FEATURES_MESSAGE)
+    def check_ct_modify_config_perm(
+        self,
+        caller: Caller,
+        vmid: int,
+        pool: str | None,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        delete: list[str],
+        unprivileged: bool,
+    ) -> None:
+        """``PVE::LXC::check_ct_modify_config_perm``: per-key privileges; root@pam passes all.
 
-    def _template(self, node: Node, volid: str) -> tuple[str, str]:
+        The SSH side's ``pct create``/``pct set`` run as root@pam and so may set any feature.
+        """
+        if caller.is_root:
+            return
+        old = old or {}
+        for key in sorted(new):
+            self._check_config_key(caller, vmid, pool, key, old, new, False, unprivileged)
+        for key in delete:
+            self._check_config_key(caller, vmid, pool, key, old, new, True, unprivileged)
+
+    def _check_config_key(
+        self,
+        caller: Caller,
+        vmid: int,
+        pool: str | None,
+        key: str,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        delete: bool,
+        unprivileged: bool,
+    ) -> None:
+        indexed = re.match(r"^([a-z]+)(\d+)$", key)
+        prefix = indexed[1] if indexed else None
+        if key in ("cores", "cpuunits", "cpulimit"):
+            caller.check_vm_perm(vmid, pool, ["VM.Config.CPU"])
+        elif key == "rootfs" or prefix == "mp":
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Disk"])
+            if delete:
+                return
+            spec = parse_property_string(str(new[key]), _rootfs_format())
+            volume = spec.get("volume", "")
+            if volume.startswith("/"):
+                kind = "device" if volume.startswith("/dev/") else "bind"
+                raise permission_error(f"mount point type {kind} is only allowed for root@pam")
+            match = _NEW_DISK.match(volume)
+            if match:
+                caller.check(f"/storage/{match[2]}", ["Datastore.AllocateSpace"])
+            else:
+                caller.check(f"/storage/{volume.partition(':')[0]}", ["Datastore.Audit"])
+                caller.check(f"/vms/{vmid}", ["VM.Config.Disk"])
+        elif key in ("memory", "swap"):
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Memory"])
+        elif prefix == "net":
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Network"])
+            for raw in (old.get(key), None if delete else new.get(key)):
+                if raw:
+                    self._check_bridge_access(caller, str(raw))
+        elif prefix == "dev":
+            raise permission_error("configuring device passthrough is only allowed for root@pam")
+        elif key in ("nameserver", "searchdomain", "hostname"):
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Network"])
+        elif key == "features":
+            if not unprivileged:
+                raise permission_error(_PRIVILEGED_FEATURES_MESSAGE)
+            nesting_changed = other_changed = False
+            before = _parse_features(old.get("features"))
+            after = {} if delete else _parse_features(new.get("features"))
+            if not delete and before:
+                for feature in [*before, *after]:
+                    if before.get(feature, "") != after.get(feature, ""):
+                        if feature != "nesting":
+                            other_changed = True
+                            break
+                        nesting_changed = True
+            else:
+                changed = before if delete else after
+                if list(changed) == ["nesting"]:
+                    nesting_changed = True
+                elif changed:
+                    other_changed = True
+            if other_changed:
+                raise permission_error(_ROOT_ONLY_FEATURES_MESSAGE)
+            if nesting_changed:
+                caller.check_vm_perm(vmid, pool, ["VM.Allocate"])
+        elif key == "hookscript":
+            raise permission_error("changing the hookscript is only allowed for root@pam")
+        elif key == "tags":
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Options"])
+        else:
+            caller.check_vm_perm(vmid, pool, ["VM.Config.Options"])
+
+    @staticmethod
+    def _check_bridge_access(caller: Caller, raw: str) -> None:
+        """``check_vnet_access``: SDN.Use on the bridge (zone ``localnetwork``) or its VLAN."""
+        net = parse_property_string(raw, _net_format())
+        bridge = net.get("bridge")
+        if not bridge:
+            return
+        base = f"/sdn/zones/localnetwork/{bridge}"
+        tag, trunks = net.get("tag"), net.get("trunks")
+        if tag:
+            caller.check(f"{base}/{tag}", ["SDN.Use"])
+        for vlan in sorted({t for t in re.split(r"[;,]", trunks or "") if t}):
+            caller.check(f"{base}/{vlan}", ["SDN.Use"])
+        if not tag and not trunks:
+            caller.check(base, ["SDN.Use"])
+
+    def _template(self, node: Node, volid: str, caller: Caller) -> str | None:
+        """``check_volume_access`` for the template: its file name if the file exists (a
+        missing file only fails inside the create task, as ``restore_archive`` finds out)."""
         storage_name, _, volume = volid.partition(":")
         storage = node.storages.get(storage_name)
         if storage is None:
             raise PveError(f"storage '{storage_name}' does not exist")
         if not volume.startswith("vztmpl/"):
             raise PveError(f"unable to use volume {volid} - content type needs to be 'vztmpl'")
+        if not caller.check(f"/storage/{storage_name}", ["Datastore.Allocate"], noerr=True):
+            caller.check_any(
+                f"/storage/{storage_name}", ["Datastore.AllocateSpace", "Datastore.Audit"]
+            )
         filename = volume.removeprefix("vztmpl/")
-        if storage_name != "local" or filename not in TEMPLATES:
-            raise PveError(f"volume '{volid}' does not exist")
-        return filename, TEMPLATES[filename][0]
+        if not storage.allows("vztmpl") or filename not in TEMPLATES:
+            return None
+        return filename
+
+    def _check_rootdir_storage(self, node: Node, storage_name: str, caller: Caller) -> None:
+        """``check_and_activate_storage`` of ``create_vm``."""
+        storage = node.storages.get(storage_name)
+        if storage is None:
+            raise PveError(f"storage '{storage_name}' does not exist")
+        if not storage.allows("rootdir"):
+            raise param_error(
+                {"storage": f"storage '{storage_name}' does not support container directories"}
+            )
+        caller.check(f"/storage/{storage_name}", ["Datastore.AllocateSpace"])
 
     def _allocate_rootfs(self, node: Node, vmid: int, rootfs: str | None, storage: str) -> str:
         spec = parse_property_string(rootfs or f"{storage}:4", _rootfs_format())
@@ -362,10 +507,6 @@ class Cluster:
         storage_name, sep, size = volume.partition(":")
         if not sep:
             storage_name, size = storage, volume
-        if storage_name not in node.storages:
-            raise PveError(f"storage '{storage_name}' does not exist")
-        if not node.storages[storage_name].allows("rootdir"):
-            raise PveError(f"storage '{storage_name}' does not support container directories")
         try:
             gib = float(size)
         except ValueError:
@@ -394,49 +535,86 @@ class Cluster:
         return str(value)
 
     async def create(
-        self, node_name: str, params: dict[str, Any], authid: str, is_root: bool
+        self,
+        node_name: str,
+        params: dict[str, Any],
+        authid: str,
+        is_root: bool,
+        caller: Caller | None = None,
     ) -> str:
+        """``create_vm``: the synchronous checks in PVE's order, then the ``vzcreate`` task.
+
+        ``caller`` carries the permission checks; without one the call must be root@pam's
+        (``pct create`` on the node), for whom every check passes.
+        """
+        if caller is None:
+            if not is_root:
+                raise permission_error()
+            caller = Caller.root()
         node = self.node(node_name)
         vmid = int(params["vmid"])
+        unprivileged = to_bool(params.get("unprivileged", 1))
+        if not unprivileged:
+            caller.check("/", ["Sys.Modify"])
+        if to_bool(params.get("ha-managed", 0)):
+            caller.check("/", ["Sys.Console"])
         self.check_vmid_unused(vmid)
-        if "pool" in params:
-            raise permission_error(f"pool '{params['pool']}' does not exist")
-        self._check_features_permission(is_root, params.get("features"))
-        for key in params:
-            root_only = (key.startswith("dev") and key[3:].isdigit()) or key == "hookscript"
-            if root_only and not is_root:
-                raise permission_error(f"only root can set '{key}' config")
-        storage = str(params.get("storage", "local"))
-        if storage not in node.storages:
-            raise param_error({"storage": f"storage '{storage}' does not exist"})
-        if "rootfs" not in params and not node.storages[storage].allows("rootdir"):
-            raise param_error(
-                {"storage": f"storage '{storage}' does not support container directories"}
-            )
-        template, ostype = self._template(node, str(params["ostemplate"]))
         ssh_keys = params.get("ssh-public-keys")
         if ssh_keys:
-            for line in str(ssh_keys).splitlines():
-                if line.strip():
-                    try:
-                        asyncssh.import_public_key(line.strip())
-                    except (asyncssh.KeyImportError, ValueError):
-                        raise PveError("SSH public key validation error") from None
-        rootfs = self._allocate_rootfs(node, vmid, params.get("rootfs"), storage)
+            _validate_ssh_public_keys(str(ssh_keys))
+        pool = params.get("pool")
+        if pool is not None and (self.access is None or pool not in self.access.pools):
+            raise permission_error(f"pool '{pool}' does not exist")
+        if not (
+            caller.check(f"/vms/{vmid}", ["VM.Allocate"], noerr=True)
+            or (pool and caller.check(f"/pool/{pool}", ["VM.Allocate"], noerr=True))
+        ):
+            raise permission_error()
+        new_config = {k: v for k, v in params.items() if k not in _CREATE_EXTRACTED_KEYS}
+        self.check_ct_modify_config_perm(caller, vmid, pool, None, new_config, [], unprivileged)
+        volid = str(params["ostemplate"])
+        template = self._template(node, volid, caller)
+        storage = str(params.get("storage", "local"))
+        rootfs_param = params.get("rootfs")
+        if rootfs_param is not None:
+            rootfs_param = str(rootfs_param)
+            if re.fullmatch(r"\d+(\.\d+)?", rootfs_param):
+                rootfs_param = f"{storage}:{rootfs_param}"
+        mount_points = {
+            key: str(value)
+            for key, value in params.items()
+            if key.startswith("mp") and key[2:].isdigit()
+        }
+        if mount_points and rootfs_param is None:
+            raise PveError("mount points configured, but 'rootfs' not set - aborting")
+        for value in [rootfs_param, *mount_points.values()]:
+            if value is None:
+                continue
+            volume = parse_property_string(value, _rootfs_format()).get("volume", "")
+            if volume.startswith("/"):
+                if not caller.is_root:
+                    raise PveError("Only root can pass arbitrary filesystem paths.")
+                continue
+            self._check_rootdir_storage(node, volume.partition(":")[0], caller)
+        if rootfs_param is None:
+            self._check_rootdir_storage(node, storage, caller)
+        rootfs = self._allocate_rootfs(node, vmid, rootfs_param, storage)
         properties = load_schema()["POST /nodes/{node}/lxc"]["parameters"]["properties"]
         config: dict[str, Any] = {}
         for key in sorted(params):
-            if key in _CREATE_ONLY_KEYS or key == "rootfs":
+            if key in _CREATE_ONLY_KEYS or key in ("rootfs", "unprivileged"):
                 continue
             schema = properties.get(key) or properties.get(f"{key.rstrip('0123456789')}[n]", {})
             config[key] = self._config_value(key, params[key], schema)
+        ostype = TEMPLATES[template][0] if template else "unmanaged"
         config.setdefault("arch", "amd64")
         config.setdefault("hostname", f"CT{vmid}")
         config.setdefault("memory", 512)
         config.setdefault("ostype", ostype)
         config["rootfs"] = rootfs
         config.setdefault("swap", 512)
-        config.setdefault("unprivileged", 1)
+        if unprivileged:  # ``$conf->{unprivileged} = 1 if $unprivileged``: no line otherwise
+            config["unprivileged"] = 1
         config = dict(sorted(config.items()))
         await self.lock_config(node_name, vmid, CREATE_FLOCK_TIMEOUT)
         try:
@@ -447,9 +625,15 @@ class Cluster:
         guest = Guest(vmid, "lxc", node_name, {"lock": "create"}, created_at=self.clock.now())
         self.guests[vmid] = guest
         start_after = to_bool(params.get("start", 0))
+        disk = rootfs.split(",", 1)[0].partition(":")[2]
 
         async def body(task: Task) -> None:
             try:
+                task.log(f'  Logical volume "{disk}" created.')
+                if template is None:
+                    # archive_is_oci_format warns, then restore_archive dies.
+                    task.log(f"can't find file '{volid}'")
+                    raise TaskError(f"can't find file '{volid}'")
                 task.log(f"extracting archive '/var/lib/vz/template/cache/{template}'")
                 await self.task_sleep(task, "vzcreate")
                 await asyncio.to_thread(
@@ -466,6 +650,11 @@ class Cluster:
                 fingerprint = self.rng.randbytes(32).hex()[:43]
                 task.log(f"done: SHA256:{fingerprint} root@{config['hostname']}")
                 self.injected_failure(task)
+            except (TaskError, PveError) as exc:
+                task.log(f'  Logical volume "{disk}" successfully removed.')
+                self.guests.pop(vmid, None)
+                self.sandbox.destroy_container_root(vmid)
+                raise TaskError(f"unable to create CT {vmid} - {_error_text(exc)}") from None
             except BaseException:
                 self.guests.pop(vmid, None)
                 self.sandbox.destroy_container_root(vmid)
@@ -473,8 +662,11 @@ class Cluster:
             finally:
                 self.flocks.release(node_name, vmid)
             guest.config = config
+            if pool and self.access is not None and pool in self.access.pools:
+                self.access.pools[pool].vms.add(vmid)
             if start_after:
-                await self._start_in_task(task, guest)
+                # ``vm_start`` from inside the worker forks its own ``vzstart`` task.
+                self.start(node_name, vmid, {}, task.user, is_root=False)
 
         return self.tasks.start(node_name, "vzcreate", str(vmid), authid, body).upid
 
@@ -504,7 +696,7 @@ class Cluster:
     def _check_skiplock(self, params: dict[str, Any], is_root: bool) -> bool:
         skiplock = to_bool(params.get("skiplock", 0))
         if skiplock and not is_root:
-            raise permission_error("Only root may use this option.")
+            raise param_error({"skiplock": "Only root may use this option."})
         return skiplock
 
     def start(self, node: str, vmid: int, params: dict, authid: str, is_root: bool) -> str:
@@ -596,16 +788,32 @@ class Cluster:
         if guest.status == "running" and not force:
             raise PveError(f"unable to destroy CT {vmid} - container is running")
 
+        purge = to_bool(params.get("purge", 0))
+
         async def body(task: Task) -> None:
             await self.lock_config(node, vmid)
             try:
+                # Reload after the lock: a destroy that ran meanwhile removed the config.
+                if self.guests.get(vmid) is not guest:
+                    raise missing_config(node, vmid)
                 self._check_lock(guest)
                 if guest.status == "running":
+                    task.log(f"forced to stop CT {vmid} before destroying!")
                     await self._halt(guest)
-                await self.task_sleep(task, "vzdestroy")
+                duration = self.scaled(TASK_DURATIONS["vzdestroy"], node)
+                await asyncio.sleep(duration / 2)
                 self.injected_failure(task)
-                task.log(f'  Logical volume "vm-{vmid}-disk-0" successfully removed.')
+                for disk in _volumes_of(guest.config):
+                    task.log(f'  Logical volume "{disk}" successfully removed.')
+                # destroy_lxc_container leaves a zombie config holding only the lock.
+                guest.config = {"lock": "destroyed"}
                 await asyncio.to_thread(self.sandbox.destroy_container_root, vmid)
+                await asyncio.sleep(duration / 2)
+                if purge:
+                    task.log(f"purging CT {vmid} from related configurations..")
+                if self.access is not None:
+                    for pool in self.access.pools.values():
+                        pool.vms.discard(vmid)
                 self.guests.pop(vmid, None)
             finally:
                 self.flocks.release(node, vmid)
@@ -615,8 +823,18 @@ class Cluster:
     # ----- config ---------------------------------------------------------------------------
 
     async def update_config(
-        self, node: str, vmid: int, params: dict[str, Any], is_root: bool
+        self,
+        node: str,
+        vmid: int,
+        params: dict[str, Any],
+        is_root: bool,
+        caller: Caller | None = None,
     ) -> None:
+        """``update_vm``; ``caller`` as for :meth:`create` (None = root@pam on the node)."""
+        if caller is None:
+            if not is_root:
+                raise permission_error()
+            caller = Caller.root()
         self.container(node, vmid)
         changes = {
             k: v
@@ -633,15 +851,22 @@ class Cluster:
         both = {key: "can't set and delete the same option" for key in deletes if key in changes}
         if both:
             raise param_error(both)
-        self._check_features_permission(is_root, changes.get("features"))
         await self.lock_config(node, vmid)
         try:
             guest = self.container(node, vmid)
+            self._check_lock(guest)
             if params.get("digest") and params["digest"] != guest.digest():
                 raise PveError(
                     "detected modified configuration - file changed by other user? Try again."
                 )
-            self._check_lock(guest)
+            unprivileged = to_bool(guest.config.get("unprivileged", 0))
+            pool = self.access.pool_of(vmid) if self.access is not None else None
+            self.check_ct_modify_config_perm(
+                caller, vmid, pool, guest.config, {}, deletes, unprivileged
+            )
+            self.check_ct_modify_config_perm(
+                caller, vmid, pool, guest.config, changes, [], unprivileged
+            )
             if "unprivileged" in changes or "unprivileged" in deletes:
                 raise PveError("unable to modify read-only option: 'unprivileged'")
             for key in deletes:
@@ -831,6 +1056,35 @@ class Cluster:
         return items
 
 
+def _volumes_of(config: dict[str, Any]) -> list[str]:
+    """Volume names (``vm-101-disk-0``) of rootfs and mount points."""
+    names = []
+    for key, value in config.items():
+        if key == "rootfs" or (key.startswith("mp") and key[2:].isdigit()):
+            volume = str(value).split(",", 1)[0]
+            if ":" in volume and not volume.startswith("/"):
+                names.append(volume.partition(":")[2])
+    return names
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc.args[0]).strip() if exc.args else str(exc)
+
+
+def _validate_ssh_public_keys(text: str) -> None:
+    """``PVE::Tools::validate_ssh_public_keys``: every non-blank line must pass
+    ``ssh-keygen -l``, which reads authorized_keys lines, options prefix included."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            keys = asyncssh.import_authorized_keys(line.strip())
+        except (asyncssh.KeyImportError, ValueError):
+            keys = None
+        if not keys:
+            raise PveError("SSH public key validation error")
+
+
 def _format_of(path: str, key: str) -> dict:
     return load_schema()[path]["parameters"]["properties"][key]["format"]
 
@@ -845,3 +1099,7 @@ def _rootfs_format() -> dict:
 
 def _features_format() -> dict:
     return _format_of("POST /nodes/{node}/lxc", "features")
+
+
+def _parse_features(value: Any) -> dict[str, str]:
+    return parse_property_string(str(value), _features_format()) if value else {}

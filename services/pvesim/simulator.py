@@ -21,7 +21,15 @@ import structlog
 
 from services.pvesim.admin import AdminApi
 from services.pvesim.api import PveApi
-from services.pvesim.auth import ALL_PRIVILEGES, AUDITOR_PRIVILEGES, Authenticator, User
+from services.pvesim.auth import (
+    LIMITED_ROLE,
+    LIMITED_ROLE_PRIVILEGES,
+    AccessControl,
+    AclEntry,
+    Authenticator,
+    Token,
+    User,
+)
 from services.pvesim.cluster import Cluster
 from services.pvesim.faults import FaultRegistry
 from services.pvesim.httpserver import HttpsServer
@@ -33,7 +41,16 @@ from services.pvesim.tls import certificate_fingerprint, generate_certificate, s
 log = structlog.get_logger()
 
 TOKEN_ID = "root@pam!infrahaus"  # noqa: S105 - an id, not a secret
+# A second token with privilege separation and a narrow ACL, for permission-failure paths.
+LIMITED_TOKEN_ID = "deploy@pve!limited"  # noqa: S105 - an id, not a secret
+LIMITED_TOKEN_ACL = (
+    ("/", "PVEAuditor"),
+    ("/vms", LIMITED_ROLE),
+    ("/storage/local-lvm", "PVEDatastoreUser"),
+)
 SSH_USER = "root"
+# pvestatd refreshes its cache every 10 s, so a status change shows there ~5 s late on average.
+DEFAULT_RRD_LAG = 5.0
 
 
 @dataclass
@@ -53,7 +70,7 @@ class SimulatorConfig:
     key_file: Path | None = None
     auth_failure_delay: float = 3.0
     # Seconds /cluster/resources lags behind live status, like pvestatd's RRD cache (0 = live).
-    rrd_lag: float = 0.0
+    rrd_lag: float = DEFAULT_RRD_LAG
     ssh_authorized_keys: list[str] = field(default_factory=list)
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -72,6 +89,7 @@ class SimulatorHandle:
         self._owns_data_dir = owns_data_dir
         self.info: dict[str, Any] = {}
         self.cluster: Cluster
+        self.access: AccessControl
         self.api_server: HttpsServer
         self.admin_server: HttpsServer
         self.ssh_listeners: dict[str, NodeSshListener] = {}
@@ -109,6 +127,10 @@ class SimulatorHandle:
 
 def _secret(rng: random.Random | None, size: int = 16) -> str:
     return (rng.randbytes(size) if rng else secrets.token_bytes(size)).hex()
+
+
+def _uuid_shaped(raw: str) -> str:
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
 
 
 async def start_simulator(config: SimulatorConfig | None = None) -> SimulatorHandle:
@@ -152,26 +174,36 @@ async def _bring_up(handle: SimulatorHandle) -> None:
         generate_certificate(cert_file, key_file, [config.host, "localhost", *names])
     fingerprint = certificate_fingerprint(cert_file)
 
-    token_secret = _secret(secrets_rng)
-    token_secret = (
-        f"{token_secret[:8]}-{token_secret[8:12]}-{token_secret[12:16]}-"
-        f"{token_secret[16:20]}-{token_secret[20:32]}"
-    )
+    token_secret = _uuid_shaped(_secret(secrets_rng))
     users = [
-        User("root@pam", _secret(secrets_rng, 8), ALL_PRIVILEGES),
-        User("admin@pve", _secret(secrets_rng, 8), ALL_PRIVILEGES),
-        User("auditor@pve", _secret(secrets_rng, 8), AUDITOR_PRIVILEGES),
+        User("root@pam", _secret(secrets_rng, 8), "Administrator"),
+        User("admin@pve", _secret(secrets_rng, 8), "Administrator"),
+        User("auditor@pve", _secret(secrets_rng, 8), "PVEAuditor"),
     ]
-    authenticator = Authenticator(
-        clock, users, {TOKEN_ID: token_secret}, bytes.fromhex(_secret(secrets_rng, 32))
+    ticket_key = bytes.fromhex(_secret(secrets_rng, 32))
+    ssh_password = _secret(secrets_rng, 8)
+    # Drawn after everything else, so the older secrets stay the same for a given seed.
+    users.append(User("deploy@pve", _secret(secrets_rng, 8), "PVEAdmin"))
+    limited_secret = _uuid_shaped(_secret(secrets_rng))
+    access = AccessControl(
+        users,
+        [
+            Token(TOKEN_ID, token_secret, privsep=False),
+            Token(LIMITED_TOKEN_ID, limited_secret, True),
+        ],
     )
-    api = PveApi(cluster, authenticator, config.auth_failure_delay, fingerprint)
+    access.roles[LIMITED_ROLE] = LIMITED_ROLE_PRIVILEGES
+    access.acl.extend(AclEntry(path, LIMITED_TOKEN_ID, role) for path, role in LIMITED_TOKEN_ACL)
+    handle.access = access
+    cluster.access = access
+    api = PveApi(
+        cluster, Authenticator(clock, access, ticket_key), config.auth_failure_delay, fingerprint
+    )
     ssl_context = server_ssl_context(cert_file, key_file)
     handle.api_server = HttpsServer(api.handle, config.host, config.api_port, ssl_context)
     admin = AdminApi(handle)
     handle.admin_server = HttpsServer(admin.handle, config.host, config.admin_port, None)
 
-    ssh_password = _secret(secrets_rng, 8)
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key_file = data_dir / "ssh_client_key"
@@ -210,10 +242,19 @@ async def _bring_up(handle: SimulatorHandle) -> None:
                 "username": u.username,
                 "realm": u.realm,
                 "password": u.password,
-                "role": "Administrator" if u.privileges == ALL_PRIVILEGES else "PVEAuditor",
+                "role": u.role,
             }
             for u in users
         ],
+        "limitedToken": {
+            "tokenId": LIMITED_TOKEN_ID,
+            "tokenSecret": limited_secret,
+            "privsep": 1,
+            "acl": [
+                {"path": path, "role": role, "propagate": 1} for path, role in LIMITED_TOKEN_ACL
+            ],
+            "roles": {LIMITED_ROLE: sorted(LIMITED_ROLE_PRIVILEGES)},
+        },
         "sshHost": config.host,
         "sshPort": ssh_ports[names[0]],
         "sshPorts": ssh_ports,

@@ -114,7 +114,7 @@ class TaskManager:
         except (TaskError, PveError) as exc:
             task.exitstatus = str(exc.args[0]).strip().replace("\n", " ")
         except asyncio.CancelledError:
-            task.exitstatus = "interrupted by signal"
+            task.exitstatus = "received interrupt"
         except Exception as exc:
             log.exception("pvesim.task.crashed", upid=task.upid)
             task.exitstatus = f"internal simulator error: {exc}"

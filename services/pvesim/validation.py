@@ -45,26 +45,25 @@ def _perl_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(r"^(?:" + pattern.replace("(?^:", "(?:") + r")$")
 
 
-def _check_ipv4_config(value: str) -> None:
-    if value in ("dhcp", "manual"):
-        return
+def _is_cidr(value: str, version: int, max_prefix: int) -> bool:
+    """``pve_verify_cidrv4``/``v6``: an address and a prefix of 8 up to ``max_prefix``."""
+    address, sep, prefix = value.partition("/")
+    if not sep or not prefix.isdigit() or not 7 < int(prefix) <= max_prefix:
+        return False
     try:
-        ipaddress.IPv4Interface(value)
+        return ipaddress.ip_address(address).version == version
     except ValueError:
-        raise FormatError("invalid IPv4 configuration") from None
-    if "/" not in value:
-        raise FormatError("invalid IPv4 configuration")
+        return False
+
+
+def _check_ipv4_config(value: str) -> None:
+    if value not in ("dhcp", "manual") and not _is_cidr(value, 4, 32):
+        raise FormatError("value does not look like a valid ipv4 network configuration")
 
 
 def _check_ipv6_config(value: str) -> None:
-    if value in ("auto", "dhcp", "manual"):
-        return
-    try:
-        ipaddress.IPv6Interface(value)
-    except ValueError:
-        raise FormatError("invalid IPv6 configuration") from None
-    if "/" not in value:
-        raise FormatError("invalid IPv6 configuration")
+    if value not in ("auto", "dhcp", "manual") and not _is_cidr(value, 6, 128):
+        raise FormatError("value does not look like a valid ipv6 network configuration")
 
 
 def _check_mac(value: str) -> None:
@@ -175,8 +174,21 @@ def parse_property_string(value: str, fmt: dict[str, dict]) -> dict[str, str]:
             raise FormatError(f"invalid key in comma-separated list property: {key}")
         if key in result:
             raise FormatError(f"duplicate key in comma-separated list property: {key}")
+        if fmt[key].get("type") == "boolean":
+            item = parse_boolean(item)
         result[key] = item
     return result
+
+
+def parse_boolean(value: str) -> str:
+    """``JSONSchema::parse_boolean`` as property strings use it: 1/on/yes/true and
+    0/off/no/false (any case) become ``1``/``0``; anything else is left for the type check."""
+    lowered = value.lower()
+    if lowered in ("1", "on", "yes", "true"):
+        return "1"
+    if lowered in ("0", "off", "no", "false"):
+        return "0"
+    return value
 
 
 def _check_property_string(key: str, value: str, fmt: dict[str, dict]) -> None:
@@ -278,6 +290,8 @@ def validate(parameters_schema: dict, params: dict[str, Any]) -> dict[str, str]:
                 continue
             errors[key] = _NOT_IN_SCHEMA
             continue
+        if value is None:  # ``key`` or ``key=`` in a form body: undefined, as if not sent
+            continue
         if isinstance(schema.get("format"), dict) and isinstance(value, str):
             try:
                 _check_property_string(key, value, schema["format"])
@@ -293,7 +307,7 @@ def validate(parameters_schema: dict, params: dict[str, Any]) -> dict[str, str]:
         if requires and requires not in params and key not in errors:
             errors[requires] = f"missing property - '{key}' requires this property"
     for key, schema in properties.items():
-        if key.endswith("[n]") or schema.get("optional") or key in params:
+        if key.endswith("[n]") or schema.get("optional") or params.get(key) is not None:
             continue
         errors[key] = _MISSING
     return errors

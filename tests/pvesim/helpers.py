@@ -29,7 +29,21 @@ async def create_container(
     if wait:
         status = await wait_for_task(api, node, upid)
         assert status["exitstatus"] == "OK", status
+        if str(params.get("start", 0)) == "1":
+            started = await wait_for_task(api, node, await start_task_of(api, node, vmid))
+            assert started["exitstatus"] == "OK", started
     return upid
+
+
+async def start_task_of(api: httpx.AsyncClient, node: str, vmid: int) -> str:
+    """The UPID of the ``vzstart`` task a ``start=1`` create forked (PVE runs it separately)."""
+    response = await api.get(
+        f"/nodes/{node}/tasks",
+        params={"vmid": vmid, "typefilter": "vzstart", "source": "all"},
+    )
+    tasks = response.json()["data"]
+    assert tasks, f"no vzstart task for {vmid}"
+    return tasks[0]["upid"]
 
 
 async def run_task(

@@ -79,7 +79,7 @@ async def test_failing_tasks(
         json={
             "task_failure_rate": 1.0,
             "task_failure_types": ["vzcreate"],
-            "task_error": "unable to create CT - disk full",
+            "task_error": "disk full",
         },
     )
     response = await api.post(
@@ -92,9 +92,10 @@ async def test_failing_tasks(
     )
     upid = response.json()["data"]
     status = await wait_for_task(api, "pve", upid)
-    assert status["exitstatus"] == "unable to create CT - disk full"
+    # Every error inside the create task carries create_vm's prefix.
+    assert status["exitstatus"] == f"unable to create CT {new_vmid} - disk full"
     log = (await api.get(f"/nodes/pve/tasks/{upid}/log")).json()["data"]
-    assert log[-1]["t"] == "TASK ERROR: unable to create CT - disk full"
+    assert log[-1]["t"] == f"TASK ERROR: unable to create CT {new_vmid} - disk full"
     # A failed create frees the VMID again.
     assert (await api.get("/cluster/nextid", params={"vmid": new_vmid})).status_code == 200
 

@@ -44,11 +44,12 @@ async def test_full_lifecycle(api: httpx.AsyncClient, new_vmid: int) -> None:
     assert status["exitstatus"] == "OK" and status["type"] == "vzcreate"
     assert status["user"] == "root@pam" and status["tokenid"] == "infrahaus"
     log = (await api.get(f"/nodes/pve/tasks/{upid}/log")).json()
-    assert log["data"][0] == {
-        "n": 1,
+    assert log["data"][0] == {"n": 1, "t": f'  Logical volume "vm-{vmid}-disk-0" created.'}
+    assert {
+        "n": 2,
         "t": "extracting archive "
         "'/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst'",
-    }
+    } in log["data"]
     assert log["data"][-1]["t"] == "TASK OK" and log["total"] == len(log["data"])
 
     config = (await api.get(f"{base}/config")).json()["data"]

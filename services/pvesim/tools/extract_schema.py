@@ -36,6 +36,9 @@ SIMULATED_METHODS: dict[str, tuple[str, ...]] = {
     "/nodes/{node}/lxc/{vmid}/status/reboot": ("POST",),
     "/cluster/resources": ("GET",),
     "/cluster/nextid": ("GET",),
+    "/access/permissions": ("GET",),
+    "/pools": ("GET", "POST"),
+    "/pools/{poolid}": ("GET",),
 }
 
 # Documentation-only keys that the validator never reads; dropping them keeps the file small.
