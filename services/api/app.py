@@ -122,7 +122,9 @@ class InfrahausCore(InitPluginProtocol):
             window_seconds=self.settings.login_window_seconds,
         )
         # One pub/sub connection fans progress events out to every SSE client of this process.
-        app.state.event_hub = EventHub(self.settings.redis_url or "")
+        app.state.event_hub = EventHub(
+            self.settings.redis_url or "", tick_seconds=min(1.0, self.settings.sse_ping_seconds / 3)
+        )
         await app.state.event_hub.start()
         log.info("api started", queue=self.settings.queue_name)
         try:

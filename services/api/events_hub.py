@@ -73,14 +73,20 @@ QueueItem = Frame | _Resync
 
 
 class Subscription:
-    """One stream's view of a channel. Use as an async context manager, or call `close()`."""
+    """One stream's view of a channel. Use as an async context manager, or call `close()`.
 
-    __slots__ = ("_confirmed", "_hub", "channel", "closed", "queue")
+    Its queue is a plain bounded list with one waiter: the hub appends and wakes the stream,
+    the stream takes everything queued at once (one write per wake-up, however many events).
+    """
+
+    __slots__ = ("_buffer", "_confirmed", "_hub", "_waiter", "channel", "closed", "maxsize")
 
     def __init__(self, hub: EventHub, channel: str, maxsize: int) -> None:
         self._hub = hub
         self.channel = channel
-        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize)
+        self.maxsize = maxsize
+        self._buffer: list[QueueItem] = []
+        self._waiter: asyncio.Future[None] | None = None
         self._confirmed = asyncio.Event()
         self.closed = False
 
@@ -98,23 +104,21 @@ class Subscription:
             return False
         return True
 
-    async def get(self, seconds: float) -> QueueItem | None:
-        """The next item, or None after `seconds` without one."""
-        try:
-            return self.queue.get_nowait()
-        except asyncio.QueueEmpty:
-            pass
-        try:
-            async with asyncio.timeout(seconds):
-                return await self.queue.get()
-        except TimeoutError:
-            return None
+    async def wait(self) -> list[QueueItem]:
+        """Everything queued, oldest first; waits while nothing is. An empty list means the
+        hub's tick woke the stream (every `tick_seconds`): time to ping, or to poll."""
+        if not self._buffer:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        items, self._buffer = self._buffer, []
+        return items
 
     def drain(self) -> list[QueueItem]:
         """Everything queued right now, without waiting."""
-        items = []
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
+        items, self._buffer = self._buffer, []
         return items
 
     def close(self) -> None:
@@ -122,6 +126,7 @@ class Subscription:
         if not self.closed:
             self.closed = True
             self._hub._release(self)
+            self._wake()
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -131,15 +136,22 @@ class Subscription:
 
     # -- called by the hub ------------------------------------------------------------------
 
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _deliver(self, item: QueueItem) -> bool:
         """Queue `item`; on overflow replace the backlog by one RESYNC. False on overflow."""
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            self.drain()
-            self.queue.put_nowait(RESYNC)
-            return False
+        buffer = self._buffer
+        delivered = len(buffer) < self.maxsize
+        if delivered:
+            buffer.append(item)
+        else:
+            buffer.clear()
+            buffer.append(RESYNC)
+        self._wake()
+        return delivered
 
     def _confirm(self) -> None:
         """Redis (re)confirmed the channel: a first confirmation lets the stream start; a
@@ -177,6 +189,7 @@ class EventHub:
         redis_url: str,
         *,
         queue_size: int = 512,
+        tick_seconds: float = 1.0,
         keepalive_seconds: float = 5.0,
         max_backoff_seconds: float = 5.0,
     ) -> None:
@@ -188,12 +201,14 @@ class EventHub:
             client_name=f"infrahaus-events-{os.getpid()}",
         )
         self.queue_size = queue_size
+        self.tick_seconds = tick_seconds
         self.keepalive_seconds = keepalive_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self._channels: dict[str, _Channel] = {}
         self._commands: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
         self._connection: AbstractConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._connects = 0
         self._messages = 0
         self._overflows = 0
@@ -203,16 +218,27 @@ class EventHub:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="event-hub")
+            self._ticker = asyncio.create_task(self._tick(), name="event-hub-tick")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [task for task in (self._task, self._ticker) if task is not None]
+        self._task = self._ticker = None
+        for task in tasks:
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
         await self._pool.aclose()
+
+    async def _tick(self) -> None:
+        """Wake every stream now and then, so idle ones ping (and poll while disconnected);
+        one timer for all streams instead of one per stream and wait."""
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            for channel in list(self._channels.values()):
+                for subscription in list(channel.subscribers):
+                    subscription._wake()
 
     @property
     def connected(self) -> bool:

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from services.api.auth import SECURITY, CurrentUser
-from services.api.events_hub import RESYNC, EventHub, Frame, Subscription, sse_event
+from services.api.events_hub import EventHub, Frame, Subscription, sse_event
 from services.api.problems import problem_responses
 from services.api.schemas.events import EventPage
 from shared import events
@@ -111,33 +111,37 @@ async def _event_stream(
     try:
         replay, sent, done = await _backfill(state, container_id, sent)
         yield b"retry: %d\n\n" % RETRY_MS + b"".join(replay)
-        last_write = loop.time()
+        last_write = last_poll = loop.time()
         while not done:
-            wait = max(ping - (loop.time() - last_write), 0.0)
-            if not subscription.live:
-                wait = min(wait, POLL_SECONDS)
-            item = await subscription.get(wait)
+            items = await subscription.wait()
             out: list[bytes] = []
-            if item is None:  # quiet: poll the table if the live feed is down, else ping
-                if not subscription.live:
-                    out, sent, done = await _backfill(state, container_id, sent)
-                if not out and loop.time() - last_write >= ping:
-                    out.append(b": ping\n\n")
-            else:
-                for queued in (item, *subscription.drain()):
-                    if isinstance(queued, Frame) and queued.seq <= sent:
+            for queued in items:
+                if isinstance(queued, Frame):
+                    if queued.seq <= sent:
                         continue  # already sent (replayed, or back-filled)
-                    if queued is RESYNC or (isinstance(queued, Frame) and queued.seq > sent + 1):
-                        more, sent, done = await _backfill(state, container_id, sent)
-                        out += more
-                    if isinstance(queued, Frame) and queued.seq > sent and not done:
+                    if queued.seq == sent + 1:
                         out.append(queued.data)
                         sent, done = queued.seq, queued.terminal
-                    if done:
-                        break
+                        if done:
+                            break
+                        continue
+                # RESYNC (live messages possibly missed), or a gap before this frame
+                more, sent, done = await _backfill(state, container_id, sent)
+                out += more
+                if done:
+                    break
+                if isinstance(queued, Frame) and queued.seq > sent:  # row gone meanwhile
+                    out.append(queued.data)
+                    sent, done = queued.seq, queued.terminal
+            now = loop.time()
+            if not items and not subscription.live and now - last_poll >= POLL_SECONDS:
+                last_poll = now  # the live feed is down: poll the table
+                out, sent, done = await _backfill(state, container_id, sent)
+            if not out and now - last_write >= ping:
+                out.append(b": ping\n\n")
             if out:
                 yield b"".join(out)
-                last_write = loop.time()
+                last_write = now
     except Exception as exc:  # the client reconnects with its last id and loses nothing
         log.warning("event stream ended early", container_id=str(container_id), error=repr(exc))
     finally:
