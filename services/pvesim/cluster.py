@@ -8,6 +8,7 @@ the per-VMID flock and the config ``lock`` key as described in NOTES.md §5.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import ipaddress
 import random
@@ -130,6 +131,7 @@ class Guest:
     ipv4: str | None = None
     prefix: int = 16
     gateway: str | None = None
+    boot_id: int = 0  # counts starts, so a late DHCP lease only lands in the boot it belongs to
 
     def set_status(self, status: str, now: float) -> None:
         if status != self.status:
@@ -342,15 +344,44 @@ class Cluster:
             gateway=gateway,
             network=str(network.network_address) if network else None,
             broadcast=str(network.broadcast_address) if network else None,
+            method="static" if ip not in ("dhcp", "manual") else ip,
         )
 
     def _boot(self, guest: Guest) -> NetworkState | None:
         net = self.network_state(guest)
         guest.set_status("running", self.clock.now())
         guest.started_at = self.clock.now()
-        guest.ipv4 = net.ipv4 if net else None
+        guest.boot_id += 1
         guest.prefix = net.prefix if net else 16
+        faults = self.faults.get(guest.node)
+        if net is not None and net.method == "dhcp" and (faults.dhcp_no_lease or faults.dhcp_delay):
+            # The DHCP client has not got a lease yet: eth0 is up without an IPv4.
+            if not faults.dhcp_no_lease:
+                asyncio.get_running_loop().call_later(
+                    faults.dhcp_delay, self._grant_lease, guest, guest.boot_id
+                )
+            guest.ipv4 = None
+        else:
+            guest.ipv4 = net.ipv4 if net else None
+        self.sandbox.write_boot_state(guest.vmid, guest.hostname, self.current_network(guest))
+        return net
+
+    def _grant_lease(self, guest: Guest, boot_id: int) -> None:
+        if (
+            guest.status != "running"
+            or guest.boot_id != boot_id
+            or self.guests.get(guest.vmid) is not guest
+        ):
+            return
+        net = self.network_state(guest)
+        guest.ipv4 = net.ipv4 if net else None
         self.sandbox.write_boot_state(guest.vmid, guest.hostname, net)
+
+    def current_network(self, guest: Guest) -> NetworkState | None:
+        """The network as the running guest has it now (no IPv4 while DHCP has no lease)."""
+        net = self.network_state(guest)
+        if net is not None and guest.ipv4 is None and net.ipv4 is not None:
+            net = dataclasses.replace(net, ipv4=None, network=None, broadcast=None)
         return net
 
     async def _run_init(self, guest: Guest, verb: str) -> None:
@@ -883,7 +914,7 @@ class Cluster:
                 config[key] = self._config_value(key, value, schema)
             guest.config = dict(sorted(config.items()))
             if guest.status == "running" and "hostname" in changes:
-                self.sandbox.write_boot_state(vmid, guest.hostname, self.network_state(guest))
+                self.sandbox.write_boot_state(vmid, guest.hostname, self.current_network(guest))
         finally:
             self.flocks.release(node, vmid)
 

@@ -26,6 +26,10 @@ class NodeFaults:
     task_slowdown: float = 1.0
     lock_contention: bool = False
     shutdown_hangs: bool = False
+    # DHCP guests get their IPv4 this many seconds after start (0 = at once) ...
+    dhcp_delay: float = 0.0
+    # ... or never (no lease: /interfaces and `ip -4 a` show no IPv4 on eth0).
+    dhcp_no_lease: bool = False
 
     def is_healthy(self) -> bool:
         return self == NodeFaults()

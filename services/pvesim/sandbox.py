@@ -168,6 +168,7 @@ class NetworkState:
     gateway: str | None
     network: str | None
     broadcast: str | None
+    method: str = "static"  # dhcp, static or manual (how the guest gets its IPv4)
 
 
 def _host_layout() -> tuple[list[str], dict[str, str]]:
@@ -402,6 +403,7 @@ class Sandbox:
                 f"GATEWAY={net.gateway or ''}",
                 f"NETWORK={net.network or ''}",
                 f"BROADCAST={net.broadcast or ''}",
+                f"METHOD={net.method}",
             ]
         (etc / "pvesim").mkdir(exist_ok=True)
         (etc / "pvesim/network").write_text("".join(f"{line}\n" for line in lines))

@@ -116,10 +116,10 @@ async def test_service_script_state_is_visible_later(
 
     units = await pct_exec(node_ssh, new_vmid, "systemctl list-units --type=service --no-pager")
     assert "app.service" in units.stdout and "redis-server.service" in units.stdout
-    assert "active   running Infrahaus demo app" in units.stdout
+    assert "loaded active running Infrahaus demo app" in units.stdout
     sockets = await pct_exec(node_ssh, new_vmid, "ss -tlnp")
     assert "0.0.0.0:8080" in sockets.stdout and '"uvicorn"' in sockets.stdout
-    assert "0.0.0.0:6379" in sockets.stdout
+    assert "127.0.0.1:6379" in sockets.stdout and "[::1]:6379" in sockets.stdout
     secret = await pct_exec(node_ssh, new_vmid, "cat /etc/infrahaus/credentials/x")
     assert secret.stdout == "token=s3cret\n"
     enabled = await pct_exec(

@@ -41,6 +41,26 @@ pvesim_unit_ports() {
     } | sort -un
 }
 
+# Listening sockets of a unit as ADDRESS:PORT lines (IPv6 in brackets): X-Infrahaus-Listen=
+# lines verbatim; otherwise each port on the --host/--bind/--listen address of ExecStart, or
+# on both wildcards (0.0.0.0 and [::]) as a daemon with a default configuration does.
+pvesim_unit_listeners() {
+    local file=$1 listen host port
+    listen=$(sed -n 's/^[[:space:]]*X-Infrahaus-Listen[[:space:]]*=[[:space:]]*//p' "$file")
+    if [ -n "$listen" ]; then printf '%s\n' "$listen"; return; fi
+    host=$(grep -E '^[[:space:]]*ExecStart[[:space:]]*=' "$file" | grep -oE -- '--(host|bind)[= ][^ ]+' | head -n 1 | sed -E 's/^--(host|bind)[= ]//')
+    [ -z "$host" ] && host=$(grep -E '^[[:space:]]*ExecStart[[:space:]]*=' "$file" | grep -oE -- '--listen[= ][^ ]+:[0-9]+' | head -n 1 | sed -E 's/^--listen[= ]//; s/:[0-9]+$//')
+    for port in $(pvesim_unit_ports "$file"); do
+        case "$host" in
+            "") printf '0.0.0.0:%s\n[::]:%s\n' "$port" "$port" ;;
+            localhost) printf '127.0.0.1:%s\n' "$port" ;;
+            \[*) printf '%s:%s\n' "$host" "$port" ;;
+            *:*) printf '[%s]:%s\n' "$host" "$port" ;;
+            *) printf '%s:%s\n' "$host" "$port" ;;
+        esac
+    done
+}
+
 pvesim_unit_exe() {
     local exe
     exe=$(sed -n 's/^[[:space:]]*ExecStart[[:space:]]*=[-@+!:]*[[:space:]]*//p' "$1" | head -n 1 | awk '{print $1}')
@@ -65,8 +85,8 @@ pvesim_start_unit() {
     exe=$(pvesim_unit_exe "$file")
     printf '%s %s\n' "$pid" "$(date +%s)" > "$PVESIM_ACTIVE/$unit"
     pvesim_journal "$unit" "systemd[1]" "Starting $unit - $desc..."
-    for port in $(pvesim_unit_ports "$file"); do
-        pvesim_journal "$unit" "$exe[$pid]" "Listening on 0.0.0.0:$port"
+    for listener in $(pvesim_unit_listeners "$file"); do
+        pvesim_journal "$unit" "$exe[$pid]" "Listening on $listener"
     done
     pvesim_journal "$unit" "systemd[1]" "Started $unit - $desc."
 }
