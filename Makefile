@@ -35,6 +35,7 @@ openapi: $(INSTALLED) ## regenerate openapi/openapi.json from the app
 
 bench: $(INSTALLED) ## run the benchmarks (prints ratios against a bare Litestar route)
 	$(PY) -m bench
+	$(PY) -m bench.sse
 
 lint: $(INSTALLED) ## ruff lint and format check
 	$(VENV)/bin/ruff check .

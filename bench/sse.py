@@ -109,24 +109,28 @@ def _drafts(start: int, count: int, total: int) -> list[EventDraft]:
 
 async def _write(
     database_url: str, redis_url: str, container_id: uuid.UUID, args: argparse.Namespace
-) -> float:
+) -> tuple[float, list[float]]:
+    """Record the events; returns the time it took and each `record` call's duration."""
     settings = load_settings({}, database_url=database_url)
     engine = create_engine(settings, pooled=False)
     sessions = create_session_factory(engine)
     redis = Redis.from_url(redis_url)
     started = time.perf_counter()
+    durations: list[float] = []
     try:
         async with sessions() as session:
             n = 1
             while n <= args.events:
                 count = min(args.batch, args.events - n + 1)
+                before = time.perf_counter()
                 await events.record(session, redis, container_id, _drafts(n, count, args.events))
+                durations.append(time.perf_counter() - before)
                 n += count
                 await asyncio.sleep(args.interval)
     finally:
         await redis.aclose()
         await engine.dispose()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, durations
 
 
 class _Sampler(threading.Thread):
@@ -210,7 +214,9 @@ def main() -> int:
                 raise RuntimeError("a load generator failed before its streams were live")
         sampler.start()
         api_cpu_before = _cpu_seconds(api.pid)
-        write_seconds = asyncio.run(_write(database_url, servers.redis_url, container_id, args))
+        write_seconds, record_seconds = asyncio.run(
+            _write(database_url, servers.redis_url, container_id, args)
+        )
         results = []
         for client in clients:
             out, _ = client.communicate(timeout=120)
@@ -240,6 +246,8 @@ def main() -> int:
     cuts = statistics.quantiles(latencies, n=100)
     client_cpu = sum(result["cpu_s"] for result in results)
 
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(
         f"SSE fan-out: {args.subscribers} subscribers on one API process"
         f" ({args.clients} load-generator processes), {args.events} events in batches of"
@@ -253,6 +261,11 @@ def main() -> int:
     print(
         f"delivery latency: p50 {cuts[49]:.1f} ms   p99 {cuts[98]:.1f} ms"
         f"   max {latencies[-1]:.1f} ms   ({len(latencies)} deliveries)"
+    )
+    record_ms = sorted(x * 1000 for x in record_seconds)
+    print(
+        f"  (a latency includes the writer's INSERT + COMMIT + PUBLISH: `record` took"
+        f" p50 {statistics.median(record_ms):.1f} ms, max {record_ms[-1]:.1f} ms per batch)"
     )
     print(
         f"API RSS: {idle_rss / 2**20:.0f} MB idle, peak {sampler.rss / 2**20:.0f} MB;"
