@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import NamedTuple
 
 import asyncssh
 
+from shared import node_time
+from shared.node_time import on_node
 from shared.proxmox.errors import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
 
 
@@ -68,19 +71,20 @@ async def connect(
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise SshAuthFailed(f"the SSH private key cannot be read: {exc}") from None
     try:
-        return await asyncssh.connect(
-            host,
-            port,
-            username=username,
-            password=password,
-            client_keys=client_keys,
-            known_hosts=asyncssh.import_known_hosts(known_hosts_line(host, port, host_key)),
-            agent_path=None,
-            config=None,
-            connect_timeout=limit_seconds,
-            login_timeout=limit_seconds,
-            keepalive_interval=15,
-        )
+        with on_node():  # the handshake and login are the node's time too
+            return await asyncssh.connect(
+                host,
+                port,
+                username=username,
+                password=password,
+                client_keys=client_keys,
+                known_hosts=asyncssh.import_known_hosts(known_hosts_line(host, port, host_key)),
+                agent_path=None,
+                config=None,
+                connect_timeout=limit_seconds,
+                login_timeout=limit_seconds,
+                keepalive_interval=15,
+            )
     except asyncssh.HostKeyNotVerifiable:
         raise SshHostKeyChanged(
             f"SSH host key of {host}:{port} changed; if the node was reinstalled, update the"
@@ -134,7 +138,8 @@ class NodeSsh:
         """Several commands in one round trip (`a ; b ; c`); the exit status is the last one's."""
         line = " ; ".join(shlex.join(argv) for argv in commands)
         try:
-            done = await self.connection.run(line, check=False, timeout=limit_seconds)
+            with on_node():
+                done = await self.connection.run(line, check=False, timeout=limit_seconds)
         except asyncssh.TimeoutError:
             raise ProxmoxTimeout(
                 f"{commands[-1][0]!r} did not finish within {limit_seconds:g} s"
@@ -159,12 +164,17 @@ class NodeSsh:
         and `ProxmoxTimeout` raised (callers also wrap the command in the node's `timeout`, so
         the remote side stops too)."""
         try:
-            async with asyncio.timeout(limit_seconds):
-                async with self.connection.create_process(
-                    shlex.join(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
-                ) as process:
+            with on_node():
+                async with (
+                    asyncio.timeout(limit_seconds),
+                    self.connection.create_process(
+                        shlex.join(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                    ) as process,
+                ):
                     async for line in process.stdout:
+                        handled = time.perf_counter()
                         await on_line(line.rstrip("\r\n"))
+                        node_time.discount(time.perf_counter() - handled)
                     done = await process.wait(check=False)
         except TimeoutError:
             raise ProxmoxTimeout(f"{argv[0]!r} did not finish within {limit_seconds:g} s") from None
@@ -176,8 +186,11 @@ class NodeSsh:
     async def upload(self, data: bytes, remote_path: str, limit_seconds: float = 60.0) -> None:
         """Write `data` to `remote_path` on the node over SFTP (mode 0600: it may be secret)."""
         try:
-            async with asyncio.timeout(limit_seconds):
-                async with self.connection.start_sftp_client() as sftp:
+            with on_node():
+                async with (
+                    asyncio.timeout(limit_seconds),
+                    self.connection.start_sftp_client() as sftp,
+                ):
                     async with sftp.open(
                         remote_path, "wb", asyncssh.SFTPAttrs(permissions=0o600)
                     ) as remote:

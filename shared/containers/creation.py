@@ -7,6 +7,7 @@ the template itself is read again at every run, so fixing a template and retryin
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import uuid
 
@@ -25,6 +26,11 @@ from shared.vmids import VMID_MIN
 
 # How often a create whose auto-allocated VMID was taken meanwhile tries the next one.
 _ALLOCATION_TRIES = 5
+_CANCEL_FLAG_SECONDS = 86400
+
+
+def cancel_key(container_id: uuid.UUID) -> str:
+    return f"cancel:container:{container_id}"
 
 
 class PackageWanted(msgspec.Struct, frozen=True):
@@ -242,6 +248,7 @@ class CreationMixin(ContainerServiceBase):
         container.failed_phase = None
         container.failure_reason = None
         container.cancel_requested = False
+        await self.redis.delete(cancel_key(container.id))
         audit.record(
             self.session, user_id=user_id, action="container.retry", target_type="container",
             target_id=container.id, outcome="success",
@@ -275,4 +282,8 @@ class CreationMixin(ContainerServiceBase):
             await events.publish(self.redis, container.id, staged)
         else:
             await self.session.commit()
+        # The build looks here between steps (cheap); the column above is the record it
+        # reads at phase boundaries, so a failed write here only delays the stop.
+        with contextlib.suppress(Exception):
+            await self.redis.set(cancel_key(container.id), 1, ex=_CANCEL_FLAG_SECONDS)
         return container

@@ -11,6 +11,7 @@ import msgspec
 import stamina
 
 from shared.logging import get_logger
+from shared.node_time import on_node
 from shared.proxmox.errors import (
     CertificateMismatch,
     ProxmoxAuthError,
@@ -201,9 +202,10 @@ class ProxmoxClient:
                 if method != "GET":
                     headers["CSRFPreventionToken"] = ticket.csrf_token
         try:
-            response = await self._http.request(
-                method, path, params=_wire(params), data=_wire(data), headers=headers
-            )
+            with on_node():
+                response = await self._http.request(
+                    method, path, params=_wire(params), data=_wire(data), headers=headers
+                )
         except httpx.ConnectTimeout:
             raise _ConnectFailed(
                 f"{self.host}:{self.port} did not accept a connection in time"

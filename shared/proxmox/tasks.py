@@ -18,13 +18,13 @@ async def wait_for_task(
     upid: str,
     *,
     limit_seconds: float = 300.0,
-    first_poll: float = 0.2,
+    first_poll: float = 0.05,
     max_poll: float = 2.0,
 ) -> TaskResult:
     """Poll until the task stops; the result says `OK` or PVE's `exitstatus` error text.
 
-    Polls start fast (most tasks are short) and back off to `max_poll`, so a long task costs a
-    few requests a minute. Past `limit_seconds` it raises `ProxmoxTimeout`; the task itself keeps
+    Polls start fast (most tasks are short: a build waits on several) and back off by half
+    each time to `max_poll`, so a long task costs a few requests a minute. Past `limit_seconds` it raises `ProxmoxTimeout`; the task itself keeps
     running on the node.
     """
     deadline = time.monotonic() + limit_seconds

@@ -154,7 +154,7 @@ async def test_a_template_builds_to_ready_with_files_packages_and_scripts(
     assert detail["lastCompletedPhase"] == "finalizing"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].type == "complete"
-    steps = [e.step for e in events if e.type == "step"]
+    steps = [e.step for e in events if e.type in ("step", "complete")]
     assert steps.index("creating") < steps.index("starting") < steps.index("deploying")
     assert steps.index("deploying") < steps.index("syncing") < steps.index("finalizing")
     # script output lines carry the script's name and position

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from services.worker.context import WorkerContext
 from services.worker.pipeline import creating, deploying, finalizing, starting, syncing
 from services.worker.pipeline.build import Build, BuildCancelled, BuildFailed
-from shared import audit, events
+from shared import audit, events, node_time
 from shared.containers.creation import build_request_of
 from shared.db.models import Container, Node
 from shared.errors import DomainError
@@ -74,19 +74,20 @@ async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -
             async def announce_wait() -> None:
                 await build.step(f"Waiting for a free build slot on {node.name}")
 
-            async with app.build_slots.hold(node.id, str(container.id), on_wait=announce_wait):
-                return await _run_phases(build, job_try)
+            with node_time.measure() as build.timing:
+                async with app.build_slots.hold(node.id, str(container.id), on_wait=announce_wait):
+                    return await _run_phases(build, job_try)
 
 
 async def _run_phases(build: Build, job_try: int) -> str:
     try:
-        await build.check_cancel()
+        await build.check_cancel(durable=True)
         await build.resolve()
         async with build.service.nodes.ssh(build.node) as ssh:
             build.ssh = ssh
             for phase in Phase.after(build.container.last_completed_phase):
                 build.phase = phase
-                await build.check_cancel()
+                await build.check_cancel(durable=True)
                 await PHASES[phase](build)
         return "ready"
     except BuildCancelled:

@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.containers import ContainerService
-from shared.containers.creation import BuildRequest
+from shared.containers.creation import BuildRequest, cancel_key
 from shared.db.models import Container, Node
 from shared.errors import DomainError
 from shared.lifecycle import Phase
 from shared.logging import get_logger
+from shared.node_time import Measurement
 from shared.pct import Pct
 from shared.proxmox import ProxmoxClient
 from shared.proxmox.client import segment
@@ -87,6 +88,7 @@ class Build:
     masks: set[str] = field(default_factory=set)
     phase: Phase = Phase.CREATING
     template_revision: int | None = None
+    timing: Measurement | None = None  # this run's wall time and time waiting on the node
 
     @property
     def session(self) -> AsyncSession:
@@ -153,19 +155,36 @@ class Build:
             await asyncio.sleep(1.0)
         raise BuildFailed(f"the container stayed locked for {limit_seconds:g} s")
 
-    async def checkpoint(self, phase: Phase, **changes: Any) -> None:
-        """Record `phase` as done (and any other column changes) in one short transaction."""
+    async def checkpoint(self, phase: Phase, message: str, **changes: Any) -> None:
+        """Record `phase` as done (and any other column changes) together with its closing
+        `step` event: one transaction, then the publish."""
         await self.session.execute(
             update(Container)
             .where(Container.id == self.container.id)
             .values(last_completed_phase=phase.value, **changes)
         )
+        staged = await events.stage(
+            self.session, self.container.id, [self._masked(events.step(phase, message, 1.0))]
+        )
         await self.session.commit()
+        await events.publish(self.service.redis, self.container.id, staged)
         self.container.last_completed_phase = phase.value
         for name, value in changes.items():
             setattr(self.container, name, value)
 
-    async def check_cancel(self) -> None:
+    async def check_cancel(self, *, durable: bool = False) -> None:
+        """Between steps: has the user cancelled? Redis answers (one cheap round trip); the
+        database, which is the record, is asked at phase boundaries (`durable`), and whenever
+        Redis cannot answer, so a cancel is never missed for longer than a phase."""
+        if not durable:
+            try:
+                if await self.service.redis.exists(cancel_key(self.container.id)):
+                    raise BuildCancelled("the build was cancelled on request")
+                return
+            except BuildCancelled:
+                raise
+            except Exception:  # Redis away: ask the record
+                log.warning("cancel flag unreadable in Redis; asking the database")
         wanted = await self.session.scalar(
             select(Container.cancel_requested).where(Container.id == self.container.id)
         )

@@ -108,8 +108,7 @@ async def run(build: Build) -> None:
     else:
         raise BuildFailed("could not find a free VMID: every candidate was taken meanwhile")
     await build.vmids_changed()
-    await build.checkpoint(Phase.CREATING)
-    await build.step("Container created", 1.0)
+    await build.checkpoint(Phase.CREATING, "Container created")
 
 
 async def _owned_container_exists(build: Build) -> bool:

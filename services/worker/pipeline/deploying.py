@@ -51,8 +51,9 @@ async def run(build: Build) -> None:
         outcome = out.strip()
         if status != 0:
             raise BuildFailed(f"preparing {destination} failed: {(err or out).strip()[:300]}")
+        progress = f"File {index}/{len(files)}: {destination}"
         if outcome == "kept":
-            await build.log(f"{destination}: exists, kept (policy default)", file=spec.name)
+            done = f"{progress}: exists, kept (policy default)"
         else:
             user, group = owner_of(spec)
             await pct.push(
@@ -63,9 +64,6 @@ async def run(build: Build) -> None:
                 if outcome.startswith("backed-up")
                 else ""
             )
-            await build.log(
-                f"{destination}: written, mode {spec.mode}, owner {user}:{group}{note}",
-                file=spec.name,
-            )
-        await build.step(f"File {index}/{len(files)}: {destination}", index / max(len(files), 1))
-    await build.checkpoint(Phase.DEPLOYING)
+            done = f"{progress}: written, mode {spec.mode}, owner {user}:{group}{note}"
+        await build.step(done, index / (len(files) + 1), file=spec.name)
+    await build.checkpoint(Phase.DEPLOYING, f"{len(files)} file(s) in place")

@@ -11,7 +11,6 @@ from shared.lifecycle import EventType, Lifecycle, Phase
 
 
 async def run(build: Build) -> None:
-    await build.step("Finalizing")
     address = build.container.ip_address
     revision = build.template_revision  # the template as this run read it
     await build.session.execute(
@@ -24,10 +23,13 @@ async def run(build: Build) -> None:
         )
     )
     where = f" at {address}" if address else ""
+    facts: dict[str, object] = {"ipAddress": address} if address else {}
+    if build.timing is not None:  # of this run (a resumed build counts from its resumption)
+        facts["wallSeconds"] = round(build.timing.wall_seconds, 3)
+        facts["nodeSeconds"] = round(build.timing.node_seconds, 3)
     done = events.EventDraft(
         type=EventType.COMPLETE, step=Phase.FINALIZING, percent=100,
-        message=f"Container {build.container.hostname} is ready{where}",
-        metadata={"ipAddress": address} if address else {},
+        message=f"Container {build.container.hostname} is ready{where}", metadata=facts,
     )  # fmt: skip
     staged = await events.stage(build.session, build.container.id, [done])
     await build.session.commit()

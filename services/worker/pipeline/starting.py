@@ -16,7 +16,9 @@ from shared.lifecycle import Phase
 from shared.proxmox import ProxmoxError
 from shared.proxmox.tasks import run_task
 
-_POLL_SECONDS = 1.0
+# Probes start fast (an address is often there at once) and back off to once a second.
+_FIRST_POLL_SECONDS = 0.1
+_MAX_POLL_SECONDS = 1.0
 _REPORT_EVERY_SECONDS = 5.0
 
 
@@ -27,8 +29,7 @@ async def run(build: Build) -> None:
         await run_task(build.client, build.node.name, f"{build.lxc_path}/status/start")
     await build.step("Started; waiting for the network", 0.3)
     address = await wait_for_ipv4(build)
-    await build.checkpoint(Phase.STARTING, ip_address=address)
-    await build.step(f"Container is up at {address}", 1.0, ipAddress=address)
+    await build.checkpoint(Phase.STARTING, f"Container is up at {address}", ip_address=address)
 
 
 async def wait_for_ipv4(build: Build) -> str:
@@ -43,6 +44,7 @@ async def _until(build: Build, probe) -> str:  # type: ignore[no-untyped-def]
     limit = build.service.settings.build_network_timeout_seconds
     started = time.monotonic()
     next_report = started + _REPORT_EVERY_SECONDS
+    delay = _FIRST_POLL_SECONDS
     while True:
         address = await probe()
         if address:
@@ -59,7 +61,8 @@ async def _until(build: Build, probe) -> str:  # type: ignore[no-untyped-def]
                 f"Waiting for network ({waited} s)", 0.3 + 0.6 * min(waited / limit, 1)
             )
             next_report = now + _REPORT_EVERY_SECONDS
-        await asyncio.sleep(_POLL_SECONDS)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _MAX_POLL_SECONDS)
 
 
 async def _from_api_then_container(build: Build) -> str | None:

@@ -77,7 +77,7 @@ async def run(build: Build) -> None:
             await build.check_cancel()
             await _install(build, manager, script, plan[manager])
     await run_scripts(build)
-    await build.checkpoint(Phase.SYNCING)
+    await build.checkpoint(Phase.SYNCING, "Packages and scripts done")
 
 
 async def _install(build: Build, manager: str, script: str, names: list[str]) -> None:
