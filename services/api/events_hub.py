@@ -91,6 +91,11 @@ class Subscription:
         self.closed = False
 
     @property
+    def confirmed(self) -> bool:
+        """Redis confirmed the subscription once (the stream may replay and go live)."""
+        return self._confirmed.is_set()
+
+    @property
     def live(self) -> bool:
         """Redis confirmed the subscription and the connection is up: messages are arriving."""
         return self._confirmed.is_set() and self._hub.channel_live(self.channel)

@@ -234,8 +234,12 @@ class EventController(Controller):
             return Response(content=None, status_code=204)  # type: ignore[return-value]
         hub: EventHub = state.event_hub
         subscription = hub.subscribe(container_id)
-        if not await subscription.wait_confirmed(SUBSCRIBE_TIMEOUT_SECONDS):
-            subscription.close()
+        try:
+            confirmed = await subscription.wait_confirmed(SUBSCRIBE_TIMEOUT_SECONDS)
+        finally:
+            if not subscription.confirmed:  # timed out, or the request was cancelled
+                subscription.close()
+        if not confirmed:
             raise RedisConnectionError("the event subscription was not confirmed in time")
         return Stream(
             _event_stream(state, subscription, container_id, sent),
