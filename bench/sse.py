@@ -152,6 +152,14 @@ class _Sampler(threading.Thread):
         self.connections = max(self.connections, redis_connections(self.pid, self.redis_url))
 
 
+def _hub_figures(log: Path) -> dict[str, object]:
+    """What the API's event hub logged when it stopped."""
+    for line in log.read_text().splitlines():
+        if '"event hub stopped"' in line:
+            return json.loads(line)
+    return {}
+
+
 def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -178,6 +186,7 @@ def main() -> int:
     database_url = create_database(servers.postgres_admin_url, "infrahaus_bench")
     clients: list[subprocess.Popen[str]] = []
     api = None
+    hub: dict[str, object] = {}
     try:
         upgrade_to_head(database_url)
         port = free_port()
@@ -186,7 +195,7 @@ def main() -> int:
             "DATABASE_URL": database_url,
             "REDIS_URL": servers.redis_url,
             "LOG_FORMAT": "json",
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": "info",  # the hub logs its delivery figures when it stops
             "SECRET_KEYS": generate_key("bench"),
             "QUEUE_NAME": f"bench-{uuid.uuid4().hex[:8]}",
         }
@@ -231,6 +240,7 @@ def main() -> int:
         if api is not None:
             api.terminate()
             api.wait(15)
+            hub = _hub_figures(scratch / "api.log")
         drop_database(servers.postgres_admin_url, database_url)
         servers.stop()
 
@@ -261,6 +271,12 @@ def main() -> int:
     print(
         f"delivery latency: p50 {cuts[49]:.1f} ms   p99 {cuts[98]:.1f} ms"
         f"   max {latencies[-1]:.1f} ms   ({len(latencies)} deliveries)"
+    )
+    print(
+        f"  inside the API (hub received the message -> stream wrote it):"
+        f" p50 {hub.get('fanout_p50_ms')} ms   p99 {hub.get('fanout_p99_ms')} ms"
+        f"   ({hub.get('deliveries')} deliveries, {hub.get('overflows')} queue overflows,"
+        f" {hub.get('connects')} pub/sub connects)"
     )
     record_ms = sorted(x * 1000 for x in record_seconds)
     print(

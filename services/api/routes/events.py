@@ -12,6 +12,7 @@ No database connection is held while a stream waits: every read opens a short se
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -107,6 +108,7 @@ async def _event_stream(
 ) -> AsyncIterator[bytes]:
     """Replay, then live frames; pings while idle; returns after a terminal event."""
     ping = state.settings.sse_ping_seconds
+    fanout = state.event_hub.fanout
     loop = asyncio.get_running_loop()
     try:
         replay, sent, done = await _backfill(state, container_id, sent)
@@ -121,6 +123,7 @@ async def _event_stream(
                         continue  # already sent (replayed, or back-filled)
                     if queued.seq == sent + 1:
                         out.append(queued.data)
+                        fanout.add(time.monotonic() - queued.received)
                         sent, done = queued.seq, queued.terminal
                         if done:
                             break
