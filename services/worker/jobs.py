@@ -57,7 +57,7 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     with _request_context(job):
         async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
             outcome = await run_build(app, job.container_id, ctx["job_try"])
-    log.info("build finished", container_id=str(job.container_id), outcome=outcome)
+        log.info("build finished", outcome=outcome)
     return outcome
 
 

@@ -54,6 +54,7 @@ async def test_a_killed_workers_build_resumes_on_another_worker(
             )  # fmt: skip
             assert response.status_code == 202, response.text
             container_id = response.json()["id"]
+            request_id = response.headers["x-request-id"]
             deadline = time.monotonic() + 60
             while not any(
                 e.script_name == "10-slow.sh" for e in await stored_events(own, container_id)
@@ -72,6 +73,10 @@ async def test_a_killed_workers_build_resumes_on_another_worker(
             creates = [e for e in events if e.message == "Waiting for the create task"]
             assert len(creates) == 1
             assert "done" in [e.message for e in events]
+            # the request that asked for the build is named in the job's logs, on both workers
+            for log_name in ("worker-a.log", "worker-b.log"):
+                lines = (scratch_dir / log_name).read_text().splitlines()
+                assert any(f'"request_id": "{request_id}"' in line for line in lines), log_name
             print(f"build resumed and completed {resumed_after:.1f} s after the kill")
     finally:
         if first.poll() is None:

@@ -68,6 +68,10 @@ async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -
         container, node = row
         if container.lifecycle != Lifecycle.CREATING:
             return f"nothing to do: the container is {container.lifecycle}"
+        log.info(
+            "build started", node=node.name, vmid=container.vmid, job_try=job_try,
+            resume_after=container.last_completed_phase,
+        )  # fmt: skip
         async with service.nodes.client(node) as client:
             build = Build(service, container, node, build_request_of(container), client)
 
