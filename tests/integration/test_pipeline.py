@@ -7,16 +7,21 @@ import asyncio
 import itertools
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncssh
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
 from shared.db import ContainerEvent, create_engine
 from shared.settings import Settings
-from tests.integration.helpers import Session, node_body
+from tests.integration.helpers import Session, forget_nodes, login, node_body
+from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 pytestmark = pytest.mark.usefixtures("running_worker")
 
@@ -373,3 +378,43 @@ async def test_the_request_is_checked_before_anything_is_queued(
         "POST", "/api/containers", json={**base, "osTemplate": "debian-12-standard"}
     )
     assert response.status_code == 404
+
+
+async def test_a_late_dhcp_lease_is_waited_for_with_progress(
+    alice: Session, pve: RunningSimulator, pve_admin: Any, settings: Settings
+) -> None:
+    node_id = await register(alice, pve, "pve3")
+    fault = await pve_admin.put("/faults/pve3", json={"dhcp_delay": 6})
+    assert fault.status_code == 200, fault.text
+    built = await create(alice, hostname="late-01", nodeId=node_id, osTemplate="debian-12-standard")
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "ready", detail["failureReason"]
+    messages = [e.message for e in await stored_events(settings, built["id"])]
+    assert any(m.startswith("Waiting for network (") for m in messages), messages
+    assert detail["ipAddress"].startswith("10.10.")
+
+
+async def test_no_dhcp_lease_fails_the_build_after_a_bounded_wait(
+    pve: RunningSimulator, pve_admin: Any, settings: Settings, scratch_dir: Path
+) -> None:
+    own = msgspec.structs.replace(
+        settings, queue_name=f"nolease-{uuid.uuid4().hex[:8]}", build_network_timeout_seconds=3
+    )
+    worker = start_process("services.worker", settings_environment(own), scratch_dir / "w.log")
+    try:
+        await asyncio.wait_for(wait_for_worker(own.redis_url or "", own.queue_name), 30)
+        async with AsyncTestClient(create_app(own), base_url="https://testserver.local") as client:
+            alice = await login(client, pve, 0, "127.0.0.1")
+            await forget_nodes(own, alice.user_id)
+            node_id = await register(alice, pve, "pve3")
+            await pve_admin.put("/faults/pve3", json={"dhcp_no_lease": True})
+            built = await create(
+                alice, hostname="nolease-01", nodeId=node_id, osTemplate="debian-12-standard"
+            )
+            detail = await wait_until_done(alice, built["id"])
+    finally:
+        stop_process(worker)
+    assert detail["lifecycle"] == "error"
+    assert detail["failedPhase"] == "starting"
+    assert "no IPv4 address within 3 s" in detail["failureReason"]
+    assert "vmbr0" in detail["failureReason"]
