@@ -158,7 +158,9 @@ class Subscription:
         else:
             buffer.clear()
             buffer.append(RESYNC)
-        self._wake()
+        waiter = self._waiter  # (`_wake`, inlined: this runs once per event and stream)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         return delivered
 
     def _confirm(self) -> None:
@@ -191,9 +193,10 @@ class Delays:
         self.buckets = [0] * 100_001
         self.count = 0
 
-    def add(self, seconds: float) -> None:
-        self.buckets[min(max(int(seconds / self.STEP), 0), 100_000)] += 1
-        self.count += 1
+    def add(self, seconds: float, count: int = 1) -> None:
+        index = int(seconds * 10_000)
+        self.buckets[index if 0 <= index <= 100_000 else (0 if index < 0 else 100_000)] += count
+        self.count += count
 
     def quantile(self, q: float) -> float | None:
         """The delay in seconds below which a fraction `q` of the delays fall."""
@@ -440,9 +443,11 @@ class EventHub:
             return
         self._messages += 1
         frame = Frame(envelope, time.monotonic())
+        overflows = 0
         for subscription in channel.subscribers:
             if not subscription._deliver(frame):
-                self._overflows += 1
+                overflows += 1
+        self._overflows += overflows
 
     def _confirmed(self, name: str) -> None:
         channel = self._channels.get(name)

@@ -117,15 +117,17 @@ async def _event_stream(
         while not done:
             items = await subscription.wait()
             out: list[bytes] = []
+            live = 0  # frames forwarded as they came (the common case, kept cheap)
             for queued in items:
                 if isinstance(queued, Frame):
-                    if queued.seq <= sent:
+                    seq = queued.seq
+                    if seq <= sent:
                         continue  # already sent (replayed, or back-filled)
-                    if queued.seq == sent + 1:
+                    if seq == sent + 1:
                         out.append(queued.data)
-                        fanout.add(time.monotonic() - queued.received)
-                        sent, done = queued.seq, queued.terminal
-                        if done:
+                        sent, live = seq, live + 1
+                        if queued.terminal:
+                            done = True
                             break
                         continue
                 # RESYNC (live messages possibly missed), or a gap before this frame
@@ -136,6 +138,9 @@ async def _event_stream(
                 if isinstance(queued, Frame) and queued.seq > sent:  # row gone meanwhile
                     out.append(queued.data)
                     sent, done = queued.seq, queued.terminal
+            if live:  # the delay of the oldest of them, counted for each (one histogram add)
+                oldest = next(i for i in items if isinstance(i, Frame))
+                fanout.add(time.monotonic() - oldest.received, live)
             now = loop.time()
             if not items and not subscription.live and now - last_poll >= POLL_SECONDS:
                 last_poll = now  # the live feed is down: poll the table
