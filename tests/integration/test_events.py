@@ -518,3 +518,28 @@ async def test_a_slow_subscriber_falls_back_without_blocking_others(
         assert hub.stats().subscribers == 0
     finally:
         await hub.stop()
+
+
+async def test_a_channel_left_and_joined_again_at_once_stays_subscribed(
+    settings: Settings, writer: Writer, redis: Redis
+) -> None:
+    owned = await owned_container(settings)
+    hub = EventHub(settings.redis_url or "")
+    await hub.start()
+    try:
+        first = hub.subscribe(owned.container_id)
+        assert await first.wait_confirmed(5)
+        first.close()  # UNSUBSCRIBE sent ...
+        second = hub.subscribe(owned.container_id)  # ... and SUBSCRIBE again before its reply
+        assert await second.wait_confirmed(5)
+        await writer.record(owned.container_id, 2)
+        async with asyncio.timeout(5):
+            items = await second.wait()
+            while len(items) < 2:
+                items += await second.wait()
+        assert [item.seq for item in items if isinstance(item, Frame)] == [1, 2]
+        assert (await redis.pubsub_numsub(events.channel(owned.container_id)))[0][1] == 1
+        second.close()
+        assert hub.stats().channels <= 1 and hub.stats().subscribers == 0
+    finally:
+        await hub.stop()
