@@ -50,7 +50,8 @@ async def test_a_killed_workers_build_resumes_on_another_worker(
             template_id = await make_template(alice, packages=[], files=[], scripts=[slow])
             response = await alice.call(
                 "POST", "/api/containers",
-                json={"hostname": "resume-01", "nodeId": node_id, "templateId": template_id},
+                json={"hostname": "resume-01", "nodeId": node_id, "templateId": template_id,
+                      "vmid": 7970},
             )  # fmt: skip
             assert response.status_code == 202, response.text
             container_id = response.json()["id"]

@@ -69,7 +69,7 @@ async def test_the_example_template_builds_and_streams_to_complete(
         listing = (await api.get("/api/templates?q=web-basic", headers=headers)).json()
         template = next(t for t in listing["items"] if t["name"] == "web-basic")
         created = await api.post("/api/containers", headers=headers, json={
-            "hostname": "web-basic-01", "nodeId": node.json()["id"],
+            "hostname": "web-basic-01", "nodeId": node.json()["id"], "vmid": 7960,
             "templateId": template["id"]})  # fmt: skip
         assert created.status_code == 202, created.text
         body = created.json()

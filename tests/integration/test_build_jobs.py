@@ -60,7 +60,8 @@ async def test_a_build_whose_enqueue_was_lost_is_reconciled(
     node_id = await register(alice, pve)
     created = await alice.call(
         "POST", "/api/containers",
-        json={"hostname": "lost-01", "nodeId": node_id, "osTemplate": "debian-12-standard"},
+        json={"hostname": "lost-01", "nodeId": node_id, "osTemplate": "debian-12-standard",
+              "vmid": 7950},
     )  # fmt: skip
     assert created.status_code == 202, created.text
     container_id = uuid.UUID(created.json()["id"])

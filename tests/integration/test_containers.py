@@ -357,36 +357,25 @@ async def test_the_delete_job_retries_a_down_node_then_gives_up_into_error(
     settings: Settings,
     token_api: httpx.AsyncClient,
     pve_admin: httpx.AsyncClient,
-    redis,
 ) -> None:
     from arq import Retry
 
     from services.worker import jobs
-    from shared.crypto import SecretBox
-    from shared.db import create_session_factory
-    from shared.proxmox.pool import ProxmoxClientPool
+    from services.worker.context import WorkerContext
 
     node_id = await register(alice, pve)
     container_id = await our_row(settings, alice, node_id, await pve_container(token_api, "pve"))
     assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
     await pve_admin.put("/faults/pve", json={"down": True})
 
-    engine = create_engine(settings, pooled=False)
-    pool = ProxmoxClientPool()
-    ctx = {
-        "db_sessions": create_session_factory(engine),
-        "settings": settings,
-        "secret_box": SecretBox.from_spec(settings.secret_keys or ""),
-        "redis": redis,
-        "proxmox_clients": pool,
-    }
+    app = WorkerContext.build(settings, "test-delete")
+    payload = {"container_id": container_id}
     try:
         with pytest.raises(Retry):
-            await jobs.delete_container({**ctx, "job_try": 1}, container_id)
-        outcome = await jobs.delete_container({**ctx, "job_try": jobs.MAX_TRIES}, container_id)
+            await jobs.delete_container({"app": app, "job_try": 1}, payload)
+        outcome = await jobs.delete_container({"app": app, "job_try": jobs.MAX_TRIES}, payload)
     finally:
-        await pool.aclose()
-        await engine.dispose()
+        await app.aclose()
     assert outcome == "failed"
     detail = (await alice.call("GET", f"/api/containers/{container_id}")).json()
     assert detail["lifecycle"] == "error"

@@ -25,6 +25,8 @@ from tests.support import settings_environment, start_process, stop_process, wai
 
 pytestmark = pytest.mark.usefixtures("running_worker")
 
+# Explicit VMIDs far from 100: the simulator is shared by the session, and other tests expect
+# the low ids free. The one test of automatic allocation deletes what it made.
 _vmids = itertools.count(7000)
 
 NGINX_CONF = "server { listen 80; root /var/www/infrahaus; }\n"
@@ -186,6 +188,7 @@ async def test_a_template_builds_to_ready_with_files_packages_and_scripts(
 
 
 async def create(session: Session, **body: Any) -> dict[str, Any]:
+    body.setdefault("vmid", next(_vmids))
     response = await session.call("POST", "/api/containers", json=body)
     assert response.status_code == 202, response.text
     return response.json()
@@ -304,6 +307,16 @@ async def test_two_creates_racing_for_one_vmid_have_one_winner(
     )
     assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
     assert len({a.json()["vmid"] for a in answers}) == 4
+    for answer in answers:  # leave the low VMIDs as we found them
+        path = f"/api/containers/{answer.json()['id']}"
+        await wait_until_done(alice, answer.json()["id"])
+        assert (await alice.call("DELETE", path)).status_code == 202
+    for answer in answers:
+        path = f"/api/containers/{answer.json()['id']}"
+        deadline = time.monotonic() + 60
+        while (await alice.call("GET", path)).status_code != 404:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.3)
 
 
 async def test_cancel_stops_the_build_and_cleans_up_when_asked(
