@@ -523,7 +523,7 @@ class NodeShell:
             for key, value in guest.config.items():
                 stdio.write_out(f"{key}: {value}\n".encode())
             return 0
-        raise PctError(f"unknown command 'pct {command}'\n{PCT_USAGE.rstrip()}")
+        raise PctError(f"ERROR: unknown command 'pct {command}'\n{PCT_USAGE.rstrip()}")
 
     @staticmethod
     def _parse(args: list[str], spec: dict[str, str], usage: str) -> tuple[list[str], dict]:

@@ -225,3 +225,12 @@ async def test_ubuntu_carries_its_own_externally_managed_marker(
     await inside(node_ssh, new_vmid, "apt-get install -y python3-pip >/dev/null")
     status, _, err = await inside(node_ssh, new_vmid, "pip install requests")
     assert status == 1 and "/usr/share/doc/python3.12/README.venv" in err
+
+
+def test_dhcp_faults_from_the_command_line() -> None:
+    from services.pvesim.faults import FaultRegistry, parse_fault_option
+
+    registry = FaultRegistry(["pve"], seed=1)
+    node, changes = parse_fault_option("pve:dhcp_delay=2.5,dhcp_no_lease=1")
+    faults = registry.update(node, changes)
+    assert (faults.dhcp_delay, faults.dhcp_no_lease) == (2.5, True)

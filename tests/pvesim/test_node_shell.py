@@ -233,3 +233,17 @@ async def test_pct_create_and_set_as_root_may_set_feature_flags(
         "pct create <vmid> <ostemplate> [OPTIONS]\n",
     )
     assert (await run(node_ssh, "pct create 100000"))[2].startswith("400 not enough arguments\n")
+
+
+async def test_a_closed_pipe_stops_pct_exec(node_ssh: asyncssh.SSHClientConnection) -> None:
+    # `yes` would run forever: pct dies of SIGPIPE when head exits, and the command with it.
+    result = await node_ssh.run("pct exec 101 -- yes | head -2; echo ${PIPESTATUS[@]}")
+    assert (result.exit_status, result.stdout) == (0, "y\ny\n141 0\n")
+
+
+async def test_unknown_pct_command(node_ssh: asyncssh.SSHClientConnection) -> None:
+    assert await run(node_ssh, "pct frobnicate 101") == (
+        255,
+        "",
+        "ERROR: unknown command 'pct frobnicate'\nUSAGE: pct <COMMAND> [ARGS] [OPTIONS]\n",
+    )
