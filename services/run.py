@@ -11,20 +11,24 @@ everything it started; the data stays in DATA_DIR for the next run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import EmbeddedPostgres, EmbeddedRedis
+from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -77,9 +81,11 @@ class Supervisor:
                 "--cert", str(data_dir / "pveproxy-ssl.pem"),
                 "--key", str(data_dir / "pveproxy-ssl.key"),
             ]  # fmt: skip
+        ports = demo_ports(self.settings.data_path, os.environ)
         self.spawn(
             "pvesim", "services.pvesim", {},
-            "--api-port", "8006", "--ssh-port", "2222", "--admin-port", "8007", "--nodes", "2",
+            "--api-port", str(ports.api), "--ssh-port", str(ports.ssh),
+            "--admin-port", str(ports.admin), "--nodes", str(DEMO_NODES),
             "--task-speed", "0.2", "--seed", "1", *keep_certificate,
             "--data-dir", str(data_dir), "--info-file", str(info_file),
         )  # fmt: skip
@@ -117,6 +123,71 @@ class Supervisor:
         self.cleanups.clear()
 
 
+DEMO_NODES = 2
+# pveproxy's port, then the simulator's SSH (one per node, consecutive) and admin ports.
+DEFAULT_DEMO_PORTS = {"PVESIM_API_PORT": 8006, "PVESIM_SSH_PORT": 2222, "PVESIM_ADMIN_PORT": 8007}
+
+
+class DemoPorts(msgspec.Struct, frozen=True):
+    api: int
+    ssh: int  # node k listens on ssh + k - 1
+    admin: int
+
+    def all(self) -> list[int]:
+        return [self.api, *(self.ssh + i for i in range(DEMO_NODES)), self.admin]
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Free for a server: like the simulator's listeners, SO_REUSEADDR lets a port whose last
+    connections linger in TIME_WAIT count as free; one somebody listens on does not."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_ports(data_dir: Path, environ: Mapping[str, str]) -> DemoPorts:
+    """The demo simulator's ports: PVESIM_API_PORT / PVESIM_SSH_PORT / PVESIM_ADMIN_PORT (or
+    8006 / 2222 / 8007). When one of them is taken (another demo, a real service), the ports
+    picked instead last time, else new free ones; the choice is kept in DATA_DIR so the next
+    run (and the node registered against it) finds the simulator at the same place."""
+    wanted = DemoPorts(
+        *(int(environ.get(name) or default) for name, default in DEFAULT_DEMO_PORTS.items())
+    )
+    if all(_port_free(port) for port in wanted.all()):
+        return wanted
+    saved_file = data_dir / "pvesim-ports.json"
+    with contextlib.suppress(OSError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        saved = msgspec.json.decode(saved_file.read_bytes(), type=DemoPorts)
+        if all(_port_free(port) for port in saved.all()):
+            _announce(wanted, saved)
+            return saved
+    ssh = next(
+        port
+        for port in iter(free_port, None)
+        if port + DEMO_NODES - 1 < 65536 and all(_port_free(port + i) for i in range(DEMO_NODES))
+    )
+    chosen = DemoPorts(api=free_port(), ssh=ssh, admin=free_port())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    saved_file.write_bytes(msgspec.json.encode(chosen))
+    _announce(wanted, chosen)
+    return chosen
+
+
+def _announce(wanted: DemoPorts, chosen: DemoPorts) -> None:
+    taken = [port for port in wanted.all() if not _port_free(port)]
+    message = (
+        f"Port(s) {', '.join(map(str, taken))} taken: the Proxmox VE simulator listens on API"
+        f" {chosen.api}, SSH {chosen.ssh}-{chosen.ssh + DEMO_NODES - 1}, admin {chosen.admin}"
+        " (set PVESIM_API_PORT, PVESIM_SSH_PORT, PVESIM_ADMIN_PORT to choose)"
+    )
+    log.warning("demo ports taken", taken=taken, api=chosen.api, ssh=chosen.ssh, admin=chosen.admin)
+    print(message, flush=True)
+
+
 def local_secret_keys(data_dir: Path) -> str:
     """A key made on the first run and kept (owner-only) under DATA_DIR for the next ones."""
     path = data_dir / "secret_keys"
@@ -143,6 +214,7 @@ def demo_instructions(settings: Settings, info: dict[str, Any]) -> str:
     )  # fmt: skip
     return f"""
 Infrahaus demo: the API is on {api} (docs: {api}/schema), a Proxmox VE simulator beside it.
+Simulator: API {info["apiUrl"]}, SSH ports {info["sshPorts"]}, admin {info["adminUrl"]}
 Simulator details: {settings.data_path / "pvesim.json"}
 
 1. Log in with the simulator's root account (the answer holds a bearer "token"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -130,12 +131,23 @@ def test_make_demo_serves_the_api_with_a_simulator_beside_it(
     tmp_path: Path, scratch_dir: Path
 ) -> None:
     """`make demo`: log in to the simulator through the API and register its node; after a
-    restart the same node still answers (same ports, certificate and seeded secrets)."""
+    restart the same node still answers (same ports, certificate and seeded secrets).
+
+    Its API port is taken (as by a demo already running): it picks free ports, says which,
+    and keeps them for the restart."""
     data_dir = scratch_dir / "data"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(DATA_DIR=str(data_dir), API_PORT=str(port), LOG_FORMAT="json")
+    busy = socket.create_server(("127.0.0.1", 0))
+    busy_port = busy.getsockname()[1]
+    env.update(
+        PVESIM_API_PORT=str(busy_port),
+        PVESIM_SSH_PORT=str(free_port()),
+        PVESIM_ADMIN_PORT=str(free_port()),
+    )
     api = f"http://127.0.0.1:{port}"
+    seen_api_urls: list[str] = []
 
     def run(log_name: str, first: bool) -> None:
         process = subprocess.Popen(
@@ -146,6 +158,10 @@ def test_make_demo_serves_the_api_with_a_simulator_beside_it(
             _wait_ready(f"{api}/ready", 90, process)
             info = json.loads((data_dir / "pvesim.json").read_text())
             pve = httpx.URL(info["apiUrl"])
+            assert pve.port != busy_port
+            seen_api_urls.append(info["apiUrl"])
+            output = (tmp_path / log_name).read_text()
+            assert f"Port(s) {busy_port} taken" in output and f"API {pve.port}" in output
             user = info["users"][0]
             login = httpx.post(f"{api}/api/auth/login", json={
                 "host": pve.host, "port": pve.port, "username": user["username"],
@@ -168,5 +184,9 @@ def test_make_demo_serves_the_api_with_a_simulator_beside_it(
         finally:
             assert stop_process(process, timeout=60) == 0
 
-    run("demo1.log", first=True)
-    run("demo2.log", first=False)
+    try:
+        run("demo1.log", first=True)
+        run("demo2.log", first=False)
+    finally:
+        busy.close()
+    assert seen_api_urls[0] == seen_api_urls[1]
