@@ -182,6 +182,8 @@ async def test_pip_and_npm_come_from_apt_and_pep_668_applies(
     await inside(node_ssh, new_vmid, "apt-get install -y python3-pip npm >/dev/null")
     _, out, _ = await inside(node_ssh, new_vmid, "command -v pip pip3 npm node")
     assert out.split() == ["/bin/pip", "/bin/pip3", "/bin/npm", "/bin/node"]
+    status, out, _ = await inside(node_ssh, new_vmid, "npm install -g pm2 && npm ls -g && node -v")
+    assert status == 0 and "pm2@" in out and out.endswith("v18.19.0\n")
     assert (await inside(node_ssh, new_vmid, "test -f /usr/lib/python3.11/EXTERNALLY-MANAGED"))[
         0
     ] == 0
@@ -208,6 +210,9 @@ async def test_pip_and_npm_come_from_apt_and_pep_668_applies(
     assert out.splitlines()[-1] == "Successfully installed httpx-0.27.0"
     _, out, _ = await inside(node_ssh, new_vmid, "/opt/app/venv/bin/pip freeze")
     assert out == "fastapi==0.115.0\nhttpx==0.27.0\nuvicorn==1.0.0\n"
+    _, out, _ = await inside(node_ssh, new_vmid, "/opt/app/venv/bin/pip install fastapi==0.115.0")
+    assert out.startswith("Requirement already satisfied: fastapi in /opt/app/venv/lib/python3.11")
+    assert await inside(node_ssh, new_vmid, "/opt/app/venv/bin/pip install -q rich") == (0, "", "")
     _, out, _ = await inside(
         node_ssh, new_vmid, ". /opt/app/venv/bin/activate && command -v pip && pip show fastapi"
     )
