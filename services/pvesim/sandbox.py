@@ -184,12 +184,16 @@ def _host_layout() -> tuple[list[str], dict[str, str]]:
     return binds, links
 
 
-def isolation_problem() -> str | None:
-    """Why commands cannot be isolated here, or None when ``unshare``+overlay+``chroot`` work."""
-    for tool in ("unshare", "chroot", "mount"):
+def isolation_problem(data_dir: Path | None = None) -> str | None:
+    """Why commands cannot be isolated here, or None when ``unshare``+overlay+``chroot`` work.
+
+    The overlay's upper layer lives in the data dir, so its file system is what is probed
+    (ext4, xfs, btrfs and tmpfs work; overlayfs itself, e.g. a container's /tmp, does not)."""
+    for tool in ("unshare", "chroot", "mount", "perl"):
         if shutil.which(tool) is None:
             return f"'{tool}' not found"
-    with tempfile.TemporaryDirectory(prefix="pvesim-probe-") as probe:
+    probe_parent = data_dir if data_dir is not None and data_dir.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix=".pvesim-probe-", dir=probe_parent) as probe:
         upper, work = Path(probe, "usr"), Path(probe, "work")
         upper.mkdir()
         work.mkdir()
@@ -254,7 +258,7 @@ class Sandbox:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
         self._binds, self._links = _host_layout()
-        self.problem = isolation_problem()
+        self.problem = isolation_problem(data_dir)
         setpriv = shutil.which("setpriv")
         self._drop_caps = (
             f"{setpriv} --bounding-set="
