@@ -681,7 +681,7 @@ class Cluster:
                 fingerprint = self.rng.randbytes(32).hex()[:43]
                 task.log(f"done: SHA256:{fingerprint} root@{config['hostname']}")
                 self.injected_failure(task)
-            except (TaskError, PveError) as exc:
+            except Exception as exc:  # every error inside the task gets create_vm's prefix
                 task.log(f'  Logical volume "{disk}" successfully removed.')
                 self.guests.pop(vmid, None)
                 self.sandbox.destroy_container_root(vmid)

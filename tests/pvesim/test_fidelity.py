@@ -264,6 +264,14 @@ async def test_create_checks_each_key_storage_and_bridge(
         ok = await client.post("/nodes/pve/lxc", data=_create_body(new_vmid, memory=256))
         assert ok.status_code == 200, ok.text
         assert (await wait_for_task(client, "pve", ok.json()["data"]))["exitstatus"] == "OK"
+        # PUT checks per key as well: memory is fine, cores is not.
+        config_path = f"/nodes/pve/lxc/{new_vmid}/config"
+        assert (await client.put(config_path, data={"memory": 384})).status_code == 200
+        cores = await client.put(config_path, data={"cores": 2})
+        assert cores.status_code == 403
+        assert cores.json()["message"] == (
+            f"Permission check failed (/vms/{new_vmid}, VM.Config.CPU)\n"
+        )
         # Without VM.Audit elsewhere it only sees what its ACL allows.
         privileged = await client.post(
             "/nodes/pve/lxc", data=_create_body(new_vmid + 1000, unprivileged=0)
@@ -303,10 +311,7 @@ async def test_cluster_resources_lags_by_default_but_lists_new_guests_at_once(
     new_vmid: int,
 ) -> None:
     assert DEFAULT_RRD_LAG >= 2
-    async with (
-        running_simulator(rrd_lag=DEFAULT_RRD_LAG) as handle,
-        api_client(handle.info) as client,
-    ):
+    async with running_simulator() as handle, api_client(handle.info) as client:  # the default
         await create_container(client, new_vmid, start=1)
         live = (await client.get(f"/nodes/pve/lxc/{new_vmid}/status/current")).json()["data"]
         assert live["status"] == "running"
