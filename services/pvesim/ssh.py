@@ -642,7 +642,7 @@ class NodeShell:
             raise PctError(f"container '{vmid}' not running!")
         command = positional[1:]
         if not command:
-            raise PctError("missing command at /usr/share/perl5/PVE/CLI/pct.pm line 239.")
+            raise PctError("missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.")
         if keep_env:
             env = {k: v for k, v in stdio.env.items() if k not in _DROPPED_ENV}
             env["PATH"] = PCT_EXEC_PATH
