@@ -92,9 +92,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     build_lease_seconds: Annotated[
         float, _setting("not a number of seconds between 1 and 60", ge=1, le=60)
     ] = 10.0
-    # The reconciler re-enqueues rows left `creating`/`deleting` without a job this often.
+    # The reconciler re-enqueues rows left `creating`/`deleting` without a job this often
+    # (0 turns it off: only for test runs whose rows are not meant to be built).
     reconcile_seconds: Annotated[
-        int, _setting("not a number of seconds between 5 and 3600", ge=5, le=3600)
+        int, _setting("0 (off) or a number of seconds between 1 and 3600", ge=0, le=3600)
     ] = 30
     # Redis connections one API process uses for commands (sessions, locks, caches); requests
     # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients.

@@ -76,6 +76,9 @@ def settings(database_url: str, test_servers: LocalServers) -> Settings:
         queue_name=f"test-{uuid.uuid4().hex[:8]}",
         secret_keys=generate_key("test"),
         log_format="json",
+        # Tests leave rows in `creating` on purpose (fake nodes, event streams); a reconciler
+        # would try to build them. Its function is tested directly (test_build_jobs.py).
+        reconcile_seconds=0,
     )
 
 

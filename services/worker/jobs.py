@@ -140,6 +140,8 @@ def job_functions() -> list[Any]:
 
 def cron_jobs(settings: Settings) -> list[Any]:
     period = settings.reconcile_seconds
+    if period == 0:
+        return []
     if period < 60:
         schedule: dict[str, Any] = {"second": set(range(0, 60, period))}
     else:
