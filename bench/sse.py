@@ -1,10 +1,10 @@
 """`python -m bench.sse`: SSE fan-out, many subscribers on one API process (issue 10, bench 1).
 
-One API process (uvicorn, as `make run` serves it) on real PostgreSQL and Redis; the
-subscribers are spread over separate load-generator processes (`bench.sse_client`), so the
-client side is not the bottleneck. All streams follow one container. Once every stream is live,
-a writer records the events through `shared.events.record` (the worker's write path: allocate
-seqs, INSERT, COMMIT, PUBLISH) in batches, like a build's steps and log lines.
+One API process (`python -m services.api`, as `make run` starts it) on real PostgreSQL and
+Redis; the subscribers are spread over separate load-generator processes (`bench.sse_client`),
+so the client side is not the bottleneck. All streams follow one container. Once every stream
+is live, a writer records the events through `shared.events.record` (the worker's write path:
+allocate seqs, INSERT, COMMIT, PUBLISH) in batches, like a build's steps and log lines.
 
 Prints: lost (every subscriber must get every event once, in order), p50/p99 delivery latency
 (event timestamp, set before the INSERT, to the subscriber reading it), the API's peak RSS, its
@@ -43,15 +43,12 @@ from shared.sessions import SessionStore
 from shared.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-UVICORN_OPTIONS = ["--log-level", "warning", "--no-access-log", "--loop", "uvloop"]
 
 
 def _start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     output = log.open("wb")
-    command = [
-        sys.executable, "-m", "uvicorn", *UVICORN_OPTIONS,
-        "--factory", "services.api.app:create_app", "--port", str(port),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "services.api"]  # as `make run` starts it (uvloop, httptools)
+    env = {**env, "API_PORT": str(port)}
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
