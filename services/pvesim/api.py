@@ -431,9 +431,16 @@ class PveApi:
         if wanted_storage and wanted_storage not in node.storages:
             raise param_error({"storage": "No such storage."})
         content = ctx.params.get("content")
+        caller = self._caller(ctx)
         result = []
         for storage in node.storages.values():
             if wanted_storage and storage.name != wanted_storage:
+                continue
+            if not caller.check_any(
+                f"/storage/{storage.name}",
+                ["Datastore.Audit", "Datastore.AllocateSpace"],
+                noerr=True,
+            ):
                 continue
             if content and not all(storage.allows(c) for c in content.split(",")):
                 continue

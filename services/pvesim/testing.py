@@ -47,18 +47,22 @@ def ssl_context_for(info: dict[str, Any]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert_file))
 
 
-def token_header(info: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"PVEAPIToken={info['tokenId']}={info['tokenSecret']}"}
+def token_header(info: dict[str, Any], *, limited: bool = False) -> dict[str, str]:
+    """``Authorization`` for the root-privileged token, or with ``limited`` for the
+    privilege-separated ``limitedToken`` and its narrow ACL."""
+    token = info["limitedToken"] if limited else info
+    return {"Authorization": f"PVEAPIToken={token['tokenId']}={token['tokenSecret']}"}
 
 
 def api_client(
-    info: dict[str, Any], *, token: bool = True, timeout: float = 15.0
+    info: dict[str, Any], *, token: bool = True, limited: bool = False, timeout: float = 15.0
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` rooted at ``apiUrl``, with the API token unless ``token=False``."""
+    """An ``httpx.AsyncClient`` rooted at ``apiUrl``, with the API token unless ``token=False``
+    (the limited token with ``limited=True``)."""
     return httpx.AsyncClient(
         base_url=info["apiUrl"],
         verify=ssl_context_for(info),
-        headers=token_header(info) if token else {},
+        headers=token_header(info, limited=limited) if token else {},
         timeout=timeout,
     )
 

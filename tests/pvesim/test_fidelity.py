@@ -33,10 +33,7 @@ PRIVILEGED = (
 
 
 def _limited_client(info: dict[str, Any]) -> httpx.AsyncClient:
-    limited = info["limitedToken"]
-    client = api_client(info, token=False)
-    client.headers["Authorization"] = f"PVEAPIToken={limited['tokenId']}={limited['tokenSecret']}"
-    return client
+    return api_client(info, limited=True)
 
 
 async def _root_ticket(anonymous_api: httpx.AsyncClient, info: dict[str, Any]) -> dict[str, str]:
