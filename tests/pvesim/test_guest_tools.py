@@ -57,6 +57,7 @@ async def test_dhcp_lease_arrives_late_or_never(
     # Started, but the DHCP client has no lease yet: no IPv4 anywhere.
     assert await eth0_inet(api, late) is None
     assert await inside(node_ssh, late, "ip -4 -o addr show dev eth0; hostname -I") == (0, "\n", "")
+    assert await inside(node_ssh, late, "ip -4 -j addr show scope global") == (0, "[]\n", "")
     assert await eth0_inet(api, static) == "10.20.0.5/24"  # static addresses are there at once
     async with asyncio.timeout(10):
         while await eth0_inet(api, late) is None:
@@ -97,6 +98,11 @@ async def test_ip_standin_speaks_iproute2(
     api_eth0 = next(i for i in interfaces if i["name"] == "eth0")
     assert f"{families['inet6']['local']}/64" == api_eth0["inet6"]
     assert eth0["address"] == api_eth0["hwaddr"]
+    _, out, _ = await inside(node_ssh, 101, "ip -4 -j addr show scope global")
+    (only,) = json.loads(out)
+    assert [i["local"] for i in only["addr_info"]] == [address]
+    _, out, _ = await inside(node_ssh, 101, "ip -o addr show scope host")
+    assert [line.split()[3] for line in out.splitlines()] == ["127.0.0.1/8", "::1/128"]
     _, out, _ = await inside(node_ssh, 101, "ip --json -4 addr show lo")
     assert [i["ifname"] for i in json.loads(out)] == ["lo"]
     _, out, _ = await inside(node_ssh, 101, "ip -4 addr show dev eth0")
