@@ -7,6 +7,7 @@ interval); events are written the way the worker writes them, through `shared.ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -197,9 +198,11 @@ def stream_path(container_id: uuid.UUID) -> str:
     return f"/api/containers/{container_id}/events/stream"
 
 
+@contextlib.asynccontextmanager
 async def open_stream(
     client: httpx.AsyncClient, owned: Owned, **kwargs: Any
 ) -> AsyncIterator[Frames]:
+    """A stream of `owned`'s container, read raw; closing it is the client going away."""
     headers = {**owned.headers, **kwargs.pop("headers", {})}
     async with client.stream(
         "GET", stream_path(owned.container_id), headers=headers, **kwargs
@@ -211,17 +214,6 @@ async def open_stream(
 
 def _client(api: SseApi) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=api.url, timeout=httpx.Timeout(10, read=10))
-
-
-class _Stream:
-    def __init__(self, client: httpx.AsyncClient, owned: Owned, **kwargs: Any) -> None:
-        self._gen = open_stream(client, owned, **kwargs)
-
-    async def __aenter__(self) -> Frames:
-        return await self._gen.__anext__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._gen.aclose()
 
 
 # -- the JSON pages ----------------------------------------------------------------------
@@ -325,11 +317,11 @@ async def test_reconnect_with_last_event_id_gets_the_rest_exactly_once(
     owned = await owned_container(settings)
     await writer.record(owned.container_id, 8)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             first = await frames.events(5)
         assert [e["id"] for e in first] == [1, 2, 3, 4, 5]
         await writer.record(owned.container_id, 2)  # while disconnected: 9, 10
-        async with _Stream(client, owned, headers={"Last-Event-ID": "5"}) as frames:
+        async with open_stream(client, owned, headers={"Last-Event-ID": "5"}) as frames:
             replayed = await frames.events(5)  # 6..10
             await writer.record(owned.container_id, 3, final=EventType.ERROR)  # 11..14
             rest = await frames.rest()
@@ -344,11 +336,11 @@ async def test_last_event_id_query_parameter(
     owned = await owned_container(settings)
     await writer.record(owned.container_id, 4, final=EventType.COMPLETE)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned, params={"lastEventId": 2}) as frames:
+        async with open_stream(client, owned, params={"lastEventId": 2}) as frames:
             assert [e["id"] for e in await frames.rest()] == [3, 4, 5]
         # the header wins when it is further along (EventSource keeps the URL and adds it)
         headers = {"Last-Event-ID": "4"}
-        async with _Stream(client, owned, params={"lastEventId": 2}, headers=headers) as frames:
+        async with open_stream(client, owned, params={"lastEventId": 2}, headers=headers) as frames:
             assert [e["id"] for e in await frames.rest()] == [5]
 
 
@@ -358,7 +350,7 @@ async def test_after_completion_full_replay_then_the_stream_ends(
     owned = await owned_container(settings)
     await writer.record(owned.container_id, 6, final=EventType.COMPLETE)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             replay = await frames.rest()
             assert frames.ended and frames.retry == 3000
         assert [e["id"] for e in replay] == list(range(1, 8))
@@ -376,9 +368,9 @@ async def test_a_retried_build_streams_past_its_first_error(
     await writer.record(owned.container_id, 2, final=EventType.ERROR)  # 1..3
     await writer.record(owned.container_id, 2, final=EventType.COMPLETE)  # retried: 4..6
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             assert [e["id"] for e in await frames.rest()] == [1, 2, 3]
-        async with _Stream(client, owned, headers={"Last-Event-ID": "3"}) as frames:
+        async with open_stream(client, owned, headers={"Last-Event-ID": "3"}) as frames:
             assert [e["id"] for e in await frames.rest()] == [4, 5, 6]
 
 
@@ -387,7 +379,7 @@ async def test_a_lost_publish_is_back_filled(
 ) -> None:
     owned = await owned_container(settings)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             await frames.until_live()
             assert await writer.record_unpublished(owned.container_id, 3) == [1, 2, 3]
             await writer.record(owned.container_id, 1)  # 4 arrives: 1..3 are a gap
@@ -404,7 +396,7 @@ async def test_pubsub_connection_lost_then_back_filled(
     owned = await owned_container(settings)
     await writer.record(owned.container_id, 2)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             got = await frames.events(2)
             killed = await redis.execute_command(
                 "CLIENT", "KILL", "ID", await _hub_client_id(redis, sse_api.pid)
@@ -431,7 +423,7 @@ async def _hub_client_id(redis: Redis, pid: int) -> int:
 async def test_idle_stream_is_pinged(sse_api: SseApi, settings: Settings) -> None:
     owned = await owned_container(settings)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             await frames.until_live()
             started = time.monotonic()
             with pytest.raises(TimeoutError):
@@ -447,9 +439,9 @@ async def test_redis_resources_released_when_the_client_goes_away(
     owned = await owned_container(settings)
     channel = events.channel(owned.container_id)
     async with _client(sse_api) as client:
-        async with _Stream(client, owned) as frames:
+        async with open_stream(client, owned) as frames:
             await frames.until_live()
-            async with _Stream(client, owned) as second:
+            async with open_stream(client, owned) as second:
                 await second.until_live()
                 assert (await redis.pubsub_numsub(channel))[0][1] == 1  # one SUBSCRIBE for two
     for _ in range(50):
@@ -464,11 +456,11 @@ async def test_redis_connections_do_not_grow_with_subscribers(
 ) -> None:
     owners = [await owned_container(settings) for _ in range(50)]
     async with _client(sse_api) as client:
-        async with _Stream(client, owners[0]) as frames:
+        async with open_stream(client, owners[0]) as frames:
             await frames.until_live()
             one = redis_connections(sse_api.pid, settings.redis_url or "")
         async with _client(sse_api) as many:  # 50 streams opened at once, 50 channels
-            streams = [_Stream(many, owned) for owned in owners]
+            streams = [open_stream(many, owned) for owned in owners]
             opened = await asyncio.gather(*(s.__aenter__() for s in streams))
             try:
                 await asyncio.gather(*(f.until_live() for f in opened))
