@@ -27,7 +27,7 @@ import structlog
 from services.pvesim.cluster import Cluster, Guest
 from services.pvesim.errors import PveError
 from services.pvesim.sandbox import PCT_EXEC_PATH
-from services.pvesim.validation import load_schema, validate
+from services.pvesim.validation import load_schema, to_bool, validate
 
 log = structlog.get_logger()
 
@@ -601,7 +601,15 @@ class NodeShell:
             upid = self.cluster.reboot(self.node, vmid, params, "root@pam")
         else:
             upid = self.cluster.destroy(self.node, vmid, params, "root@pam")
-        return await self._follow_task(stdio, upid)
+        status = await self._follow_task(stdio, upid)
+        if status == 0 and command == "create" and to_bool(params.get("start", 0)):
+            # In a CLI worker the start that create forks runs in the foreground as well.
+            later = list(self.cluster.tasks.tasks.values())
+            later = later[[task.upid for task in later].index(upid) + 1 :]
+            for task in later:
+                if task.type == "vzstart" and task.id == str(vmid):
+                    return await self._follow_task(stdio, task.upid)
+        return status
 
     async def _follow_task(self, stdio: SocketStdio, upid: str) -> int:
         """A CLI worker runs in the foreground: its log goes to stdout, its error to stderr."""
