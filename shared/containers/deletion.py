@@ -10,7 +10,7 @@ from shared import audit, events
 from shared.containers.base import TASK_LIMIT_SECONDS, ContainerServiceBase
 from shared.db.models import Container, Node
 from shared.errors import Conflict
-from shared.lifecycle import EventType
+from shared.lifecycle import EventType, Lifecycle, transition
 from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxTimeout, ProxmoxUnavailable
 from shared.proxmox.client import segment
 from shared.proxmox.tasks import run_task, wait_for_task
@@ -20,15 +20,15 @@ class DeletionMixin(ContainerServiceBase):
     async def request_delete(self, user_id: uuid.UUID, container_id: uuid.UUID) -> Container:
         """Mark the container `deleting`; the worker does the rest (idempotent)."""
         container, _ = await self.get(user_id, container_id)
-        if container.lifecycle == "creating":
+        if container.lifecycle == Lifecycle.CREATING:
             raise Conflict("The container is still being created; try again when it is done.")
         running = await self.locks.holder(container.id)
         if running == "delete":
             return container  # already being deleted: asking again changes nothing
         if running is not None:
             raise Conflict(f"A {running!r} action is running on this container; try again after.")
-        if container.lifecycle != "deleting":
-            container.lifecycle = "deleting"
+        if container.lifecycle != Lifecycle.DELETING:
+            container.lifecycle = transition(container.lifecycle, Lifecycle.DELETING).value
             audit.record(
                 self.session, user_id=user_id, action="container.delete", target_type="container",
                 target_id=container.id, outcome="success", phase="requested",
@@ -100,7 +100,7 @@ class DeletionMixin(ContainerServiceBase):
         container = await self.session.get(Container, container_id)
         if container is None:
             return
-        container.lifecycle = "error"
+        container.lifecycle = transition(container.lifecycle, Lifecycle.ERROR).value
         failure = await events.stage(
             self.session, container.id,
             [events.EventDraft(type=EventType.ERROR, message=f"delete failed: {reason}",

@@ -23,9 +23,9 @@ async def wait_for_task(
 ) -> TaskResult:
     """Poll until the task stops; the result says `OK` or PVE's `exitstatus` error text.
 
-    Polls start fast (most tasks are short: a build waits on several) and back off by half
-    each time to `max_poll`, so a long task costs a few requests a minute. Past `limit_seconds` it raises `ProxmoxTimeout`; the task itself keeps
-    running on the node.
+    Polls start fast (most tasks are short, and a build waits on several) and back off to
+    `max_poll`, so a long task costs a few requests a minute. Past `limit_seconds` it raises
+    `ProxmoxTimeout`; the task itself keeps running on the node.
     """
     deadline = time.monotonic() + limit_seconds
     delay = first_poll

@@ -54,15 +54,17 @@ def template_body(name: str, **changes: Any) -> dict[str, Any]:
                 "policy": "replace",
             },
             {
-                "name": "keep.txt",
-                "targetPath": "/etc/infrahaus-test",
+                # exists in the image: kept as it is
+                "name": "hosts",
+                "targetPath": "/etc",
                 "content": "from template\n",
                 "policy": "default",
             },
             {
-                "name": "old.txt",
-                "targetPath": "/etc/infrahaus-test",
-                "content": "new\n",
+                # exists in the image: moved aside, then written
+                "name": "hostname",
+                "targetPath": "/etc",
+                "content": "from-template\n",
                 "policy": "backup",
             },
         ],
@@ -185,6 +187,12 @@ async def test_a_template_builds_to_ready_with_files_packages_and_scripts(
     assert mode.split("\n")[:2] == ["640 root:www-data", "600 root:root"]
     assert "active" in await in_container(pve, "pve", vmid, "systemctl is-active nginx")
     assert "requests" in await in_container(pve, "pve", vmid, "/opt/infrahaus/venv/bin/pip list")
+    # file policies: `default` kept the image's file, `backup` moved the old one aside
+    hosts = await in_container(pve, "pve", vmid, "cat /etc/hosts")
+    assert "localhost" in hosts and "from template" not in hosts
+    assert await in_container(pve, "pve", vmid, "cat /etc/hostname") == "from-template\n"
+    backups = await in_container(pve, "pve", vmid, "cat /etc/hostname.infrahaus-backup-*")
+    assert backups == "web-01\n"
 
 
 async def create(session: Session, **body: Any) -> dict[str, Any]:
@@ -397,7 +405,7 @@ async def test_a_late_dhcp_lease_is_waited_for_with_progress(
     alice: Session, pve: RunningSimulator, pve_admin: Any, settings: Settings
 ) -> None:
     node_id = await register(alice, pve, "pve3")
-    fault = await pve_admin.put("/faults/pve3", json={"dhcp_delay": 6})
+    fault = await pve_admin.put("/faults/pve3", json={"dhcp_delay": 8})
     assert fault.status_code == 200, fault.text
     built = await create(alice, hostname="late-01", nodeId=node_id, osTemplate="debian-12-standard")
     detail = await wait_until_done(alice, built["id"])
