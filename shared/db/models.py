@@ -158,6 +158,9 @@ class Container(TimestampMixin, Base):
     )
     # The highest event `seq` handed out: one UPDATE ... RETURNING allocates a whole batch.
     last_event_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # The last service discovery: when it succeeded, and why the latest attempt failed (if).
+    services_discovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    services_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ContainerEvent(Base):
@@ -190,6 +193,39 @@ class ContainerEvent(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class DiscoveredService(Base):
+    """A service found running (or credentials found for it) in a container.
+
+    Credentials are one encrypted JSON object per service (AAD `container_services:<id>:
+    credentials`); only their key names are stored in clear."""
+
+    __tablename__ = "container_services"
+    __table_args__ = (
+        UniqueConstraint("container_id", "name"),
+        CheckConstraint("status IN ('running', 'stopped')", name="status_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    container_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("containers.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    unit: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    main_pid: Mapped[int | None] = mapped_column(Integer)
+    # [{"address": "0.0.0.0", "port": 80}, ...]
+    listeners: Mapped[list[dict[str, object]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    web_url: Mapped[str | None] = mapped_column(String(300))
+    credential_keys: Mapped[list[str]] = mapped_column(
+        ARRAY(String(128)), nullable=False, server_default=text("'{}'")
+    )
+    credentials_enc: Mapped[str | None] = mapped_column(Text)
+    discovered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class AuditEntry(Base):
