@@ -120,6 +120,8 @@ class Stdio(Protocol):
 
     def write_err(self, data: bytes) -> None: ...
 
+    async def drain(self) -> None: ...
+
     async def wait_closed(self) -> None: ...
 
 
@@ -140,6 +142,9 @@ class SshStdio:
 
     def write_err(self, data: bytes) -> None:
         self.process.stderr.write(data)
+
+    async def drain(self) -> None:
+        await self.process.stdout.drain()
 
     async def wait_closed(self) -> None:
         await self.process.channel.wait_closed()
@@ -211,6 +216,11 @@ class SocketStdio:
 
     def write_err(self, data: bytes) -> None:
         self._send(b"E", data)
+
+    async def drain(self) -> None:
+        # The client never stops reading the socket for long (its stdin frames are queued
+        # here), so waiting for it only slows a fast command down to the reader's pace.
+        await self.writer.drain()
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed)
@@ -340,6 +350,7 @@ class NodeShell:
         self.cluster = cluster
         self.node = node
         self.pct_socket = pct_socket
+        self.pct_calls: set[asyncio.Task] = set()
 
     @property
     def node_root(self) -> Path:
@@ -432,6 +443,7 @@ class NodeShell:
         async def copy_output(source: asyncio.StreamReader, sink: Callable[[bytes], None]) -> None:
             while data := await source.read(65536):
                 sink(data)
+                await stdio.drain()
 
         stdin_task = asyncio.create_task(feed_stdin())
         output = asyncio.ensure_future(
@@ -459,6 +471,16 @@ class NodeShell:
     # ----- pct, called by /usr/sbin/pct on the node -------------------------------------
 
     async def serve_pct(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.pct_calls.add(task)
+            task.add_done_callback(self.pct_calls.discard)
+        try:
+            await self._serve_pct(reader, writer)
+        except asyncio.CancelledError:  # the simulator stops: end quietly, the client sees EOF
+            writer.close()
+
+    async def _serve_pct(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stdio = SocketStdio(reader, writer)
         try:
             await stdio.read_header()
@@ -778,6 +800,10 @@ class PctServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        calls = list(self.shell.pct_calls)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
 
 
 class NodeSshListener:
