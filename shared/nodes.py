@@ -173,6 +173,7 @@ class NodeService:
             TokenAuth(node.token_id, self.secret(node, "token_secret") or ""),
             connect_timeout=self.settings.pve_connect_timeout_seconds,
             read_timeout=self.settings.pve_read_timeout_seconds,
+            max_response_bytes=self.settings.pve_max_response_bytes,
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -351,7 +352,7 @@ class NodeService:
         async with ProxmoxClient(
             data.host, data.port, pinned, TokenAuth(data.token_id, data.token_secret),
             connect_timeout=timeout, read_timeout=self.settings.pve_read_timeout_seconds,
-            attempts=1,
+            attempts=1, max_response_bytes=self.settings.pve_max_response_bytes,
         ) as client:  # fmt: skip
             await client.version()
             names = sorted(info.node for info in await client.nodes())

@@ -26,6 +26,8 @@ class SessionData(msgspec.Struct, frozen=True):
     created_at: float
     # hashes of the cookie id and the bearer token, so logout can remove both
     keys: tuple[str, str]
+    # the host's pinned certificate when this session was made (only such a session may re-pin)
+    tls_fingerprint: str | None = None
 
 
 def _key(secret: str) -> str:
@@ -43,7 +45,10 @@ class SessionStore:
         self.redis = redis
         self.ttl = ttl_seconds
 
-    async def create(self, *, user_id: str, userid: str, host: str, port: int) -> NewSession:
+    async def create(
+        self, *, user_id: str, userid: str, host: str, port: int,
+        tls_fingerprint: str | None = None,
+    ) -> NewSession:  # fmt: skip
         """Always fresh secrets: nothing a client sent before login can become its session."""
         session_id, bearer = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         data = SessionData(
@@ -54,6 +59,7 @@ class SessionStore:
             csrf_token=secrets.token_urlsafe(32),
             created_at=time.time(),
             keys=(_key(session_id), _key(bearer)),
+            tls_fingerprint=tls_fingerprint,
         )
         payload = msgspec.json.encode(data)
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -7,6 +7,7 @@ message (`REDIS_URL: not a redis:// URL`) before anything starts.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -68,12 +69,35 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     login_window_seconds: Annotated[
         int, _setting("not a number of seconds between 1 and 86400", ge=1, le=86_400)
     ] = 300
-    pve_allowed_hosts: Annotated[
+    # Unset means `*` (any host), which is refused when the API listens beyond loopback: see
+    # `require_explicit_allow_list`.
+    pve_allowed_hosts: (
+        Annotated[
+            str,
+            _setting(
+                "comma-separated networks, host names or *", pattern=r"^[A-Za-z0-9*.:/,\[\] _-]+$"
+            ),
+        ]
+        | None
+    ) = None
+    # The largest answer read from a Proxmox host; a bigger one is refused (502), unread.
+    pve_max_response_bytes: Annotated[
+        int, _setting("not a number of bytes from 65536 to 1073741824", ge=65536, le=1 << 30)
+    ] = 16 * 1024 * 1024
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # comma-separated); empty: none, the client is the peer of the TCP connection.
+    trusted_proxies: Annotated[
+        str, _setting("comma-separated IP addresses or networks", pattern=r"^[0-9A-Fa-f.:/, ]*$")
+    ] = ""
+    # Who may change templates and buckets and run discovery: `user@realm`, `@realm` (every
+    # user of that realm) or `*`, comma-separated. Reading and building stay open to all.
+    template_editors: Annotated[
         str,
         _setting(
-            "comma-separated networks, host names or *", pattern=r"^[A-Za-z0-9*.:/,\[\] _-]+$"
+            "comma-separated user@realm, @realm or *",
+            pattern=r"^\s*(\*|[^\s,@]*@[A-Za-z][A-Za-z0-9._-]{0,31})(\s*,\s*(\*|[^\s,@]*@[A-Za-z][A-Za-z0-9._-]{0,31}))*\s*$",
         ),
-    ] = "*"
+    ] = "root@pam"
     pve_connect_timeout_seconds: PositiveSeconds = 5.0
     pve_read_timeout_seconds: PositiveSeconds = 30.0
     # how long the container list waits for each node before listing its containers as unknown
@@ -134,6 +158,26 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_explicit_allow_list(settings: Settings) -> None:
+    """An API reachable from other machines must say which Proxmox hosts it talks to: with
+    `*`, anyone who reaches it can make it connect anywhere (login is unauthenticated)."""
+    if settings.pve_allowed_hosts is None and not _is_loopback(settings.api_host):
+        raise SettingsError(
+            "PVE_ALLOWED_HOSTS",
+            f"must be set when API_HOST ({settings.api_host}) is not a loopback address:"
+            " name your Proxmox hosts or networks (e.g. 10.0.0.0/8), or * to allow any host",
+        )
 
 
 class SettingsError(Exception):

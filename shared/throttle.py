@@ -74,3 +74,9 @@ class LoginThrottle:
     async def give_back(self, client: str, account: str) -> None:
         """The attempt was not a wrong password: it does not count."""
         await self._refund(keys=self._keys(client, account))
+
+    async def give_back_account(self, client: str, account: str) -> None:
+        """The attempt says nothing about the account's password, but it made us contact a
+        host (an unreachable one, or one that is not Proxmox VE): it counts for the client
+        only, so login cannot be used to scan ports without limit."""
+        await self._refund(keys=self._keys(client, account)[1:])

@@ -7,12 +7,13 @@ import sys
 import uvicorn
 
 from services.api.app import create_app
-from shared.settings import SettingsError, load_settings
+from shared.settings import SettingsError, load_settings, require_explicit_allow_list
 
 
 def main() -> int:
     try:
         settings = load_settings()
+        require_explicit_allow_list(settings)
         app = create_app(settings)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
@@ -23,7 +24,10 @@ def main() -> int:
         port=settings.api_port,
         log_config=None,  # our structlog set-up owns logging
         access_log=False,  # RequestContextMiddleware logs each request with its id
-        proxy_headers=True,
+        # X-Forwarded-For / -Proto only from TRUSTED_PROXIES (none by default): otherwise any
+        # client could claim any address and reset its login throttle with every request.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,7 @@ from shared.logging import get_logger
 from shared.node_time import on_node
 from shared.proxmox.errors import (
     CertificateMismatch,
+    NotProxmox,
     ProxmoxAuthError,
     ProxmoxError,
     ProxmoxLockTimeout,
@@ -22,6 +24,8 @@ from shared.proxmox.errors import (
     ProxmoxTimeout,
     ProxmoxUnavailable,
     ProxmoxValidationError,
+    ResponseTooLarge,
+    remote_text,
 )
 from shared.proxmox.tls import PinnedCertificate, is_pin_failure
 
@@ -31,6 +35,8 @@ log = get_logger(__name__)
 TICKET_RENEW_AFTER = 3600.0
 # Idle kept-alive connections are dropped by us first, before pveproxy closes them.
 KEEPALIVE_SECONDS = 4.0
+# The largest answer read from a node (`PVE_MAX_RESPONSE_BYTES`); a bigger one is a 502.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 class _ConnectFailed(ProxmoxUnavailable):
@@ -100,25 +106,40 @@ def typed(data: Any, type_: Any) -> Any:
         raise ProxmoxError(f"the node sent an answer of an unexpected shape: {exc}") from None
 
 
-def _message_of(response: httpx.Response) -> tuple[str, dict[str, str]]:
-    """PVE's error text: the `message` of the body (PVE >= 8.3) or else the reason phrase."""
-    message, errors = "", {}
+def _decode(body: bytes) -> Any:
     try:
-        body = response.json()
+        return json.loads(body) if body else None
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = str(body.get("message") or "")
-        raw_errors = body.get("errors")
+        return None
+
+
+def is_pve_answer(response: httpx.Response, decoded: Any) -> bool:
+    """Does this look like Proxmox VE's API (the `{"data": ...}` envelope, or an error from
+    pve-api-daemon, which may come without a body)? Only then is the host's text shown."""
+    if isinstance(decoded, dict) and "data" in decoded:
+        return True
+    return response.headers.get("server", "").startswith("pve-api-daemon")
+
+
+def _message_of(response: httpx.Response, decoded: Any) -> tuple[str, dict[str, str]]:
+    """PVE's error text: the `message` of the body (PVE >= 8.3) or else the reason phrase;
+    sanitized and truncated, since the host chose it."""
+    message, errors = "", {}
+    if isinstance(decoded, dict):
+        message = str(decoded.get("message") or "")
+        raw_errors = decoded.get("errors")
         if isinstance(raw_errors, dict):
-            errors = {str(k): str(v).strip() for k, v in raw_errors.items()}
-    message = (message or response.reason_phrase or f"HTTP {response.status_code}").strip()
+            errors = {remote_text(str(k), 64): remote_text(str(v)) for k, v in raw_errors.items()}
+    message = remote_text(message or response.reason_phrase or "") or f"HTTP {response.status_code}"
     return message, errors
 
 
-def error_for(response: httpx.Response) -> ProxmoxError:
+def error_for(response: httpx.Response, body: bytes = b"") -> ProxmoxError:
     status = response.status_code
-    message, errors = _message_of(response)
+    decoded = _decode(body)
+    if not is_pve_answer(response, decoded):
+        return NotProxmox(f"the host's answer (HTTP {status}) is not a Proxmox VE API answer")
+    message, errors = _message_of(response, decoded)
     if status == 400:
         return ProxmoxValidationError(message, errors)
     if status == 401:
@@ -147,8 +168,10 @@ class ProxmoxClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         attempts: int = 3,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.host, self.port = host, port
+        self.max_response_bytes = max_response_bytes
         self.pinned = pinned
         self.auth = auth
         self.attempts = attempts
@@ -203,9 +226,7 @@ class ProxmoxClient:
                     headers["CSRFPreventionToken"] = ticket.csrf_token
         try:
             with on_node():
-                response = await self._http.request(
-                    method, path, params=_wire(params), data=_wire(data), headers=headers
-                )
+                response, body = await self._exchange(method, path, params, data, headers)
         except httpx.ConnectTimeout:
             raise _ConnectFailed(
                 f"{self.host}:{self.port} did not accept a connection in time"
@@ -223,11 +244,40 @@ class ProxmoxClient:
                 f"connection to {self.host}:{self.port} failed: {exc}"
             ) from None
         if response.is_success:
-            try:
-                return response.json().get("data")
-            except (ValueError, AttributeError):
-                raise ProxmoxError("the node sent a response that is not PVE JSON") from None
-        raise error_for(response)
+            decoded = _decode(body)
+            if not isinstance(decoded, dict) or "data" not in decoded:
+                raise NotProxmox("the node sent a response that is not PVE JSON")
+            return decoded["data"]
+        raise error_for(response, body)
+
+    async def _exchange(
+        self, method: str, path: str, params: dict[str, Any] | None,
+        data: dict[str, Any] | None, headers: dict[str, str],
+    ) -> tuple[httpx.Response, bytes]:  # fmt: skip
+        """Send the request and read at most `max_response_bytes` of the answer: a node (or
+        whatever answers in its place) cannot make us buffer more than that."""
+        request = self._http.build_request(
+            method, path, params=_wire(params), data=_wire(data), headers=headers
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise self._too_large()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    raise self._too_large()
+        finally:
+            await response.aclose()
+        return response, bytes(body)
+
+    def _too_large(self) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"{self.host}:{self.port} sent an answer larger than {self.max_response_bytes}"
+            " bytes (PVE_MAX_RESPONSE_BYTES); it was not read"
+        )
 
     async def _valid_ticket(self, auth: TicketAuth) -> Ticket:
         if auth.ticket is None:

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
+#: the most characters of a remote host's text we ever show a client
+REMOTE_TEXT_LIMIT = 300
+_TAG = re.compile(r"<[^>]{0,500}>")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029<>]+")
+_SPACES = re.compile(r"\s{2,}")
+
+
+def remote_text(text: str, limit: int = REMOTE_TEXT_LIMIT) -> str:
+    """Text a remote host chose, made safe to reflect: no markup, no CR/LF or other control
+    characters (they would forge log lines or headers), at most `limit` characters."""
+    text = _UNSAFE.sub(" ", _TAG.sub(" ", text[: limit * 4]))
+    text = _SPACES.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
 
 class ProxmoxError(Exception):
     """The node answered with an error (or not at all). `message` is PVE's own text."""
@@ -77,3 +93,12 @@ class CertificateMismatch(ProxmoxError):
         )
         self.expected = expected
         self.presented = presented
+
+
+class NotProxmox(ProxmoxError):
+    """The host answered, but not as a Proxmox VE API does (no `{"data": ...}` envelope, no
+    pve-api-daemon): whatever it said is not shown to the client."""
+
+
+class ResponseTooLarge(ProxmoxError):
+    """The answer is larger than `PVE_MAX_RESPONSE_BYTES`; reading stopped there."""

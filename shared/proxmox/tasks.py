@@ -9,7 +9,7 @@ from typing import Any
 import stamina
 
 from shared.proxmox.client import ProxmoxClient, TaskResult, is_lock_timeout
-from shared.proxmox.errors import ProxmoxError, ProxmoxLockTimeout, ProxmoxTimeout
+from shared.proxmox.errors import ProxmoxError, ProxmoxLockTimeout, ProxmoxTimeout, remote_text
 
 
 async def wait_for_task(
@@ -33,7 +33,8 @@ async def wait_for_task(
         status = await client.task_status(node, upid)
         if status.status == "stopped":
             tail = await client.task_log_tail(node, upid)
-            return TaskResult(upid=upid, exitstatus=status.exitstatus or "unknown", log_tail=tail)
+            exitstatus = remote_text(status.exitstatus or "") or "unknown"
+            return TaskResult(upid=upid, exitstatus=exitstatus, log_tail=tail)
         if time.monotonic() + delay > deadline:
             raise ProxmoxTimeout(f"task {upid} still running after {limit_seconds:g} s")
         await asyncio.sleep(delay)

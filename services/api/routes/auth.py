@@ -20,12 +20,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import CSRF_COOKIE, SECURITY, SESSION_COOKIE, CurrentUser
 from services.api.problems import problem_responses
-from services.api.schemas.auth import LoginRequest, LoginResponse, Me, UserRead
-from shared.accounts import AccountService, HostNotAllowed
-from shared.proxmox import ProxmoxAuthError
+from services.api.schemas.auth import (
+    LoginRequest,
+    LoginResponse,
+    Me,
+    RepinRequest,
+    RepinResponse,
+    UserRead,
+)
+from shared.accounts import AccountService, HostNotAllowed, PinConflict, repin_hint
+from shared.errors import InvalidInput
+from shared.proxmox import (
+    CertificateMismatch,
+    ProxmoxAuthError,
+    ProxmoxTimeout,
+    ProxmoxUnavailable,
+)
+from shared.proxmox.errors import NotProxmox
+from shared.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.sessions import SessionStore
 from shared.settings import Settings
 from shared.throttle import LoginThrottle
+
+UNREACHABLE = (
+    "The host did not answer as a Proxmox VE API: it cannot be reached, refused the connection,"
+    " did not answer in time, or is not Proxmox VE. Check the host name and port (8006)."
+)
 
 
 def _client_address(request: Request[Any, Any, Any]) -> str:
@@ -64,8 +84,12 @@ async def login(
             status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail="Send the login as application/json.",
         )
+    try:
+        host = canonical_host(data.host)
+    except NonCanonicalHost as exc:
+        raise InvalidInput(str(exc), field="host") from None
     client = _client_address(request)
-    account = f"{data.host.lower()}:{data.port}:{data.username}@{data.realm}"
+    account = f"{host}:{data.port}:{data.username}@{data.realm}"
     wait = await throttle.reserve(client, account)
     if wait is not None:
         raise HTTPException(
@@ -75,12 +99,25 @@ async def login(
         )
     try:
         user, pinned = await AccountService(db_session, settings).login(
-            host=data.host, port=data.port, username=data.username, realm=data.realm,
+            host=host, port=data.port, username=data.username, realm=data.realm,
             password=data.password, fingerprint=data.fingerprint,
         )  # fmt: skip
     except ProxmoxAuthError:
         # only a wrong password keeps its slot in the throttle
         raise NotAuthorizedException("Proxmox rejected the user name or password.") from None
+    except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
+        # One answer for closed ports, timeouts and hosts that are not Proxmox VE, so login is
+        # no port scanner; and it counts for the client, so it is no unlimited one either.
+        await throttle.give_back_account(client, account)
+        raise HTTPException(status_code=502, detail=UNREACHABLE) from None
+    except CertificateMismatch as exc:
+        await throttle.give_back_account(client, account)
+        raise HTTPException(
+            status_code=502, detail=f"{exc.message} {repin_hint(host, data.port)}"
+        ) from None
+    except PinConflict:
+        await throttle.give_back_account(client, account)
+        raise
     except HostNotAllowed as exc:
         await throttle.give_back(client, account)
         raise PermissionDeniedException(str(exc)) from None
@@ -94,7 +131,10 @@ async def login(
     if previous is not None:
         await store.destroy(previous)
     host, port = user.host_identity.rsplit(":", 1)
-    new = await store.create(user_id=str(user.id), userid=user.userid, host=host, port=int(port))
+    new = await store.create(
+        user_id=str(user.id), userid=user.userid, host=host, port=int(port),
+        tls_fingerprint=pinned.fingerprint,
+    )  # fmt: skip
     body = LoginResponse(
         user=UserRead(id=user.id, userid=user.userid, host=host, port=int(port)),
         csrf_token=new.data.csrf_token,
@@ -158,4 +198,43 @@ async def me(request: Request[CurrentUser, Any, Any]) -> Me:
     )
 
 
-ROUTES = [login, logout, me]
+@post(
+    "/api/auth/repin",
+    operation_id="RepinHostCertificate",
+    tags=["Auth"],
+    summary="Pin the certificate your Proxmox host presents now",
+    status_code=200,
+    security=SECURITY,
+    responses=problem_responses(400, 401, 403, 404, 409, 502, 504),
+)
+async def repin(
+    data: JSONBody[RepinRequest],
+    request: Request[CurrentUser, Any, Any],
+    state: State,
+    db_session: NamedDependency[AsyncSession],
+) -> RepinResponse:
+    """After a deliberate certificate change on the host you are logged in to: checks that the
+    host presents the certificate with `fingerprint` and pins it for every user of the host.
+
+    Only a session made under the host's current pin may do this (403 otherwise); logins
+    never change a pin. A host presenting another certificate is a 502. Audited
+    (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
+    """
+    user = request.user
+    settings: Settings = state.settings
+    try:
+        previous, new = await AccountService(db_session, settings).repin(
+            host=user.host, port=user.port, fingerprint=data.fingerprint, actor_user_id=user.id,
+            actor=user.userid, session_fingerprint=user.session.tls_fingerprint,
+        )  # fmt: skip
+    except HostNotAllowed as exc:
+        raise PermissionDeniedException(str(exc)) from None
+    except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
+        raise HTTPException(status_code=502, detail=UNREACHABLE) from None
+    return RepinResponse(
+        host=user.host, port=user.port, tls_fingerprint=new, previous_fingerprint=previous,
+        changed=previous != new,
+    )  # fmt: skip
+
+
+ROUTES = [login, logout, me, repin]

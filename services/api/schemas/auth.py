@@ -64,3 +64,15 @@ class Me(CamelStruct):
     user: UserRead
     csrf_token: str
     logged_in_at: dt.datetime
+
+
+class RepinRequest(CamelStruct):
+    fingerprint: Fingerprint
+
+
+class RepinResponse(CamelStruct):
+    host: str
+    port: int
+    tls_fingerprint: str
+    previous_fingerprint: str
+    changed: bool
