@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from shared.containers.services import rotate_service_credentials
 from shared.crypto import SecretBox, generate_key
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging
@@ -28,12 +29,14 @@ async def _rotate() -> int:
     try:
         async with create_session_factory(engine)() as session:
             report = await rotate_secrets(session, box)
+            services_changed, services_unreadable = await rotate_service_credentials(session, box)
     finally:
         await engine.dispose()
-    print(f"re-encrypted {report.changed} secret(s) under key {box.current_key_id!r}")
-    for item in report.unreadable:
+    changed = report.changed + services_changed
+    print(f"re-encrypted {changed} secret(s) under key {box.current_key_id!r}")
+    for item in [*report.unreadable, *services_unreadable]:
         print(f"cannot decrypt {item} with any configured key; enter it again", file=sys.stderr)
-    return 1 if report.unreadable else 0
+    return 1 if report.unreadable or services_unreadable else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,9 +48,7 @@ def upgrade() -> None:
     # Free strings before this revision: anything unknown is forgotten rather than refused.
     op.execute(f"UPDATE containers SET last_completed_phase = NULL "
                f"WHERE last_completed_phase NOT IN {PHASES}")  # fmt: skip
-    op.create_check_constraint(
-        "phase_known", "containers", f"last_completed_phase IN {PHASES}"
-    )
+    op.create_check_constraint("phase_known", "containers", f"last_completed_phase IN {PHASES}")
     op.create_check_constraint("failed_phase_known", "containers", f"failed_phase IN {PHASES}")
     op.add_column("container_events", sa.Column("script_name", sa.String(100)))
     op.add_column("container_events", sa.Column("script_index", sa.SmallInteger()))

@@ -22,7 +22,16 @@ from services.api.events_hub import EventHub
 from services.api.middleware import RequestContext
 from services.api.openapi_plugins import StrictStructSchemaPlugin
 from services.api.problems import EXCEPTION_HANDLERS
-from services.api.routes import auth, buckets, containers, events, nodes, system, templates
+from services.api.routes import (
+    auth,
+    buckets,
+    containers,
+    events,
+    nodes,
+    services,
+    system,
+    templates,
+)
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
@@ -55,6 +64,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Nodes", description="Proxmox VE nodes you registered"),
             Tag(name="VMIDs", description="Guest ids in use on a node's cluster"),
             Tag(name="Containers", description="Inventory and lifecycle actions"),
+            Tag(name="Services", description="What runs in a container, its credentials, logs"),
             Tag(
                 name="Templates",
                 description="What a container becomes: OS, resources, packages, files, scripts",
@@ -89,6 +99,7 @@ class InfrahausCore(InitPluginProtocol):
                 containers.ContainerController,
                 *containers.ACTION_ROUTES,
                 events.EventController,
+                services.ServiceController,
                 templates.TemplateController,
                 buckets.BucketController,
             ]

@@ -15,9 +15,10 @@ from shared.containers.inventory import (
     LiveStatus,
     NodeError,
 )
+from shared.containers.services import DiscoveryReport, ServicesMixin
 
 
-class ContainerService(InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin):
+class ContainerService(InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin):
     """What the API routes and the worker's jobs call."""
 
 
@@ -26,6 +27,7 @@ __all__ = [
     "ActionOutcome",
     "ContainerDetail",
     "ContainerService",
+    "DiscoveryReport",
     "Inventory",
     "InventoryItem",
     "LiveStatus",

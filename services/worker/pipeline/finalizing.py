@@ -11,6 +11,7 @@ from shared.lifecycle import EventType, Lifecycle, Phase
 
 
 async def run(build: Build) -> None:
+    await discover(build)
     address = build.container.ip_address
     revision = build.template_revision  # the template as this run read it
     await build.session.execute(
@@ -34,3 +35,19 @@ async def run(build: Build) -> None:
     staged = await events.stage(build.session, build.container.id, [done])
     await build.session.commit()
     await events.publish(build.service.redis, build.container.id, staged)
+
+
+async def discover(build: Build) -> None:
+    """What runs in the new container (ARCHITECTURE §9). A failure is reported, not fatal:
+    the container is built; `POST .../services/refresh` tries again."""
+    await build.step("Discovering services", 0.2)
+    report = await build.service.discover_services(build.container, build.node)
+    if report.error:
+        await build.log(f"Service discovery failed: {report.error}")
+        return
+    shown = [s for s in report.services if not s.is_system]
+    parts = []
+    for service in shown:
+        ports = ",".join(str(p) for p in sorted({int(item["port"]) for item in service.listeners}))
+        parts.append(f"{service.name} ({ports})" if ports else f"{service.name} ({service.status})")
+    await build.log("Services: " + (", ".join(parts) if parts else "none besides the system's"))
