@@ -30,11 +30,18 @@ from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from shared.logging import configure_logging, get_logger
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, SettingsError, load_settings, require_explicit_allow_list
 
 log = get_logger("services.run")
 
 CHILD_STOP_TIMEOUT = 15.0
+# A crashed child is started again after 1 s, 2 s, 4 s, ... at most 30 s; one that ran for
+# STABLE_SECONDS before it crashed starts over at 1 s.
+RESTART_BACKOFF_INITIAL = 1.0
+RESTART_BACKOFF_MAX = 30.0
+STABLE_SECONDS = 60.0
+# A child that exits with 2 has bad settings: starting it again cannot help.
+EXIT_BAD_SETTINGS = 2
 
 
 class Supervisor:
@@ -45,6 +52,13 @@ class Supervisor:
         self.cleanups: list[Callable[[], None]] = []
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
+        # how to start each child again, when it started, and its restart schedule
+        self._specs: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {}
+        self._started: dict[str, float] = {}
+        self._backoff: dict[str, float] = {}
+        self._restart_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = {}
+        self.exit_code: int | None = None
 
     def start_dependencies(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -64,6 +78,8 @@ class Supervisor:
         return env
 
     def spawn(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
+        self._specs[name] = (module, env, args)
+        self._started[name] = time.monotonic()
         self.children[name] = subprocess.Popen(
             [sys.executable, "-m", module, *args], env={**os.environ, **env}
         )
@@ -97,15 +113,42 @@ class Supervisor:
         return json.loads(info_file.read_text())
 
     def wait(self) -> int:
-        """Block until a signal arrives or a child exits on its own (which is an error)."""
+        """Block until a signal arrives. A child that exits on its own is started again with
+        backoff (the others keep serving); only bad settings (exit 2) stop everything."""
         while not self.stopping:
-            for name, child in self.children.items():
-                code = child.poll()
-                if code is not None:
-                    log.error("process exited unexpectedly", process=name, exit_code=code)
-                    return code or 1
+            self.check_children()
             time.sleep(0.2)
-        return 0
+        return 0 if self.exit_code is None else self.exit_code
+
+    def check_children(self) -> None:
+        now = time.monotonic()
+        for name, child in list(self.children.items()):
+            code = child.poll()
+            if code is None or name in self._restart_at:
+                continue
+            if code == EXIT_BAD_SETTINGS:
+                log.error("process stopped on its settings; stopping", process=name, exit_code=code)
+                self.exit_code, self.stopping = code, True
+                return
+            ran = now - self._started.get(name, now)
+            delay = (
+                RESTART_BACKOFF_INITIAL
+                if ran >= STABLE_SECONDS or name not in self._backoff
+                else min(self._backoff[name] * 2, RESTART_BACKOFF_MAX)
+            )
+            self._backoff[name] = delay
+            self._restart_at[name] = now + delay
+            log.error(
+                "process exited unexpectedly; restarting it",
+                process=name, exit_code=code, ran_seconds=round(ran, 1), restart_in_seconds=delay,
+            )  # fmt: skip
+        for name, when in list(self._restart_at.items()):
+            if now >= when:
+                del self._restart_at[name]
+                module, env, args = self._specs[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                log.info("restarting process", process=name, restarts=self.restarts[name])
+                self.spawn(name, module, env, *args)
 
     def stop(self) -> None:
         for child in self.children.values():
@@ -233,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        require_explicit_allow_list(settings)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from shared.db.models import Container
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
+from shared.outages import is_database_outage
 from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
 from shared.settings import Settings
 
@@ -35,6 +36,20 @@ CREATE_MAX_TRIES = 20
 CREATE_TIMEOUT_SECONDS = 4 * 3600
 # Rows older than this without a job are re-enqueued (younger ones may be mid-enqueue).
 RECONCILE_GRACE_SECONDS = 10
+# A job that met a PostgreSQL outage runs again after 5 s, 10 s, ... at most this long.
+OUTAGE_RETRY_MAX_SECONDS = 60
+
+
+def _retry_after_outage(ctx: dict[str, Any], exc: BaseException) -> Retry:
+    """PostgreSQL went away under a job: run it again later (builds resume from their last
+    checkpoint, deletes are idempotent) instead of failing it."""
+    defer = min(ctx["job_try"] * RETRY_STEP_SECONDS, OUTAGE_RETRY_MAX_SECONDS)
+    log.warning(
+        "database unavailable; the job will run again",
+        error=f"{type(exc).__name__}: {str(exc)[:200]}",
+        retry_in_seconds=defer,
+    )
+    return Retry(defer=defer)
 
 
 @contextlib.contextmanager
@@ -55,8 +70,13 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = queue.job_of(payload)
     app = context_of(ctx)
     with _request_context(job):
-        async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
-            outcome = await run_build(app, job.container_id, ctx["job_try"])
+        try:
+            async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
+                outcome = await run_build(app, job.container_id, ctx["job_try"])
+        except Exception as exc:
+            if is_database_outage(exc) and ctx["job_try"] < CREATE_MAX_TRIES:
+                raise _retry_after_outage(ctx, exc) from exc
+            raise
         log.info("build finished", outcome=outcome)
     return outcome
 
@@ -84,6 +104,8 @@ async def delete_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
                 )
                 return "failed"
             except Exception as exc:
+                if is_database_outage(exc) and ctx["job_try"] < MAX_TRIES:
+                    raise _retry_after_outage(ctx, exc) from exc
                 log.exception("delete failed unexpectedly")
                 await service.mark_delete_failed(target, f"unexpected error ({type(exc).__name__})")
                 return "failed"

@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -16,6 +17,7 @@ from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, job_functions
 from shared import heartbeat
 from shared.logging import get_logger
+from shared.outages import REDIS_OUTAGE, OutageLog
 from shared.queue import deserialize, redis_settings, serialize
 from shared.settings import Settings
 
@@ -70,17 +72,76 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
 
 async def _beat_forever(redis: Any, settings: Settings, worker_id: str) -> None:
-    """Beat until cancelled; a Redis outage is logged once per failure, never fatal."""
+    """Beat until cancelled; a Redis outage is logged once (and its end), never fatal."""
+    outage = OutageLog("redis (heartbeat)")
     while True:
         try:
             await heartbeat.beat(
                 redis, settings.queue_name, worker_id, settings.worker_heartbeat_ttl
             )
         except Exception as exc:
-            log.warning("heartbeat failed", error=f"{type(exc).__name__}: {exc}")
+            outage.failed(exc)
+        else:
+            outage.recovered()
         await asyncio.sleep(settings.worker_heartbeat_seconds)
 
 
+#: the longest wait between two polls while Redis is down
+POLL_BACKOFF_MAX = 10.0
+
+
+class ResilientWorker(Worker):
+    """arq's worker, except that a Redis outage does not end it.
+
+    arq's poll loop lets a `ConnectionError` escape, and the process exits. Here a failed poll
+    waits (0.5 s, doubling up to `POLL_BACKOFF_MAX`), logs one line per outage and polls again;
+    jobs already running go on. `start_jobs` gives back the slot it took when Redis fails
+    between taking it and starting the job (arq would leak it: ten outages, no more jobs).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.redis_outage = OutageLog("redis")
+        self._poll_backoff = 0.5
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_OUTAGE as exc:
+            self.redis_outage.failed(exc)
+            await asyncio.sleep(self._poll_backoff)
+            self._poll_backoff = min(self._poll_backoff * 2, POLL_BACKOFF_MAX)
+            return
+        if self.redis_outage.down:
+            self.redis_outage.recovered()
+            self._poll_backoff = 0.5
+
+    async def start_jobs(self, job_ids: Sequence[bytes]) -> None:
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_OUTAGE:
+                # arq took a slot (semaphore and counter) before the pipeline failed
+                self.job_counter -= 1
+                self.sem.release()
+                raise
+
+    async def close(self) -> None:
+        """arq's close, minus its Redis call that fails (and skips `on_shutdown`) in an
+        outage: a worker stopped while Redis is down still stops cleanly."""
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        with contextlib.suppress(*REDIS_OUTAGE):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        with contextlib.suppress(*REDIS_OUTAGE):
+            await self.pool.close(close_connection_pool=True)
+        self._pool = None
+
+
 def create_worker(settings: Settings) -> Worker:
-    """A worker bound to the current event loop; SIGINT/SIGTERM stop it cleanly."""
-    return Worker(**worker_settings(settings))
+    """A worker bound to the current event loop; SIGINT/SIGTERM stop it cleanly, and Redis
+    outages only pause it."""
+    return ResilientWorker(**worker_settings(settings))

@@ -63,3 +63,10 @@ def test_the_simulator_is_only_in_the_demo_profile() -> None:
     assert services["pvesim"]["profiles"] == ["demo"]
     assert services["pvesim"]["command"][2] == "services.pvesim"
     assert all("profiles" not in services[name] for name in ("api", "worker", "migrate"))
+
+
+def test_long_running_services_restart_and_the_one_shot_does_not() -> None:
+    services = _compose()["services"]
+    for name in ("postgres", "redis", "api", "worker"):
+        assert services[name].get("restart") == "unless-stopped", name
+    assert services["migrate"]["restart"] == "no"

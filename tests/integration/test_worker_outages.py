@@ -1,0 +1,73 @@
+"""Issue 12, item 2: a worker process outlives a Redis outage (it used to exit at the first
+failed poll) and `/ready` follows: 503 while Redis is down, 200 once the worker beats again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from services.api.app import create_app
+from shared.embedded import EmbeddedRedis
+from shared.queue import create_queue
+from shared.settings import Settings
+from tests.support import settings_environment, start_process, stop_process, wait_for_worker
+
+
+async def _ping(settings: Settings, payload: str, wait: float) -> dict:
+    queue = create_queue(settings)
+    try:
+        job = await queue.enqueue_job("ping", payload, _job_id=f"ping:{uuid.uuid4().hex}")
+        assert job is not None
+        return await job.result(timeout=wait, poll_delay=0.2)
+    finally:
+        await queue.aclose()
+
+
+async def test_the_worker_survives_a_redis_outage_and_runs_jobs_afterwards(
+    settings: Settings, scratch_dir: Path
+) -> None:
+    server = EmbeddedRedis(scratch_dir / "redis", persist=False)
+    url = server.start()
+    own = msgspec.structs.replace(
+        settings, redis_url=url, queue_name=f"outage-{uuid.uuid4().hex[:8]}",
+        worker_heartbeat_seconds=1.0,
+    )  # fmt: skip
+    log_path = scratch_dir / "worker.log"
+    worker = start_process("services.worker", settings_environment(own), log_path)
+    app = create_app(own)
+    try:
+        async with asyncio.timeout(60):
+            await wait_for_worker(url, own.queue_name)
+        assert (await _ping(own, "before", 30))["pong"] == "before"
+
+        server.stop()
+        async with AsyncTestClient(app) as client:
+            down = await client.get("/ready")
+            assert down.status_code == 503
+            assert "redis" in down.json()["detail"]
+            # several polls fail meanwhile (0.5 s, 1 s, 2 s, ... apart)
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                assert worker.poll() is None, log_path.read_text()[-3000:]
+                await asyncio.sleep(0.5)
+
+            server.start()  # same address, empty data
+            async with asyncio.timeout(60):
+                await wait_for_worker(url, own.queue_name)
+            ready = await client.get("/ready")
+            assert ready.status_code == 200, ready.text
+        assert (await _ping(own, "after", 60))["pong"] == "after"
+        assert worker.poll() is None
+    finally:
+        code = stop_process(worker)
+        server.stop()
+    log = log_path.read_text()
+    assert code == 0, log[-3000:]
+    # one line when the outage began, one when it ended, not one per failed poll
+    assert log.count('"redis unavailable; waiting for it"') == 1, log[-3000:]
+    assert log.count('"redis is back"') == 1, log[-3000:]
