@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run demo test test-fast openapi bench lint format clean
+.PHONY: help install run demo test test-fast openapi client bench lint format clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ test-fast: $(INSTALLED) ## skip the slow end-to-end process tests
 
 openapi: $(INSTALLED) ## regenerate openapi/openapi.json from the app
 	$(PY) -m services.api.openapi
+
+client: $(INSTALLED) ## regenerate the Python client infrahaus_client/ from openapi/openapi.json
+	$(PY) -m services.api.clientgen
 
 bench: $(INSTALLED) ## run the benchmarks (prints ratios against a bare Litestar route)
 	$(PY) -m bench

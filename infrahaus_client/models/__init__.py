@@ -1,0 +1,157 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .action_result import ActionResult
+from .action_result_action import ActionResultAction
+from .apt_package import AptPackage
+from .bridge import Bridge
+from .bucket_create import BucketCreate
+from .bucket_packages_add import BucketPackagesAdd
+from .bucket_packages_remove import BucketPackagesRemove
+from .bucket_page import BucketPage
+from .bucket_read import BucketRead
+from .bucket_summary import BucketSummary
+from .bucket_update import BucketUpdate
+from .build_state import BuildState
+from .connection_test import ConnectionTest
+from .container_create import ContainerCreate
+from .container_detail import ContainerDetail
+from .container_detail_config_type_0 import ContainerDetailConfigType0
+from .container_list import ContainerList
+from .container_summary import ContainerSummary
+from .create_accepted import CreateAccepted
+from .delete_accepted import DeleteAccepted
+from .dependency_check import DependencyCheck
+from .dependency_problem import DependencyProblem
+from .discovery_error_read import DiscoveryErrorRead
+from .discovery_result import DiscoveryResult
+from .event_envelope import EventEnvelope
+from .event_envelope_metadata import EventEnvelopeMetadata
+from .event_page import EventPage
+from .event_type import EventType
+from .field_error import FieldError
+from .file_input import FileInput
+from .file_input_policy import FileInputPolicy
+from .file_read import FileRead
+from .file_read_policy import FileReadPolicy
+from .health import Health
+from .lifecycle import Lifecycle
+from .list_templates_sort import ListTemplatesSort
+from .live_status import LiveStatus
+from .login_request import LoginRequest
+from .login_response import LoginResponse
+from .me import Me
+from .next_vmid import NextVmid
+from .node_create import NodeCreate
+from .node_error import NodeError
+from .node_read import NodeRead
+from .node_update import NodeUpdate
+from .npm_package import NpmPackage
+from .os_template import OsTemplate
+from .package_read import PackageRead
+from .package_read_manager import PackageReadManager
+from .phase import Phase
+from .pip_package import PipPackage
+from .problem import Problem
+from .readiness import Readiness
+from .repin_request import RepinRequest
+from .repin_response import RepinResponse
+from .script_input import ScriptInput
+from .script_read import ScriptRead
+from .service_credentials import ServiceCredentials
+from .service_credentials_values import ServiceCredentialsValues
+from .service_list import ServiceList
+from .service_listener import ServiceListener
+from .service_logs import ServiceLogs
+from .service_read import ServiceRead
+from .service_read_status import ServiceReadStatus
+from .storage import Storage
+from .template_create import TemplateCreate
+from .template_page import TemplatePage
+from .template_read import TemplateRead
+from .template_read_source import TemplateReadSource
+from .template_summary import TemplateSummary
+from .template_summary_source import TemplateSummarySource
+from .template_update import TemplateUpdate
+from .user_read import UserRead
+from .vmid_check import VmidCheck
+from .vmid_check_status import VmidCheckStatus
+from .vmid_refresh import VmidRefresh
+
+__all__ = (
+    "ActionResult",
+    "ActionResultAction",
+    "AptPackage",
+    "Bridge",
+    "BucketCreate",
+    "BucketPackagesAdd",
+    "BucketPackagesRemove",
+    "BucketPage",
+    "BucketRead",
+    "BucketSummary",
+    "BucketUpdate",
+    "BuildState",
+    "ConnectionTest",
+    "ContainerCreate",
+    "ContainerDetail",
+    "ContainerDetailConfigType0",
+    "ContainerList",
+    "ContainerSummary",
+    "CreateAccepted",
+    "DeleteAccepted",
+    "DependencyCheck",
+    "DependencyProblem",
+    "DiscoveryErrorRead",
+    "DiscoveryResult",
+    "EventEnvelope",
+    "EventEnvelopeMetadata",
+    "EventPage",
+    "EventType",
+    "FieldError",
+    "FileInput",
+    "FileInputPolicy",
+    "FileRead",
+    "FileReadPolicy",
+    "Health",
+    "Lifecycle",
+    "ListTemplatesSort",
+    "LiveStatus",
+    "LoginRequest",
+    "LoginResponse",
+    "Me",
+    "NextVmid",
+    "NodeCreate",
+    "NodeError",
+    "NodeRead",
+    "NodeUpdate",
+    "NpmPackage",
+    "OsTemplate",
+    "PackageRead",
+    "PackageReadManager",
+    "Phase",
+    "PipPackage",
+    "Problem",
+    "Readiness",
+    "RepinRequest",
+    "RepinResponse",
+    "ScriptInput",
+    "ScriptRead",
+    "ServiceCredentials",
+    "ServiceCredentialsValues",
+    "ServiceList",
+    "ServiceListener",
+    "ServiceLogs",
+    "ServiceRead",
+    "ServiceReadStatus",
+    "Storage",
+    "TemplateCreate",
+    "TemplatePage",
+    "TemplateRead",
+    "TemplateReadSource",
+    "TemplateSummary",
+    "TemplateSummarySource",
+    "TemplateUpdate",
+    "UserRead",
+    "VmidCheck",
+    "VmidCheckStatus",
+    "VmidRefresh",
+)

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class FileReadPolicy(StrEnum):
+    BACKUP = "backup"
+    DEFAULT = "default"
+    REPLACE = "replace"
+
+    def __str__(self) -> str:
+        return str(self.value)

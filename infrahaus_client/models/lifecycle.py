@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class Lifecycle(StrEnum):
+    CREATING = "creating"
+    DELETING = "deleting"
+    ERROR = "error"
+    READY = "ready"
+
+    def __str__(self) -> str:
+        return str(self.value)
