@@ -17,6 +17,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.openapi.spec import Components, SecurityScheme
 
+from shared.editors import template_editors
 from shared.sessions import SessionData, SessionStore
 
 SESSION_COOKIE = "infrahaus_session"
@@ -79,3 +80,14 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
             via=via, session=data,
         )  # fmt: skip
         return AuthenticationResult(user=user, auth=via)
+
+
+def template_editors_only(connection: ASGIConnection[Any, Any, Any, Any], _: object) -> None:
+    """Guard of the routes that change templates or buckets or run discovery (403 for a
+    logged-in user outside `TEMPLATE_EDITORS`); reading and building stay open."""
+    user: CurrentUser = connection.user
+    if not template_editors(connection.app.state.settings.template_editors).allows(user.userid):
+        raise PermissionDeniedException(
+            f"{user.userid} may read templates and buckets and build from them, but not change"
+            " them or run discovery: that is for the users in TEMPLATE_EDITORS."
+        )

@@ -18,7 +18,10 @@ stored one, so running discovery again reports it `unchanged`.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -177,12 +180,41 @@ def spec_from_conf(directory: str, conf: dict[str, str]) -> TemplateSpec:
     )
 
 
+def _check_inside(path: Path, root: Path) -> None:
+    """No symbolic link on the way from the template's directory to `path`, and nothing that
+    resolves outside it: a link in TEMPLATES_DIR would publish any file the service can read
+    (its keys, /etc/shadow) as template content."""
+    where = path.relative_to(root)
+    current = root
+    for part in where.parts:
+        current = current / part
+        if current.is_symlink():
+            raise TemplateError(
+                f"{current.relative_to(root)}: is a symbolic link; discovery reads no links"
+            )
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise TemplateError(f"{where}: resolves outside the template's directory")
+
+
 def _read_text(path: Path, root: Path) -> str:
     where = path.relative_to(root)
-    if path.stat().st_size > 4 * rules.CONTENT_MAX:
-        raise TemplateError(f"{where}: larger than {rules.CONTENT_MAX} characters")
+    _check_inside(path, root)
     try:
-        content = path.read_bytes().decode("utf-8")
+        # O_NOFOLLOW: a link swapped in after the check is refused by the kernel, not read
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise TemplateError(f"{where}: is a symbolic link; discovery reads no links") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise TemplateError(f"{where}: not a regular file")
+        if info.st_size > 4 * rules.CONTENT_MAX:
+            raise TemplateError(f"{where}: larger than {rules.CONTENT_MAX} characters")
+        raw = handle.read(4 * rules.CONTENT_MAX + 1)
+    try:
+        content = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise TemplateError(f"{where}: not UTF-8 text") from None
     if len(content) > rules.CONTENT_MAX:
@@ -193,10 +225,17 @@ def _read_text(path: Path, root: Path) -> str:
 
 
 def _entries(directory: Path) -> list[Path]:
-    """Regular files in `directory`, by name; hidden files are ignored."""
+    """Files in `directory`, by name; hidden files are ignored. Links are listed (and refused
+    when read), and a linked directory is refused outright."""
+    if directory.is_symlink():
+        raise TemplateError(f"{directory.name}: is a symbolic link; discovery reads no links")
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if (p.is_symlink() or p.is_file()) and not p.name.startswith(".")
+    )
 
 
 def read_scripts(root: Path) -> list[ScriptSpec]:
@@ -314,7 +353,7 @@ def read_files(root: Path) -> list[FileSpec]:
 def read_template(root: Path) -> DiscoveredTemplate:
     """One template directory, fully checked; raises `TemplateError` naming the problem."""
     conf_path = root / CONF_FILE
-    if not conf_path.is_file():
+    if not conf_path.is_symlink() and not conf_path.is_file():
         raise TemplateError(f"{CONF_FILE} is missing")
     spec = spec_from_conf(root.name, parse_conf(_read_text(conf_path, root)))
     buckets = read_buckets(root, spec.name)
@@ -336,7 +375,7 @@ def scan(templates_dir: Path) -> Scan:
     """Every sub-directory of `templates_dir` is a template; hidden ones are skipped."""
     result = Scan()
     try:
-        roots = sorted(p for p in templates_dir.iterdir() if p.is_dir())
+        roots = sorted(p for p in templates_dir.iterdir() if p.is_dir() or p.is_symlink())
     except OSError as exc:
         problem = (
             "is not a directory"
@@ -352,6 +391,10 @@ def scan(templates_dir: Path) -> Scan:
             continue
         result.discovered += 1
         try:
+            if root.is_symlink():
+                raise TemplateError(
+                    "the template's directory is a symbolic link; discovery reads no links"
+                )
             result.templates.append(read_template(root))
         except (TemplateError, OSError) as exc:
             result.errors.append(DiscoveryError(template=root.name, error=str(exc)))

@@ -13,7 +13,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.auth import SECURITY
+from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
 from services.api.routes.templates import Limit, Offset, Search, package_read
 from services.api.schemas.templates import (
@@ -82,6 +82,7 @@ class BucketController(Controller):
 
     @post(
         operation_id="CreateBucket",
+        guards=[template_editors_only],
         summary="Create a package bucket",
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 401, 403, 409),
@@ -111,6 +112,7 @@ class BucketController(Controller):
     @patch(
         "/{bucket_id:uuid}",
         operation_id="UpdateBucket",
+        guards=[template_editors_only],
         summary="Change a package bucket",
         responses=problem_responses(400, 401, 403, 404, 409),
     )
@@ -134,6 +136,7 @@ class BucketController(Controller):
     @delete(
         "/{bucket_id:uuid}",
         operation_id="DeleteBucket",
+        guards=[template_editors_only],
         summary="Delete a package bucket",
         status_code=HTTP_204_NO_CONTENT,
         responses={
@@ -150,6 +153,7 @@ class BucketController(Controller):
     @post(
         "/{bucket_id:uuid}/packages",
         operation_id="AddBucketPackages",
+        guards=[template_editors_only],
         summary="Add packages to a bucket",
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 401, 403, 404),
@@ -167,6 +171,7 @@ class BucketController(Controller):
     @post(
         "/{bucket_id:uuid}/packages/remove",
         operation_id="RemoveBucketPackages",
+        guards=[template_editors_only],
         summary="Remove packages from a bucket",
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 401, 403, 404),

@@ -15,7 +15,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.auth import SECURITY
+from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
 from services.api.schemas.templates import (
     DiscoveryErrorRead,
@@ -171,6 +171,7 @@ class TemplateController(Controller):
 
     @post(
         operation_id="CreateTemplate",
+        guards=[template_editors_only],
         summary="Create a template",
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 401, 403, 404, 409),
@@ -205,6 +206,7 @@ class TemplateController(Controller):
     @post(
         "/discover",
         operation_id="DiscoverTemplates",
+        guards=[template_editors_only],
         summary="Sync templates from the templates directory",
         status_code=HTTP_200_OK,
         responses=problem_responses(401, 403),
@@ -236,6 +238,7 @@ class TemplateController(Controller):
     @patch(
         "/{template_id:uuid}",
         operation_id="UpdateTemplate",
+        guards=[template_editors_only],
         summary="Change a template",
         responses=problem_responses(400, 401, 403, 404, 409),
     )
@@ -255,6 +258,7 @@ class TemplateController(Controller):
     @delete(
         "/{template_id:uuid}",
         operation_id="DeleteTemplate",
+        guards=[template_editors_only],
         summary="Delete a template",
         status_code=HTTP_204_NO_CONTENT,
         responses={
