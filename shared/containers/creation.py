@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import audit, events
 from shared.containers.base import ContainerServiceBase
-from shared.db.models import Container, Node, Template
+from shared.db.models import Container, Node, Template, TemplateScript
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.lifecycle import EventType, Lifecycle, Phase, transition
 from shared.templates.service import bucket_packages
@@ -138,6 +138,8 @@ class CreationMixin(ContainerServiceBase):
                 raise NotFound("No such template.")
         if data.bucket_ids:
             await bucket_packages(self.session, data.bucket_ids)  # 404 when one is gone
+        if data.scripts is not None:
+            await self._check_script_names(data.template_id, data.scripts)
         wanted_os = data.os_template or (template.os_template if template else None)
         if wanted_os is None:
             raise InvalidInput("Give a templateId or an osTemplate.", field="osTemplate")
@@ -161,6 +163,20 @@ class CreationMixin(ContainerServiceBase):
             container = await self._insert_next_free(user_id, node, data, request, template)
         await self.vmids.invalidate(node_id)
         return container
+
+    async def _check_script_names(self, template_id: uuid.UUID | None, names: list[str]) -> None:
+        known = set()
+        if template_id is not None:
+            known = set(
+                await self.session.scalars(
+                    select(TemplateScript.name).where(TemplateScript.template_id == template_id)
+                )
+            )
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise InvalidInput(
+                f"The template has no script named {', '.join(unknown)}.", field="scripts"
+            )
 
     async def _target_node(self, user_id: uuid.UUID, node_id: uuid.UUID | None) -> Node:
         if node_id is not None:

@@ -108,7 +108,9 @@ async def make_template(session: Session, **changes: Any) -> str:
 async def wait_until_done(session: Session, container_id: str, limit: float = 120) -> dict:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        detail = (await session.call("GET", f"/api/containers/{container_id}")).json()
+        response = await session.call("GET", f"/api/containers/{container_id}")
+        assert response.status_code == 200, response.text
+        detail = response.json()
         if detail["lifecycle"] in ("ready", "error"):
             return detail
         await asyncio.sleep(0.3)
@@ -439,3 +441,16 @@ async def test_no_dhcp_lease_fails_the_build_after_a_bounded_wait(
     assert detail["failedPhase"] == "starting"
     assert "no IPv4 address within 3 s" in detail["failureReason"]
     assert "vmbr0" in detail["failureReason"]
+
+
+async def test_unknown_script_names_are_refused_before_anything_is_queued(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    node_id = await register(alice, pve)
+    template_id = await make_template(alice, packages=[], files=[])
+    response = await alice.call("POST", "/api/containers", json={
+        "hostname": "pick", "nodeId": node_id, "templateId": template_id,
+        "scripts": ["20-nginx.sh", "99-missing.sh"]})  # fmt: skip
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "scripts"
+    assert "99-missing.sh" in response.json()["detail"]

@@ -56,7 +56,7 @@ class BuildCancelled(DomainError):
 
 
 @dataclass
-class Settings:
+class BuildPlan:
     """The resolved build parameters: the request's values, else the template's, else ours."""
 
     os_template: str
@@ -84,7 +84,7 @@ class Build:
     request: BuildRequest
     client: ProxmoxClient
     ssh: NodeSsh | None = None
-    plan: Settings | None = None
+    plan: BuildPlan | None = None
     masks: set[str] = field(default_factory=set)
     phase: Phase = Phase.CREATING
     template_revision: int | None = None
@@ -192,7 +192,7 @@ class Build:
         if wanted:
             raise BuildCancelled("the build was cancelled on request")
 
-    async def resolve(self) -> Settings:
+    async def resolve(self) -> BuildPlan:
         """The template as it is now, merged with the request."""
         request = self.request
         template: TemplateSpec | None = None
@@ -212,7 +212,7 @@ class Build:
                 return asked
             return getattr(template, name) if template is not None else default
 
-        self.plan = Settings(
+        self.plan = BuildPlan(
             os_template=request.os_template, hostname=self.container.hostname,
             cores=pick("cores", 1), memory=pick("memory", 512), swap=pick("swap", 512),
             disk_size=request.disk_size or (template.disk if template else 8),

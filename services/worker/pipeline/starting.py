@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 from services.worker.pipeline.build import Build, BuildFailed
 from shared.lifecycle import Phase
@@ -40,7 +41,7 @@ async def wait_for_ipv4(build: Build) -> str:
     return await _until(build, lambda: _from_api_then_container(build))
 
 
-async def _until(build: Build, probe) -> str:  # type: ignore[no-untyped-def]
+async def _until(build: Build, probe: Callable[[], Awaitable[str | None]]) -> str:
     limit = build.service.settings.build_network_timeout_seconds
     started = time.monotonic()
     next_report = started + _REPORT_EVERY_SECONDS
