@@ -68,7 +68,7 @@ def canonical_host(host: str) -> str:
         try:
             address = ipaddress.IPv6Address(text)
         except ValueError:
-            raise NonCanonicalHost(f"{host!r} is not a valid IPv6 address") from None
+            return text.lower()  # not an address at all: nothing will answer to it
         mapped = address.ipv4_mapped
         return str(mapped) if mapped is not None else str(address)
     text = text.lower()

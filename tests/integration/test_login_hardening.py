@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 
 from services.pvesim.process import RunningSimulator
 from shared.embedded import free_port
+from shared.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.settings import Settings
 from tests.integration.helpers import Session, node_body
 from tests.integration.test_auth import api_client, credentials
@@ -266,8 +267,14 @@ async def test_non_canonical_ipv4_spellings_are_400(
     response = await client.post("/api/auth/login", json=credentials(pve, host=host))
     assert response.status_code == 400, response.text
     problem = response.json()
-    assert problem["errors"][0]["field"] == "host"
-    assert "canonical IPv4" in problem["errors"][0]["message"]
+    assert problem["errors"][0]["field"] == "host", problem
+
+
+@pytest.mark.parametrize("host", ["0x7f.1", "127.000.000.001", "2130706433"])
+def test_the_edge_refuses_what_the_schema_would_let_through(host: str) -> None:
+    """Callers that skip the schema (the operator command) get the same rule."""
+    with pytest.raises(NonCanonicalHost, match="canonical IPv4"):
+        canonical_host(host)
 
 
 async def test_spellings_of_one_host_are_one_user_and_one_throttle_account(
