@@ -11,9 +11,10 @@ and one multi-row INSERT, whatever its size.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -181,3 +182,80 @@ def step(phase: Phase, message: str, progress: float = 0.0, **metadata: Any) -> 
 
 def log_line(message: str, *, phase: Phase | None = None, **metadata: Any) -> EventDraft:
     return EventDraft(type=EventType.LOG, step=phase, message=message, metadata=metadata)
+
+
+class BatchWriter:
+    """A container's events written in the background, in order, in as few transactions as
+    the database's pace allows (group commit): what arrives while one batch is being written
+    goes into the next. The producer (a build) never waits for the database, except to
+    `flush()` before something that must come after its events (a checkpoint, the end).
+
+    A batch whose write fails is tried again twice; after that the error is raised from the
+    next `add` or `flush`, and nothing more is written.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], AsyncSession],
+        redis: Redis,
+        container_id: uuid.UUID,
+        *,
+        max_batch: int = 500,
+        max_pending: int = 5000,
+    ) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._container_id = container_id
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._pending: list[EventDraft] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._error: BaseException | None = None
+        self._task = asyncio.create_task(self._write_forever())
+
+    async def add(self, drafts: Sequence[EventDraft]) -> None:
+        self._raise_if_failed()
+        self._pending.extend(drafts)
+        self._drained.clear()
+        self._wake.set()
+        if len(self._pending) > self._max_pending:  # the database is behind: wait for it
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Return once every event handed over is committed and published."""
+        self._raise_if_failed()
+        await self._drained.wait()
+        self._raise_if_failed()
+
+    async def aclose(self) -> None:
+        try:
+            await self.flush()
+        finally:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending and self._error is None:
+                batch = self._pending[: self._max_batch]
+                for attempt in range(3):
+                    try:
+                        async with self._sessions() as session:
+                            await record(session, self._redis, self._container_id, batch)
+                        break
+                    except Exception as exc:
+                        if attempt == 2:
+                            self._error = exc
+                        else:
+                            await asyncio.sleep(0.5 * (attempt + 1))
+                del self._pending[: len(batch)]
+            if not self._pending or self._error is not None:
+                self._drained.set()

@@ -39,18 +39,26 @@ def measure() -> Iterator[Measurement]:
         _spent.reset(token)
 
 
+_inside: ContextVar[bool] = ContextVar("on_node", default=False)
+
+
 @contextmanager
 def on_node() -> Iterator[None]:
-    """Count the block as time spent waiting on the node (when something is measuring)."""
+    """Count the block as time spent waiting on the node (when something is measuring).
+
+    Re-entrant: waiting for a task counts as a whole (the polls inside it and the pauses
+    between them), and the polls do not count a second time."""
     cell = _spent.get()
-    if cell is None:
+    if cell is None or _inside.get():
         yield
         return
+    token = _inside.set(True)
     started = time.perf_counter()
     try:
         yield
     finally:
         cell[0] += time.perf_counter() - started
+        _inside.reset(token)
 
 
 def discount(seconds: float) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import stamina
 
+from shared.node_time import on_node
 from shared.proxmox.client import ProxmoxClient, TaskResult, is_lock_timeout
 from shared.proxmox.errors import ProxmoxError, ProxmoxLockTimeout, ProxmoxTimeout, remote_text
 
@@ -27,6 +28,14 @@ async def wait_for_task(
     `max_poll`, so a long task costs a few requests a minute. Past `limit_seconds` it raises
     `ProxmoxTimeout`; the task itself keeps running on the node.
     """
+    with on_node():  # the task runs on the node: its whole duration is the node's time
+        return await _poll(client, node, upid, limit_seconds, first_poll, max_poll)
+
+
+async def _poll(
+    client: ProxmoxClient, node: str, upid: str, limit_seconds: float, first_poll: float,
+    max_poll: float,
+) -> TaskResult:  # fmt: skip
     deadline = time.monotonic() + limit_seconds
     delay = first_poll
     while True:

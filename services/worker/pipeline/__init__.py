@@ -74,13 +74,19 @@ async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -
         )  # fmt: skip
         async with service.nodes.client(node) as client:
             build = Build(service, container, node, build_request_of(container), client)
+            build.writer = events.BatchWriter(app.db_sessions, app.redis, container.id)
 
             async def announce_wait() -> None:
                 await build.step(f"Waiting for a free build slot on {node.name}")
 
-            with node_time.measure() as build.timing:
-                async with app.build_slots.hold(node.id, str(container.id), on_wait=announce_wait):
-                    return await _run_phases(build, job_try)
+            try:
+                with node_time.measure() as build.timing:
+                    async with app.build_slots.hold(
+                        node.id, str(container.id), on_wait=announce_wait
+                    ):
+                        return await _run_phases(build, job_try)
+            finally:
+                await build.writer.aclose()
 
 
 async def _run_phases(build: Build, job_try: int) -> str:
@@ -101,6 +107,7 @@ async def _run_phases(build: Build, job_try: int) -> str:
         raise
     except Exception as exc:
         await build.session.rollback()
+        await build.flush_events()
         if is_transient(exc) and job_try < TRANSIENT_TRIES:
             delay = min(2**job_try, 30)
             message = exc.message if isinstance(exc, DomainError | ProxmoxError) else str(exc)
@@ -118,6 +125,7 @@ async def _run_phases(build: Build, job_try: int) -> str:
 async def _fail(build: Build, message: str, *, cancelled: bool = False) -> None:
     """End the build: clean up when asked, then `error` with an event saying why."""
     await build.session.rollback()
+    await build.flush_events()  # what the build said so far comes before its end
     destroyed = False
     if build.container.cleanup_on_failure:
         destroyed = await _destroy_ours(build)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +39,6 @@ log = get_logger(__name__)
 # pipeline learns which values to mask; the line itself never becomes an event.
 MASK_MARKER = "__INFRAHAUS_MASK__:"
 REDACTED = "[redacted]"
-# Log lines are written in batches: at most this many, or this old.
-_BATCH_LINES = 100
-_BATCH_SECONDS = 0.1
 _LINE_MAX = 4000
 
 
@@ -89,6 +84,7 @@ class Build:
     phase: Phase = Phase.CREATING
     template_revision: int | None = None
     timing: Measurement | None = None  # this run's wall time and time waiting on the node
+    writer: events.BatchWriter | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -111,8 +107,14 @@ class Build:
     # -- progress --------------------------------------------------------------------------
 
     async def emit(self, *drafts: events.EventDraft) -> None:
-        masked = [self._masked(draft) for draft in drafts]
-        await events.record(self.session, self.service.redis, self.container.id, masked)
+        """Hand events to the background writer: the build goes on while they are written."""
+        assert self.writer is not None
+        await self.writer.add([self._masked(draft) for draft in drafts])
+
+    async def flush_events(self) -> None:
+        """Wait until every event emitted so far is committed (before what must follow it)."""
+        if self.writer is not None:
+            await self.writer.flush()
 
     async def step(self, message: str, progress: float = 0.0, **metadata: Any) -> None:
         await self.emit(events.step(self.phase, message, progress, **metadata))
@@ -132,13 +134,8 @@ class Build:
             script_total=draft.script_total, metadata=draft.metadata,
         )  # fmt: skip
 
-    @contextlib.asynccontextmanager
-    async def lines(self, **script: Any) -> AsyncIterator[LineSink]:
-        sink = LineSink(self, script)
-        try:
-            yield sink
-        finally:
-            await sink.close()
+    def lines(self, **script: Any) -> LineSink:
+        return LineSink(self, script)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -158,6 +155,7 @@ class Build:
     async def checkpoint(self, phase: Phase, message: str, **changes: Any) -> None:
         """Record `phase` as done (and any other column changes) together with its closing
         `step` event: one transaction, then the publish."""
+        await self.flush_events()  # the phase's own events come first
         await self.session.execute(
             update(Container)
             .where(Container.id == self.container.id)
@@ -228,25 +226,23 @@ class Build:
 
 
 class LineSink:
-    """Output lines of a command → `log` events, in order, batched by count and age."""
+    """Output lines of a command → `log` events, in order. The background writer batches
+    them (group commit), so a burst of lines costs a few transactions, not one each."""
 
     def __init__(self, build: Build, script: dict[str, Any]) -> None:
         self.build = build
         self.script = script
-        self.pending: list[events.EventDraft] = []
-        self.oldest = 0.0
         self.tail: list[str] = []  # the last lines, for an error message
-        self._flusher = asyncio.create_task(self._flush_forever())
-        self._lock = asyncio.Lock()
 
     async def __call__(self, line: str) -> None:
         if line.startswith(MASK_MARKER):
             self._learn_mask(line[len(MASK_MARKER) :])
             return
+        if not line.strip():
+            return
         line = line[:_LINE_MAX]
-        if not self.pending:
-            self.oldest = time.monotonic()
-        self.pending.append(
+        self.tail = [*self.tail[-4:], line]
+        await self.build.emit(
             events.EventDraft(
                 type=events.EventType.LOG,
                 step=self.build.phase,
@@ -256,9 +252,6 @@ class LineSink:
                 script_total=self.script.get("total"),
             )
         )
-        self.tail = [*self.tail[-4:], line]
-        if len(self.pending) >= _BATCH_LINES:
-            await self.flush()
 
     def _learn_mask(self, encoded: str) -> None:
         try:
@@ -268,28 +261,6 @@ class LineSink:
         if len(value) >= 4:  # shorter values would mask ordinary words and digits
             self.build.masks.add(value)
             self.tail = [t.replace(value, REDACTED) for t in self.tail]
-
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self.pending = self.pending, []
-            if batch:
-                await self.build.emit(*batch)
-
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(_BATCH_SECONDS)
-            if self.pending and time.monotonic() - self.oldest >= _BATCH_SECONDS:
-                try:
-                    await self.flush()
-                except Exception:  # the final flush reports it
-                    log.warning(
-                        "log batch not written yet", container_id=str(self.build.container.id)
-                    )
-
-    async def close(self) -> None:
-        self._flusher.cancel()
-        await asyncio.gather(self._flusher, return_exceptions=True)
-        await self.flush()
 
     def last_lines(self) -> str:
         text = " | ".join(line.strip() for line in self.tail if line.strip())

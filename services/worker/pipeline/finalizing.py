@@ -12,6 +12,7 @@ from shared.lifecycle import EventType, Lifecycle, Phase
 
 async def run(build: Build) -> None:
     await discover(build)
+    await build.flush_events()  # `complete` is the last event
     address = build.container.ip_address
     revision = build.template_revision  # the template as this run read it
     await build.session.execute(

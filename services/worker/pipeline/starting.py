@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from services.worker.pipeline.build import Build, BuildFailed
 from shared.lifecycle import Phase
+from shared.node_time import on_node
 from shared.proxmox import ProxmoxError
 from shared.proxmox.tasks import run_task
 
@@ -34,11 +35,14 @@ async def run(build: Build) -> None:
 
 
 async def wait_for_ipv4(build: Build) -> str:
-    if build.request.ip != "dhcp":
-        static = str(ipaddress.IPv4Interface(build.request.ip).ip)
-        await _until(build, lambda: _from_container(build, wanted=static))
-        return static
-    return await _until(build, lambda: _from_api_then_container(build))
+    # The guest configuring its network is the node's time; our progress events inside are
+    # a few milliseconds and are counted with it.
+    with on_node():
+        if build.request.ip != "dhcp":
+            static = str(ipaddress.IPv4Interface(build.request.ip).ip)
+            await _until(build, lambda: _from_container(build, wanted=static))
+            return static
+        return await _until(build, lambda: _from_api_then_container(build))
 
 
 async def _until(build: Build, probe: Callable[[], Awaitable[str | None]]) -> str:

@@ -83,10 +83,10 @@ async def run(build: Build) -> None:
 async def _install(build: Build, manager: str, script: str, names: list[str]) -> None:
     await build.step(f"{manager}: installing {', '.join(names)}", 0.1, manager=manager)
     for attempt in range(1, _APT_LOCK_TRIES + 1):
-        async with build.lines(manager=manager) as sink:
-            status = await build.pct().stream(
-                script, *names, on_line=sink, limit_seconds=_PACKAGE_LIMIT_SECONDS
-            )
+        sink = build.lines(manager=manager)
+        status = await build.pct().stream(
+            script, *names, on_line=sink, limit_seconds=_PACKAGE_LIMIT_SECONDS
+        )
         if status == 0:
             return
         locked = "Could not get lock" in sink.last_lines()
@@ -130,11 +130,11 @@ async def run_scripts(build: Build) -> None:
             )
         )
         await pct.push(script.content.encode(), path, mode="0700", user="root", group="root")
-        async with build.lines(name=script.name, index=index, total=total) as sink:
-            status = await pct.stream(
-                'exec bash "$1"', path, on_line=sink, limit_seconds=_SCRIPT_LIMIT_SECONDS,
-                env={"BASH_ENV": LIBRARY_PATH, "INFRAHAUS_SCRIPT": script.name},
-            )  # fmt: skip
+        sink = build.lines(name=script.name, index=index, total=total)
+        status = await pct.stream(
+            'exec bash "$1"', path, on_line=sink, limit_seconds=_SCRIPT_LIMIT_SECONDS,
+            env={"BASH_ENV": LIBRARY_PATH, "INFRAHAUS_SCRIPT": script.name},
+        )  # fmt: skip
         if status != 0:
             raise BuildFailed(
                 f"script {script.name!r} ({index}/{total}) failed with exit code {status}"
