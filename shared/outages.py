@@ -34,8 +34,10 @@ def is_database_outage(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, (ConnectionRefusedError, ConnectionResetError)):
-        return True  # asyncpg's connect, before SQLAlchemy can wrap anything
+    if isinstance(exc, OSError) and _raised_in_database_driver(exc):
+        # asyncpg's connect (refused, reset, the socket file gone), before SQLAlchemy can
+        # wrap anything
+        return True
     name = type(exc).__name__
     # asyncpg's own classes, when they escape SQLAlchemy's wrapping
     return name in {
@@ -43,6 +45,16 @@ def is_database_outage(exc: BaseException) -> bool:
         "CannotConnectNowError",
         "ConnectionFailureError",
     }
+
+
+def _raised_in_database_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if "/asyncpg/" in filename or "/sqlalchemy/" in filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class OutageLog:

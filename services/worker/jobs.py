@@ -20,7 +20,7 @@ from shared.db.models import Container
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
-from shared.outages import is_database_outage
+from shared.outages import OutageLog, is_database_outage
 from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
 from shared.settings import Settings
 
@@ -113,20 +113,31 @@ async def delete_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     return outcome
 
 
+_reconcile_outage = OutageLog("database")
+
+
 async def reconcile(ctx: dict[str, Any]) -> int:
     """Re-enqueue builds and deletes whose job was lost (an enqueue that failed after the
     commit, a queue flushed by an operator): a row never stays `creating`/`deleting` forever."""
     app = context_of(ctx)
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=RECONCILE_GRACE_SECONDS)
-    async with app.db_sessions() as session:
-        rows = (
-            await session.execute(
-                select(Container.id, Container.lifecycle).where(
-                    Container.lifecycle.in_([Lifecycle.CREATING, Lifecycle.DELETING]),
-                    Container.updated_at < cutoff,
+    try:
+        async with app.db_sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Container.id, Container.lifecycle).where(
+                        Container.lifecycle.in_([Lifecycle.CREATING, Lifecycle.DELETING]),
+                        Container.updated_at < cutoff,
+                    )
                 )
-            )
-        ).all()
+            ).all()
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        # the next run tries again; one log line per outage, not one traceback per run
+        _reconcile_outage.failed(exc)
+        return 0
+    _reconcile_outage.recovered()
     revived = 0
     for container_id, lifecycle in rows:
         creating = lifecycle == Lifecycle.CREATING

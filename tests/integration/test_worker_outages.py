@@ -71,3 +71,47 @@ async def test_the_worker_survives_a_redis_outage_and_runs_jobs_afterwards(
     # one line when the outage began, one when it ended, not one per failed poll
     assert log.count('"redis unavailable; waiting for it"') == 1, log[-3000:]
     assert log.count('"redis is back"') == 1, log[-3000:]
+
+
+async def test_the_worker_survives_a_postgres_outage(settings: Settings, scratch_dir: Path) -> None:
+    """A PostgreSQL of the test's own, stopped and started under a worker whose reconciler
+    reads it every second: the worker stays, logs the outage once, and reads again after."""
+    from shared.db.migrate import upgrade_to_head
+    from shared.embedded import EmbeddedPostgres
+
+    postgres = EmbeddedPostgres(scratch_dir / "postgres")
+    url = postgres.start()
+    await asyncio.to_thread(upgrade_to_head, url)
+    own = msgspec.structs.replace(
+        settings, database_url=url, queue_name=f"pg-outage-{uuid.uuid4().hex[:8]}",
+        reconcile_seconds=1,
+    )  # fmt: skip
+    log_path = scratch_dir / "worker.log"
+    worker = start_process("services.worker", settings_environment(own), log_path)
+    try:
+        async with asyncio.timeout(60):
+            await wait_for_worker(own.redis_url or "", own.queue_name)
+        await asyncio.sleep(2)  # the reconciler has read the database
+        await asyncio.to_thread(postgres.stop)
+        async with asyncio.timeout(60):
+            while '"database unavailable; waiting for it"' not in log_path.read_text():
+                assert worker.poll() is None, log_path.read_text()[-3000:]
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(4)  # several more reconciler runs fail meanwhile
+        assert worker.poll() is None, log_path.read_text()[-3000:]
+        assert (await _ping(own, "during", 30))["pong"] == "during"  # Redis jobs go on
+
+        await asyncio.to_thread(postgres.start)
+        async with asyncio.timeout(90):
+            while '"database is back"' not in log_path.read_text():
+                assert worker.poll() is None, log_path.read_text()[-3000:]
+                await asyncio.sleep(0.5)
+    finally:
+        code = stop_process(worker)
+        await asyncio.to_thread(postgres.stop)
+        import shutil
+
+        shutil.copy(log_path, "/tmp/sec/pgworker.log")
+    log = log_path.read_text()
+    assert code == 0, log[-3000:]
+    assert log.count('"database unavailable; waiting for it"') == 1, log[-3000:]
