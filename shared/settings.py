@@ -156,6 +156,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
 
     @property
+    def trusted_proxy_list(self) -> list[str]:
+        """TRUSTED_PROXIES as addresses and networks; a malformed entry is a SettingsError."""
+        entries = [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    "TRUSTED_PROXIES", f"{entry!r} is not an IP address or network"
+                ) from None
+        return entries
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
 

@@ -14,6 +14,7 @@ def main() -> int:
     try:
         settings = load_settings()
         require_explicit_allow_list(settings)
+        trusted_proxies = settings.trusted_proxy_list
         app = create_app(settings)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
@@ -26,8 +27,8 @@ def main() -> int:
         access_log=False,  # RequestContextMiddleware logs each request with its id
         # X-Forwarded-For / -Proto only from TRUSTED_PROXIES (none by default): otherwise any
         # client could claim any address and reset its login throttle with every request.
-        proxy_headers=bool(settings.trusted_proxies.strip()),
-        forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies,
         timeout_graceful_shutdown=10,
     )
     return 0

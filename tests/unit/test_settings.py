@@ -55,3 +55,17 @@ def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> 
 def test_overrides_win_over_environment() -> None:
     settings = load_settings({"API_PORT": "9000"}, api_port=9100)
     assert settings.api_port == 9100
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    from shared.settings import SettingsError, load_settings
+
+    assert load_settings({}).trusted_proxy_list == []
+    good = load_settings({"TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16,::1"})
+    assert good.trusted_proxy_list == ["10.0.0.1", "192.168.0.0/16", "::1"]
+    try:
+        _ = load_settings({"TRUSTED_PROXIES": "10.0.0.300"}).trusted_proxy_list
+    except SettingsError as exc:
+        assert str(exc) == "TRUSTED_PROXIES: '10.0.0.300' is not an IP address or network"
+    else:
+        raise AssertionError("accepted a bad proxy address")

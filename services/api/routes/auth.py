@@ -38,6 +38,7 @@ from shared.proxmox import (
 )
 from shared.proxmox.errors import NotProxmox
 from shared.proxmox.hosts import NonCanonicalHost, canonical_host
+from shared.proxmox.tls import normalize_fingerprint
 from shared.sessions import SessionStore
 from shared.settings import Settings
 from shared.throttle import LoginThrottle
@@ -112,9 +113,10 @@ async def login(
         raise HTTPException(status_code=502, detail=UNREACHABLE) from None
     except CertificateMismatch as exc:
         await throttle.give_back_account(client, account)
-        raise HTTPException(
-            status_code=502, detail=f"{exc.message} {repin_hint(host, data.port)}"
-        ) from None
+        given = data.fingerprint and normalize_fingerprint(data.fingerprint)
+        # the pinned certificate changed (not: the host is not the one the caller named)
+        hint = "" if given == exc.expected else f" {repin_hint(host, data.port)}"
+        raise HTTPException(status_code=502, detail=exc.message + hint) from None
     except PinConflict:
         await throttle.give_back_account(client, account)
         raise
