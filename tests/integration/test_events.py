@@ -27,7 +27,7 @@ from bench.proc import redis_connections
 from services.api.events_hub import RESYNC, EventHub, Frame
 from shared import events
 from shared.db import Container, Node, create_engine, create_session_factory
-from shared.embedded import free_port
+from shared.embedded import EmbeddedRedis, free_port
 from shared.events import EventDraft
 from shared.lifecycle import EventType, Phase
 from shared.settings import Settings
@@ -535,3 +535,50 @@ async def test_a_channel_left_and_joined_again_at_once_stays_subscribed(
         assert hub.stats().channels <= 1 and hub.stats().subscribers == 0
     finally:
         await hub.stop()
+
+
+async def test_a_redis_restart_mid_stream_loses_nothing(
+    settings: Settings, scratch_dir: Path, tmp_path: Path
+) -> None:
+    """Redis stops while a stream is open: events written meanwhile arrive by polling the
+    table; once Redis is back, the hub reconnects and the stream goes on live, to the end."""
+    server = EmbeddedRedis(scratch_dir / "redis", persist=False)
+    url = server.start()
+    port = free_port()
+    own = msgspec.structs.replace(
+        settings, redis_url=url, api_port=port, sse_ping_seconds=PING_SECONDS
+    )
+    process = start_process("services.api", settings_environment(own), tmp_path / "api.log")
+    writer = Writer(own)
+    try:
+        api = SseApi(url=f"http://127.0.0.1:{port}", pid=process.pid)
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    async with _client(api) as probe:
+                        if (await probe.get("/health")).status_code == 200:
+                            break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        owned = await owned_container(own)
+        async with _client(api) as client, open_stream(client, owned) as frames:
+            await writer.record(owned.container_id, 2)
+            got = await frames.events(2)
+            server.stop()
+            await writer.record(owned.container_id, 3)  # committed; the publish fails
+            got += await frames.events(3)  # polled from the table
+            server.start()
+            redis = Redis.from_url(url)
+            try:
+                await _hub_client_id(redis, process.pid)  # the hub is back
+            finally:
+                await redis.aclose()
+            await writer.aclose()
+            writer = Writer(own)
+            await writer.record(owned.container_id, 1, final=EventType.COMPLETE)
+            got += await frames.rest()
+        assert [e["id"] for e in got] == list(range(1, 8))
+    finally:
+        await writer.aclose()
+        stop_process(process)
+        server.stop()
