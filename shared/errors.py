@@ -28,3 +28,9 @@ class InvalidInput(DomainError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Unprocessable(InvalidInput):
+    """Well-formed and within the published schema, but it cannot be done as asked (422): an
+    OS template the node does not have, a gateway outside the address's network. `field` names
+    the body field, as for a 400."""

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from shared.crypto import DecryptionError
-from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from shared.logging import get_logger
 from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
 
@@ -67,6 +67,7 @@ _DESCRIPTIONS = {
     401: "Not logged in, or the session has expired.",
     403: "Forbidden: missing or wrong X-CSRF-Token on a cookie session, or not allowed.",
     415: "The body must be application/json.",
+    422: "Well-formed, but it cannot be done as asked; `errors` names the field and why.",
     404: "Not found, or not yours.",
     409: "Conflict with the current state (locked, already taken, in use).",
     429: "Too many requests; retry after the `Retry-After` header.",
@@ -213,6 +214,7 @@ def integrity_exception_handler(
 
 
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Unprocessable: 422,  # before InvalidInput, which it refines
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,

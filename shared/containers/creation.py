@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from shared import audit, events
 from shared.containers.base import ContainerServiceBase
 from shared.db.models import Container, Node, Template, TemplateScript
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.lifecycle import EventType, Lifecycle, Phase, transition
 from shared.templates.service import bucket_packages
 from shared.templates.specs import PackageSpec
@@ -103,21 +103,21 @@ def check_network(ip: str, gateway: str | None) -> None:
     """`dhcp`, or an IPv4 interface with a prefix of 8-32 and a gateway inside it."""
     if ip == "dhcp":
         if gateway is not None:
-            raise InvalidInput("A gateway needs a static ip, not dhcp.", field="gateway")
+            raise Unprocessable("A gateway needs a static ip, not dhcp.", field="gateway")
         return
     try:
         interface = ipaddress.IPv4Interface(ip)
     except ValueError:
-        raise InvalidInput(f"{ip!r} is not an IPv4 address with a prefix.", field="ip") from None
+        raise Unprocessable(f"{ip!r} is not an IPv4 address with a prefix.", field="ip") from None
     if not 8 <= interface.network.prefixlen <= 32:
-        raise InvalidInput("The prefix length must be between 8 and 32.", field="ip")
+        raise Unprocessable("The prefix length must be between 8 and 32.", field="ip")
     if gateway is not None:
         try:
             inside = ipaddress.IPv4Address(gateway) in interface.network
         except ValueError:
-            raise InvalidInput(f"{gateway!r} is not an IPv4 address.", field="gateway") from None
+            raise Unprocessable(f"{gateway!r} is not an IPv4 address.", field="gateway") from None
         if not inside:
-            raise InvalidInput("The gateway is outside the ip's network.", field="gateway")
+            raise Unprocessable("The gateway is outside the ip's network.", field="gateway")
 
 
 class CreationMixin(ContainerServiceBase):
@@ -142,7 +142,7 @@ class CreationMixin(ContainerServiceBase):
             await self._check_script_names(data.template_id, data.scripts)
         wanted_os = data.os_template or (template.os_template if template else None)
         if wanted_os is None:
-            raise InvalidInput("Give a templateId or an osTemplate.", field="osTemplate")
+            raise Unprocessable("Give a templateId or an osTemplate.", field="osTemplate")
         await self.session.commit()  # no transaction held while the node answers
         os_volume = await self._resolve_os_template(user_id, node, wanted_os)
         request = BuildRequest(
@@ -174,7 +174,7 @@ class CreationMixin(ContainerServiceBase):
             )
         unknown = sorted(set(names) - known)
         if unknown:
-            raise InvalidInput(
+            raise Unprocessable(
                 f"The template has no script named {', '.join(unknown)}.", field="scripts"
             )
 
@@ -201,7 +201,7 @@ class CreationMixin(ContainerServiceBase):
             if matching:
                 return matching[-1]
         offered = ", ".join(n.split("/", 1)[-1] for n in names[:10]) or "none"
-        raise InvalidInput(
+        raise Unprocessable(
             f"OS template {wanted!r} is not on node {node.name!r} (it has: {offered}); download"
             " it with `pveam download` first.",
             field="osTemplate",

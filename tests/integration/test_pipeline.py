@@ -384,11 +384,15 @@ async def test_the_request_is_checked_before_anything_is_queued(
     node_id = await register(alice, pve)
     base = {"hostname": "chk", "nodeId": node_id}
     cases = [
-        ({**base}, 400, "osTemplate"),
-        ({**base, "osTemplate": "nonexistent-os"}, 400, "osTemplate"),
-        ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/40"}, 400, "ip"),
-        ({**base, "osTemplate": "debian-12-standard", "ip": "dhcp", "gateway": "10.0.0.1"}, 400,
+        # well-formed, but not possible as asked: 422 naming the field
+        ({**base}, 422, "osTemplate"),
+        ({**base, "osTemplate": "nonexistent-os"}, 422, "osTemplate"),
+        ({**base, "osTemplate": "debian-12-standard", "ip": "dhcp", "gateway": "10.0.0.1"}, 422,
          "gateway"),
+        ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/24", "gateway": "10.9.0.1"},
+         422, "gateway"),
+        # outside the schema: 400
+        ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/40"}, 400, "ip"),
         ({**base, "osTemplate": "debian-12-standard", "templateId": str(uuid.uuid4())}, 404, None),
     ]  # fmt: skip
     for body, status, field in cases:
@@ -451,6 +455,6 @@ async def test_unknown_script_names_are_refused_before_anything_is_queued(
     response = await alice.call("POST", "/api/containers", json={
         "hostname": "pick", "nodeId": node_id, "templateId": template_id,
         "scripts": ["20-nginx.sh", "99-missing.sh"]})  # fmt: skip
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "scripts"
     assert "99-missing.sh" in response.json()["detail"]

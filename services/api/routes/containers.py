@@ -272,7 +272,7 @@ class ContainerController(Controller):
         operation_id="CreateContainer",
         summary="Build a container from a template (or a bare OS template)",
         status_code=HTTP_202_ACCEPTED,
-        responses=problem_responses(400, 401, 404, 409, 502, 504),
+        responses=problem_responses(400, 401, 404, 409, 422, 502, 504),
         response_headers=[
             ResponseHeader(
                 name="Location", description="The new container", documentation_only=True

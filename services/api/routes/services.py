@@ -132,7 +132,7 @@ class ServiceController(Controller):
             int, QueryParameter(ge=LOG_LINES[0], le=LOG_LINES[1], description="1-500")
         ] = 50,
     ) -> ServiceLogs:
-        """`journalctl -u <name> -n <lines>` in the container (syslog-style timestamps); 409 when it is not
-        running."""
+        """`journalctl -u <name> -n <lines>` in the container, lines with syslog-style
+        timestamps; 409 when it is not running."""
         found = await containers.service_logs(request.user.id, container_id, name, lines)
         return ServiceLogs(name=name, lines=found)
