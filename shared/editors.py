@@ -28,18 +28,15 @@ class TemplateEditors:
             if entry == "*":
                 self.everyone = True
             elif entry.startswith("@"):
-                self.realms.add(entry[1:].lower())
+                self.realms.add(entry[1:])
             else:
-                user, _, realm = entry.rpartition("@")
-                self.users.add(f"{user}@{realm.lower()}")
+                self.users.add(entry)
 
     def allows(self, userid: str) -> bool:
-        """`userid` is PVE's `user@realm` of the session."""
+        """`userid` is PVE's `user@realm` of the session; compared exactly, as PVE does."""
         if self.everyone:
             return True
-        user, _, realm = userid.rpartition("@")
-        realm = realm.lower()
-        return realm in self.realms or f"{user}@{realm}" in self.users
+        return userid.rpartition("@")[2] in self.realms or userid in self.users
 
 
 @functools.lru_cache(maxsize=8)

@@ -128,7 +128,8 @@ async def test_only_template_editors_change_the_library_and_everyone_reads_it(
     )
     marker = uuid.uuid4().hex[:6]
     editor = await _session_of(settings, "root@pam")
-    realm_editor = await _session_of(settings, "alice@Admins")
+    realm_editor = await _session_of(settings, "alice@admins")
+    other_realm = await _session_of(settings, "alice@Admins")
     auditor = await _session_of(settings, "auditor@pve")
     async with AsyncTestClient(create_app(own), base_url="https://testserver.local") as client:
         created = await client.post(
@@ -171,7 +172,11 @@ async def test_only_template_editors_change_the_library_and_everyone_reads_it(
             assert (await client.get(path, headers=auditor)).status_code == 200, path
         unchanged = (await client.get(f"/api/templates/{template_id}", headers=auditor)).json()
         assert unchanged["revision"] == created.json()["revision"]
-        # the realm entry is case-insensitive on the realm, as PVE's realms are
+        # names compare exactly, as in PVE: another realm's "alice" is not an editor
+        other = await client.patch(
+            f"/api/templates/{template_id}", json={"description": "x"}, headers=other_realm
+        )
+        assert other.status_code == 403
         patched = await client.patch(
             f"/api/templates/{template_id}", json={"description": "ok"}, headers=realm_editor
         )
