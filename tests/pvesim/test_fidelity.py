@@ -325,29 +325,30 @@ async def test_cluster_resources_lags_by_default_but_lists_new_guests_at_once(
 # -- 11. destroy ---------------------------------------------------------------------------
 
 
-async def test_destroy_locks_config_and_a_second_delete_fails_in_its_task(
-    api: httpx.AsyncClient, new_vmid: int
-) -> None:
-    await create_container(api, new_vmid)
-    path = f"/nodes/pve/lxc/{new_vmid}"
-    first = (await api.delete(path, params={"purge": 1})).json()["data"]
-    second = await api.delete(path)
-    assert second.status_code == 200, second.text
-    seen_lock = None
-    while seen_lock is None:
-        config = await api.get(f"{path}/config")
-        if config.status_code != 200:
-            break
-        seen_lock = config.json()["data"].get("lock")
-        await asyncio.sleep(0.002)
-    assert seen_lock == "destroyed"
-    assert (await wait_for_task(api, "pve", first))["exitstatus"] == "OK"
-    log = [line["t"] for line in (await api.get(f"/nodes/pve/tasks/{first}/log")).json()["data"]]
-    assert f"purging CT {new_vmid} from related configurations.." in log
-    failed = await wait_for_task(api, "pve", second.json()["data"])
-    assert failed["exitstatus"] == (
-        f"Configuration file 'nodes/pve/lxc/{new_vmid}.conf' does not exist"
-    )
+async def test_destroy_locks_config_and_a_second_delete_fails_in_its_task(new_vmid: int) -> None:
+    # Slower tasks than the session simulator, so the second DELETE's flock wait (10 s scaled)
+    # outlasts the first destroy even on a busy machine, as it does on a real node.
+    async with running_simulator(task_speed=0.2) as handle, api_client(handle.info) as api:
+        await create_container(api, new_vmid)
+        path = f"/nodes/pve/lxc/{new_vmid}"
+        first = (await api.delete(path, params={"purge": 1})).json()["data"]
+        second = await api.delete(path)
+        assert second.status_code == 200, second.text
+        seen_lock = None
+        while seen_lock is None:
+            config = await api.get(f"{path}/config")
+            if config.status_code != 200:
+                break
+            seen_lock = config.json()["data"].get("lock")
+            await asyncio.sleep(0.005)
+        assert seen_lock == "destroyed"
+        assert (await wait_for_task(api, "pve", first))["exitstatus"] == "OK"
+        log = (await api.get(f"/nodes/pve/tasks/{first}/log")).json()["data"]
+        assert f"purging CT {new_vmid} from related configurations.." in [i["t"] for i in log]
+        failed = await wait_for_task(api, "pve", second.json()["data"])
+        assert failed["exitstatus"] == (
+            f"Configuration file 'nodes/pve/lxc/{new_vmid}.conf' does not exist"
+        )
 
 
 # -- 12. smaller ones ----------------------------------------------------------------------
@@ -409,8 +410,9 @@ async def test_rootfs_on_a_storage_without_rootdir_is_a_400(
 
 
 async def test_a_stopped_task_says_received_interrupt(
-    api: httpx.AsyncClient, new_vmid: int
+    api: httpx.AsyncClient, admin: httpx.AsyncClient, new_vmid: int
 ) -> None:
+    await admin.put("/faults/pve", json={"task_slowdown": 100})  # still running when stopped
     upid = await create_container(api, new_vmid, wait=False)
     assert (await api.delete(f"/nodes/pve/tasks/{upid}")).json() == {"data": None}
     status = await wait_for_task(api, "pve", upid)
