@@ -197,13 +197,15 @@ class ProgressBars:
     def show(self, event: dict[str, Any]) -> None:
         self._start()
         kind, step, percent = event["type"], event.get("step"), event.get("percent")
+        script = event.get("scriptName")
+        if script:  # a script starts (its step event) or prints (its log lines)
+            label = f"{script} ({event.get('scriptIndex')}/{event.get('scriptTotal')})"
+            if label != self.script:
+                self.script = label
+                self.lines.clear()
+                # a line that stays above the bars: which scripts ran, in order
+                self.console.print(f"  running {label}", markup=False, highlight=False)
         if kind == "log":
-            script = event.get("scriptName")
-            if script:
-                label = f"{script} ({event.get('scriptIndex')}/{event.get('scriptTotal')})"
-                if label != self.script:
-                    self.script = label
-                    self.lines.clear()
             self.lines.append(event["message"])
             return
         if step in self.tasks:

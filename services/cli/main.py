@@ -514,10 +514,8 @@ def follow_build(ctx: Context, container_id: str, after: int = 0) -> int:
         return EXIT_OK if detail["lifecycle"] in ("ready", "running", "stopped") else EXIT_FAILED
     if final["type"] == "complete":
         if not ctx.json and ctx.out.is_terminal:
-            ip = (final.get("metadata") or {}).get("ipAddress")
-            ctx.out.print(
-                f"[green]Ready[/green]: {final['message']}" + (f" (IP {ip})" if ip else "")
-            )
+            ctx.out.print("[green]Ready[/green]: ", end="")
+            ctx.out.print(final["message"], markup=False)
         return EXIT_OK
     if not ctx.json:
         if ctx.out.is_terminal:

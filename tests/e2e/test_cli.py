@@ -241,12 +241,12 @@ async def test_create_in_a_terminal_draws_progress_bars(cli: Cli) -> None:
     assert "━" in text  # rich's bars
     for phase in ("creating", "starting", "deploying", "syncing", "finalizing"):
         assert phase in text
-    assert "20-enable-nginx.sh (2/2)" in text  # the script's output under the bars
+    assert "running 20-enable-nginx.sh (2/2)" in text  # each script named as it starts
     assert "Ready" in text
     # the same build's output when stdout is not a terminal: lines, no colours, no bars
     replay = await cli.ok("containers", "watch", "cli-tty-02")
     assert not ANSI.search(replay.stdout.encode()) and "━" not in replay.stdout
-    assert "complete: " in replay.stdout and "  20-enable-nginx.sh: " in replay.stdout
+    assert "complete: " in replay.stdout and "  Setting up nginx" in replay.stdout
     await cli.ok("containers", "rm", "cli-tty-02")
 
 
