@@ -365,6 +365,11 @@ class Sandbox:
             os.path.realpath("/usr/bin/python3") if Path("/usr/bin/python3").exists() else ""
         )
         (etc / "pvesim/python").write_text(f"PYVER={python or ''}\nREAL_PYTHON={real_python}\n")
+        (etc / "init.d").mkdir()
+        (etc / "init.d/ssh").write_text(
+            '#!/bin/sh\n# pvesim: SysV script of ssh.service\nexec systemctl "$1" ssh.service\n'
+        )
+        (etc / "init.d/ssh").chmod(0o755)
         units = etc / "systemd/system"
         (units / "multi-user.target.wants").mkdir(parents=True)
         (units / "ssh.service").write_text(_SSH_UNIT)

@@ -121,6 +121,14 @@ async def test_systemctl_show_and_list_units_print_as_systemd(
 ) -> None:
     await create_container(api, new_vmid, start=1)
     await inside(node_ssh, new_vmid, "apt-get install -y nginx >/dev/null")
+    # Debian's nginx has a SysV script too: enable always syncs it, and says so on stderr.
+    assert await inside(node_ssh, new_vmid, "systemctl enable nginx") == (
+        0,
+        "",
+        "Synchronizing state of nginx.service with SysV service script with "
+        "/lib/systemd/systemd-sysv-install.\n"
+        "Executing: /lib/systemd/systemd-sysv-install enable nginx\n",
+    )
     assert await inside(node_ssh, new_vmid, "systemctl show -p ActiveState,SubState nginx") == (
         0,
         "ActiveState=active\nSubState=running\n",
