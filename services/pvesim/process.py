@@ -29,9 +29,12 @@ class RunningSimulator:
 
 
 def start_simulator_process(
-    directory: Path, nodes: int = 3, task_speed: float = 0.02
+    directory: Path, nodes: int = 3, task_speed: float = 0.02, rrd_lag: float | None = None
 ) -> RunningSimulator:
-    """Free ports, fast tasks, a short 401 delay, seeded secrets; returns once it listens."""
+    """Free ports, fast tasks, a short 401 delay, seeded secrets; returns once it listens.
+
+    ``rrd_lag``: seconds ``/cluster/resources`` status lags (None = the simulator's default,
+    like pvestatd; 0 = live)."""
     info_file = directory / "info.json"
     command = [
         sys.executable, "-m", "services.pvesim",
@@ -39,6 +42,8 @@ def start_simulator_process(
         "--nodes", str(nodes), "--task-speed", str(task_speed), "--auth-failure-delay", "0.05",
         "--seed", "4242", "--data-dir", str(directory / "data"), "--info-file", str(info_file),
     ]  # fmt: skip
+    if rrd_lag is not None:
+        command += ["--rrd-lag", str(rrd_lag)]
     log = (directory / "pvesim.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
