@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -61,6 +62,16 @@ class EventEnvelope(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=
         return self.type.terminal
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """`text` without terminal escapes and control characters (tab kept): PostgreSQL refuses
+    NUL in text, and escapes would reach every client's screen."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
 def channel(container_id: uuid.UUID) -> str:
     return f"container:{container_id}:events"
 
@@ -100,7 +111,7 @@ async def stage(
         EventEnvelope(
             seq=first + offset,
             type=draft.type,
-            message=draft.message,
+            message=printable(draft.message),
             timestamp=now,
             step=draft.step,
             percent=draft.percent,

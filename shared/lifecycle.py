@@ -30,12 +30,6 @@ class Phase(StrEnum):
         """Where this phase's progress starts and ends on the 0-100 scale."""
         return _PERCENT[self]
 
-    @property
-    def next(self) -> Phase | None:
-        order = list(Phase)
-        index = order.index(self)
-        return order[index + 1] if index + 1 < len(order) else None
-
     @classmethod
     def after(cls, completed: Phase | str | None) -> list[Phase]:
         """The phases still to run when `completed` is the last one checkpointed."""

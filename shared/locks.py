@@ -145,14 +145,18 @@ class BuildSlots:
         *,
         poll_seconds: float = 1.0,
         on_wait: Callable[[], Awaitable[None]] | None = None,
+        while_waiting: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[None]:
-        """Wait for a slot (calling `on_wait()` once if there is none yet), hold it, renew it
-        every third of its lifetime, and give it back at the end."""
+        """Wait for a slot (calling `on_wait()` once if there is none yet, and
+        `while_waiting()` at every poll: it may raise to give up), hold it, renew it every
+        third of its lifetime, and give it back at the end."""
         waited = False
         while not await self.try_acquire(node_id, holder):
             if not waited and on_wait is not None:
                 await on_wait()
             waited = True
+            if while_waiting is not None:
+                await while_waiting()
             await asyncio.sleep(poll_seconds)
 
         async def keep() -> None:

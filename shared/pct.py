@@ -10,6 +10,7 @@ Facts of a real node this module is built on (pve-container's `pct`):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
 import uuid
@@ -87,9 +88,14 @@ class Pct:
             "--",
             posixpath.dirname(destination),
         ]
-        result = await self.ssh.run_sequence(
-            [parent, push, ["rm", "-f", "--", staging], verify], limit_seconds=120
-        )
+        try:
+            result = await self.ssh.run_sequence(
+                [parent, push, ["rm", "-f", "--", staging], verify], limit_seconds=120
+            )
+        except ProxmoxError:  # the staging copy may hold a secret: do not leave it behind
+            with contextlib.suppress(ProxmoxError):
+                await self.ssh.run(["rm", "-f", "--", staging], limit_seconds=30)
+            raise
         expected = hashlib.sha256(content).hexdigest()
         lines = result.stdout.split("\n")
         if result.exit_status != 0 or len(lines) < 2:

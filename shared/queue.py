@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -44,17 +45,30 @@ def delete_job_id(container_id: uuid.UUID) -> str:
     return f"delete:{container_id}"
 
 
-async def _enqueue(queue: ArqRedis, name: str, job_id: str, job: ContainerJob) -> bool:
-    """True when queued now; False when a job with this id is already queued or running."""
-    queued = await queue.enqueue_job(name, msgspec.to_builtins(job), _job_id=job_id)
-    return queued is not None
+async def _enqueue(
+    queue: ArqRedis, name: str, job_id: str, job: ContainerJob, wait_seconds: float = 0.0
+) -> bool:
+    """True when queued; False when a job with this id is still queued or running after
+    `wait_seconds` (a failed build's job may take a moment to end after its failure)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        queued = await queue.enqueue_job(name, msgspec.to_builtins(job), _job_id=job_id)
+        if queued is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
 
 
 async def enqueue_create(
-    queue: ArqRedis, container_id: uuid.UUID, request_id: str | None = None
+    queue: ArqRedis,
+    container_id: uuid.UUID,
+    request_id: str | None = None,
+    *,
+    wait_seconds: float = 0.0,
 ) -> bool:
     job = ContainerJob(container_id=container_id, request_id=request_id)
-    return await _enqueue(queue, CREATE_JOB, create_job_id(container_id), job)
+    return await _enqueue(queue, CREATE_JOB, create_job_id(container_id), job, wait_seconds)
 
 
 async def enqueue_delete(

@@ -29,10 +29,6 @@ class SshHostKeyChanged(ProxmoxError):
     """The node presented another host key than the pinned one: refuse, never fall back."""
 
 
-class SshCommandFailed(ProxmoxError):
-    """A command on the node exited non-zero."""
-
-
 def known_hosts_line(host: str, port: int, host_key: str) -> str:
     pattern = host if port == 22 else f"[{host}]:{port}"
     return f"{pattern} {host_key}"

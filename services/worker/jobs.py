@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from services.worker.context import context_of
 from services.worker.pipeline import run_build
+from services.worker.pipeline.build import BuildBusy
 from shared import queue
 from shared.db.models import Container
 from shared.errors import Conflict
@@ -34,6 +35,8 @@ MAX_TRIES = 10
 CREATE_MAX_TRIES = 20
 # A build's own limit; a crashed worker's build is picked up much sooner (`queue.job_lease`).
 CREATE_TIMEOUT_SECONDS = 4 * 3600
+# A build whose lock another run holds is looked at again after this long.
+BUILD_BUSY_RETRY_SECONDS = 5
 # Rows older than this without a job are re-enqueued (younger ones may be mid-enqueue).
 RECONCILE_GRACE_SECONDS = 10
 # A job that met a PostgreSQL outage runs again after 5 s, 10 s, ... at most this long.
@@ -73,6 +76,9 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
         try:
             async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
                 outcome = await run_build(app, job.container_id, ctx["job_try"])
+        except BuildBusy as exc:  # another run of this build still holds it
+            log.info("build is running elsewhere; will look again", reason=exc.message)
+            raise Retry(defer=BUILD_BUSY_RETRY_SECONDS) from exc
         except Exception as exc:
             if is_database_outage(exc) and ctx["job_try"] < CREATE_MAX_TRIES:
                 raise _retry_after_outage(ctx, exc) from exc

@@ -9,13 +9,13 @@ from typing import Literal
 from sqlalchemy import select
 
 from shared import audit, events
-from shared.containers.base import TASK_LIMIT_SECONDS, ContainerServiceBase
+from shared.containers.base import ContainerServiceBase
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
 from shared.proxmox import ProxmoxClient, ProxmoxError, ProxmoxTimeout
 from shared.proxmox.client import TaskResult, segment
-from shared.proxmox.tasks import run_task, wait_for_task
+from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
 Action = Literal["start", "stop", "shutdown", "reboot"]
 

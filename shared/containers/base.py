@@ -18,7 +18,16 @@ from shared.settings import Settings
 from shared.ssh import SshPool
 from shared.vmids import VmidCache
 
-TASK_LIMIT_SECONDS = 600.0
+
+def build_marker(container_id: uuid.UUID) -> str:
+    """Written into the description of every PVE container a build creates: how a re-run, a
+    cleanup or a delete recognises a container as ours and not a guest that took its VMID."""
+    return f"infrahaus-build:{container_id}"
+
+
+def built_by_us(config: dict[str, object] | None, container_id: uuid.UUID) -> bool:
+    description = str((config or {}).get("description") or "")
+    return build_marker(container_id) in description
 
 
 class ContainerServiceBase:

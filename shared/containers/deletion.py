@@ -7,13 +7,13 @@ import uuid
 from sqlalchemy import select
 
 from shared import audit, events
-from shared.containers.base import TASK_LIMIT_SECONDS, ContainerServiceBase
+from shared.containers.base import ContainerServiceBase, built_by_us
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import EventType, Lifecycle, transition
 from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxTimeout, ProxmoxUnavailable
 from shared.proxmox.client import segment
-from shared.proxmox.tasks import run_task, wait_for_task
+from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
 
 class DeletionMixin(ContainerServiceBase):
@@ -57,12 +57,19 @@ class DeletionMixin(ContainerServiceBase):
         await self.session.commit()  # no connection held during the tasks
         base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
         async with self.locks.hold(container_id, "delete"):
+            foreign = False
             try:
                 async with self.nodes.client(node) as client:
                     try:
                         current = await client.get(f"{base}/status/current")
                     except ProxmoxNotFound:
                         current = None
+                    if current is not None and container.build_request is not None:
+                        # A container we built carries our marker; anything else at its VMID
+                        # (a failed build's VMID taken by someone since) is not ours to destroy.
+                        config = await client.get(f"{base}/config")
+                        if not built_by_us(config, container.id):
+                            foreign, current = True, None
                     if current is not None:
                         if current.get("status") == "running":
                             await run_task(
@@ -88,7 +95,8 @@ class DeletionMixin(ContainerServiceBase):
             audit.record(
                 self.session, user_id=container.created_by, action="container.delete",
                 target_type="container", target_id=container_id, outcome="success",
-                vmid=container.vmid, node=node.name, already_gone=current is None,
+                vmid=container.vmid, node=node.name, already_gone=current is None and not foreign,
+                left_foreign_guest=foreign,
             )  # fmt: skip
             await self.session.commit()
         await self.vmids.invalidate(node.id)

@@ -30,6 +30,7 @@ from shared.logging import get_logger
 from shared.pct import Pct
 from shared.proxmox import ProxmoxError
 from shared.proxmox.client import segment
+from shared.ssh import NodeSsh
 
 log = get_logger(__name__)
 
@@ -224,15 +225,23 @@ class DiscoveryReport(msgspec.Struct):
 
 
 class ServicesMixin(ContainerServiceBase):
-    async def discover_services(self, container: Container, node: Node) -> DiscoveryReport:
-        """Look inside the running container and replace its stored services.
+    async def discover_services(
+        self, container: Container, node: Node, ssh: NodeSsh | None = None
+    ) -> DiscoveryReport:
+        """Look inside the running container and replace its stored services (`ssh`: a
+        session the caller already holds, e.g. the build's; else one is opened).
 
         A failure (the node, SSH, the container) never raises: the report carries the error,
         the previous results stay, and the error is kept on the container."""
         try:
             ip = await self._current_ip(node, container) or container.ip_address
-            async with self.nodes.ssh(node) as ssh:
+            if ssh is not None:
                 status, out, err = await Pct(ssh, container.vmid).run(_DISCOVER, limit_seconds=60)
+            else:
+                async with self.nodes.ssh(node) as opened:
+                    status, out, err = await Pct(opened, container.vmid).run(
+                        _DISCOVER, limit_seconds=60
+                    )
             if status != 0 or "@@END" not in out:
                 raise ProxmoxError(f"discovery failed in the container: {(err or out)[-300:]}")
             found = parse_discovery(out, ip)

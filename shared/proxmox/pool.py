@@ -17,8 +17,8 @@ from collections.abc import Callable, Hashable
 from shared.proxmox.client import ProxmoxClient
 
 # Time to let work that still holds an evicted client finish before it is closed: longer than
-# the longest task we await (shared.containers.TASK_LIMIT_SECONDS, 600 s).
-_CLOSE_GRACE_SECONDS = 900.0
+# the longest task we await (shared.proxmox.tasks.TASK_LIMIT_SECONDS, 900 s).
+_CLOSE_GRACE_SECONDS = 1200.0
 
 
 class ProxmoxClientPool:

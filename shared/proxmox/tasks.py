@@ -12,6 +12,9 @@ from shared.node_time import on_node
 from shared.proxmox.client import ProxmoxClient, TaskResult, is_lock_timeout
 from shared.proxmox.errors import ProxmoxError, ProxmoxLockTimeout, ProxmoxTimeout, remote_text
 
+# The longest we await one PVE task (a create that extracts a large template, a slow destroy).
+TASK_LIMIT_SECONDS = 900.0
+
 
 async def wait_for_task(
     client: ProxmoxClient,
@@ -56,7 +59,7 @@ async def run_task(
     path: str,
     params: dict[str, Any] | None = None,
     *,
-    limit_seconds: float = 600.0,
+    limit_seconds: float = TASK_LIMIT_SECONDS,
     attempts: int = 3,
 ) -> TaskResult:
     """POST a task and await it. A task that lost the race for PVE's config lock is run again

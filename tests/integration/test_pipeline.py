@@ -272,20 +272,28 @@ async def test_hostile_file_paths_and_script_output_run_quoted(
     """A target path with spaces, quotes and `$(...)` is a path, and a script that prints shell
     syntax prints it: nothing runs on the node or in the container."""
     node_id = await register(alice, pve)
-    hostile_dir = "/srv/it's $(touch pwned-dir) `touch pwned-tick`; rm -rf x"
-    files = [{"name": "a.txt", "targetPath": hostile_dir, "content": "$(touch /pwned-content)\n"}]
+    # Absolute targets, so an injection would leave its mark where the checks look.
+    hostile_dir = "/srv/it's $(touch /tmp/pwned-dir) `touch /tmp/pwned-tick`; rm -rf x"
+    files = [
+        {"name": "a.txt", "targetPath": hostile_dir, "content": "$(touch /tmp/pwned-content)\n"}
+    ]
     scripts = [{"name": "10-echo.sh", "order": 10,
-                "content": "#!/bin/bash\necho '$(touch /pwned-echo)'\n"}]  # fmt: skip
+                "content": "#!/bin/bash\necho '$(touch /tmp/pwned-echo)'\n"}]  # fmt: skip
     template_id = await make_template(alice, packages=[], files=files, scripts=scripts)
     built = await create(alice, hostname="quoted-01", nodeId=node_id, templateId=template_id)
     detail = await wait_until_done(alice, built["id"])
     assert detail["lifecycle"] == "ready", detail["failureReason"]
     vmid = detail["vmid"]
-    listing = await in_container(pve, "pve", vmid, "ls /srv; cat /srv/*/a.txt")
-    assert listing == f"{hostile_dir.removeprefix('/srv/')}\n$(touch /pwned-content)\n"
-    for root in ("/", "/root", "/tmp", "/srv"):
-        assert "pwned" not in await in_container(pve, "pve", vmid, f"ls -a {root} | grep -v it")
-    assert "pwned" not in await node_shell(pve, "pve", "ls -a / /root /tmp")
+    # the file is at the literal path (its `/`s make directories), with the literal content
+    found = await in_container(pve, "pve", vmid, "find /srv -name a.txt -exec cat {} +")
+    assert found == "$(touch /tmp/pwned-content)\n"
+    paths = await in_container(pve, "pve", vmid, "find /srv -name a.txt")
+    assert paths == hostile_dir + "/a.txt\n"
+    events = [e.message for e in await stored_events(settings, built["id"])]
+    assert "$(touch /tmp/pwned-echo)" in events
+    # nothing ran: in the container, nor on the node
+    assert "pwned" not in await in_container(pve, "pve", vmid, "ls -a / /tmp /root")
+    assert "pwned" not in await node_shell(pve, "pve", "ls -a / /tmp /root")
 
 
 async def node_shell(pve: RunningSimulator, node: str, command: str) -> str:
@@ -458,3 +466,52 @@ async def test_unknown_script_names_are_refused_before_anything_is_queued(
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "scripts"
     assert "99-missing.sh" in response.json()["detail"]
+
+
+async def test_nul_bytes_escapes_and_set_x_never_break_a_build_or_leak_a_secret(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    node_id = await register(alice, pve)
+    script = {"name": "10-noisy.sh", "order": 10, "content": (
+        "#!/bin/bash\nset -x\npw=$(generate_password 26)\nsave_credential app token \"$pw\"\n"
+        "printf 'nul\\0byte\\n'\nprintf '\\033[31mred\\033[0m\\n'\n")}  # fmt: skip
+    template_id = await make_template(alice, packages=[], files=[], scripts=[script])
+    built = await create(alice, hostname="noisy-01", nodeId=node_id, templateId=template_id)
+    detail = await wait_until_done(alice, built["id"])
+    assert detail["lifecycle"] == "ready", detail["failureReason"]
+    messages = [e.message for e in await stored_events(settings, built["id"])]
+    assert "nulbyte" in messages and "red" in messages
+    saved = await in_container(pve, "pve", detail["vmid"], "cat /etc/infrahaus/credentials/app.env")
+    token = saved.strip().split("=", 1)[1]
+    assert len(token) == 26
+    assert not any(token in m for m in messages)
+
+
+async def test_deleting_a_failed_build_leaves_a_foreign_guest_at_its_vmid_alone(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    from services.pvesim.testing import api_client
+    from services.pvesim.testing import wait_for_task as pve_wait
+
+    node_id = await register(alice, pve)
+    template_id = await make_template(alice, keyctl=True, packages=[], files=[], scripts=[])
+    vmid = next(_vmids)
+    built = await create(alice, hostname="gone-01", nodeId=node_id, templateId=template_id,
+                         vmid=vmid)  # fmt: skip
+    assert (await wait_until_done(alice, built["id"]))["lifecycle"] == "error"
+    # someone else creates a guest at that VMID, outside Infrahaus
+    async with api_client(pve.info) as token_api:
+        made = await token_api.post("/nodes/pve/lxc", data={
+            "vmid": vmid, "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+            "hostname": "theirs", "rootfs": "local-lvm:1"})  # fmt: skip
+        assert made.status_code == 200, made.text
+        await pve_wait(token_api, "pve", made.json()["data"])
+        assert (await alice.call("DELETE", f"/api/containers/{built['id']}")).status_code == 202
+        deadline = time.monotonic() + 60
+        while (await alice.call("GET", f"/api/containers/{built['id']}")).status_code != 404:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.3)
+        theirs = await token_api.get(f"/nodes/pve/lxc/{vmid}/config")
+        assert theirs.status_code == 200 and theirs.json()["data"]["hostname"] == "theirs"
+        gone = await token_api.delete(f"/nodes/pve/lxc/{vmid}", params={"purge": 1})
+        await pve_wait(token_api, "pve", gone.json()["data"])

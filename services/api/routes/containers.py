@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import msgspec
@@ -11,6 +12,7 @@ import structlog
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -39,8 +41,11 @@ from shared.containers import ContainerService
 from shared.containers.creation import CreateInput, PackageWanted
 from shared.db.models import Container, Node
 from shared.lifecycle import Lifecycle
+from shared.logging import get_logger
 from shared.nodes import NodeService
 from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
+
+log = get_logger(__name__)
 
 
 def provide_container_service(state: State, db_session: AsyncSession) -> ContainerService:
@@ -51,6 +56,19 @@ def provide_container_service(state: State, db_session: AsyncSession) -> Contain
 
 def _request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
+
+
+async def _queue_job(enqueuing: Awaitable[bool], container_id: uuid.UUID) -> None:
+    """The row is committed: if Redis cannot take the job now, the reconciler queues it
+    later, so the request has still succeeded."""
+    try:
+        if not await enqueuing:
+            log.info("a job of this container is already queued", container_id=str(container_id))
+    except Exception as exc:
+        log.warning(
+            "enqueue failed; the reconciler will queue the job",
+            container_id=str(container_id), error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
 
 
 def _build_state(container: Container) -> BuildState:
@@ -65,13 +83,24 @@ _DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread
 _NODE_CALL = (401, 404, 409, 502, 503, 504)
 
 
+def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
+    """Litestar reads the text `null` as None for an `X | None` query parameter; the spec says
+    `node` is a uuid (and `lifecycle` one of its values), so `?node=null` is a 400."""
+    for name in names:
+        if "null" in request.query_params.getall(name, []):
+            raise ValidationException(
+                detail=f"Validation failed for {request.method} {request.url.path}",
+                extra=[{"message": "`null` is not a valid value", "key": name, "source": "query"}],
+            )
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 class VmidController(Controller):
     path = "/api/nodes/{node_id:uuid}/vmids"
-    tags = ["VMIDs"]
+    tags = ["VMID"]
     security = SECURITY
     dependencies = _DEPENDENCIES
 
@@ -183,6 +212,7 @@ class ContainerController(Controller):
     ) -> ContainerList:
         """Nodes are asked in parallel; one that fails or is slow never fails the list. Its
         containers come back with `statusUnknown: true`, and `nodeErrors` says why."""
+        reject_null_text(request, "node", "lifecycle")
         inventory = await containers.inventory(
             request.user.id, node_id=node, lifecycle=lifecycle, text=q
         )
@@ -265,7 +295,9 @@ class ContainerController(Controller):
         container = await containers.request_delete(request.user.id, container_id)
         # One job id per container: while a delete is queued or running, asking again is a
         # no-op; the reconciler re-enqueues one whose enqueue was lost.
-        await queue.enqueue_delete(state.queue, container.id, _request_id())
+        await _queue_job(
+            queue.enqueue_delete(state.queue, container.id, _request_id()), container.id
+        )
         return DeleteAccepted(id=container.id, lifecycle="deleting")
 
     @post(
@@ -296,7 +328,9 @@ class ContainerController(Controller):
         ]
         wanted = CreateInput(**fields)
         container = await containers.request_create(request.user.id, wanted, _request_id())
-        await queue.enqueue_create(state.queue, container.id, _request_id())
+        await _queue_job(
+            queue.enqueue_create(state.queue, container.id, _request_id()), container.id
+        )
         location = f"/api/containers/{container.id}"
         return Response(
             CreateAccepted(
@@ -326,7 +360,11 @@ class ContainerController(Controller):
         """409 unless the container's build failed (`lifecycle: error` after a build). The
         template is read again, so a fixed template is what the retry runs."""
         container = await containers.retry(request.user.id, container_id)
-        await queue.enqueue_create(state.queue, container.id, _request_id())
+        # the failed run's job may still be ending: wait for it briefly rather than lose this
+        await _queue_job(
+            queue.enqueue_create(state.queue, container.id, _request_id(), wait_seconds=10),
+            container.id,
+        )
         return _build_state(container)
 
     @post(

@@ -9,6 +9,7 @@ cause, and the Proxmox container destroyed only when the request asked for `clea
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -17,13 +18,22 @@ from sqlalchemy import select, update
 
 from services.worker.context import WorkerContext
 from services.worker.pipeline import creating, deploying, finalizing, starting, syncing
-from services.worker.pipeline.build import Build, BuildCancelled, BuildFailed
+from services.worker.pipeline.build import (
+    Build,
+    BuildBusy,
+    BuildCancelled,
+    BuildFailed,
+    BuildSuperseded,
+)
 from shared import audit, events, node_time
+from shared.containers.base import built_by_us
 from shared.containers.creation import build_request_of
 from shared.db.models import Container, Node
-from shared.errors import DomainError
-from shared.lifecycle import EventType, Lifecycle, Phase
+from shared.errors import Conflict, DomainError
+from shared.lifecycle import EventType, Lifecycle, Phase, transition
+from shared.locks import ContainerLocks
 from shared.logging import get_logger
+from shared.outages import is_database_outage
 from shared.proxmox import (
     ProxmoxError,
     ProxmoxLockTimeout,
@@ -31,7 +41,7 @@ from shared.proxmox import (
     ProxmoxTimeout,
     ProxmoxUnavailable,
 )
-from shared.proxmox.tasks import run_task, wait_for_task
+from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
 log = get_logger(__name__)
 
@@ -54,6 +64,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -> str:
+    """Run the build's remaining phases; `BuildBusy` when another run of it holds the lock."""
     async with app.containers() as service:
         row = (
             await service.session.execute(
@@ -68,25 +79,39 @@ async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -
         container, node = row
         if container.lifecycle != Lifecycle.CREATING:
             return f"nothing to do: the container is {container.lifecycle}"
-        log.info(
-            "build started", node=node.name, vmid=container.vmid, job_try=job_try,
-            resume_after=container.last_completed_phase,
-        )  # fmt: skip
-        async with service.nodes.client(node) as client:
-            build = Build(service, container, node, build_request_of(container), client)
-            build.writer = events.BatchWriter(app.db_sessions, app.redis, container.id)
-
-            async def announce_wait() -> None:
-                await build.step(f"Waiting for a free build slot on {node.name}")
-
+        # One run per build at a time, across workers: a run whose lease lapsed while it still
+        # worked must not be joined by a second one. The lock lives as long as the job lease.
+        runs = ContainerLocks(app.redis, ttl_seconds=round(app.settings.build_lease_seconds * 3))
+        async with contextlib.AsyncExitStack() as held:
             try:
-                with node_time.measure() as build.timing:
-                    async with app.build_slots.hold(
-                        node.id, str(container.id), on_wait=announce_wait
-                    ):
-                        return await _run_phases(build, job_try)
-            finally:
-                await build.writer.aclose()
+                await held.enter_async_context(runs.hold(container.id, "build"))
+            except Conflict as exc:
+                raise BuildBusy(exc.message) from None
+            log.info(
+                "build started", node=node.name, vmid=container.vmid, job_try=job_try,
+                resume_after=container.last_completed_phase,
+            )  # fmt: skip
+            async with service.nodes.client(node) as client:
+                build = Build(service, container, node, build_request_of(container), client)
+                build.writer = events.BatchWriter(app.db_sessions, app.redis, container.id)
+                remaining = Phase.after(container.last_completed_phase)
+                build.phase = remaining[0] if remaining else Phase.FINALIZING
+
+                async def announce_wait() -> None:
+                    await build.step(f"Waiting for a free build slot on {node.name}")
+
+                try:
+                    with node_time.measure() as build.timing:
+                        async with app.build_slots.hold(
+                            node.id, str(container.id), on_wait=announce_wait,
+                            while_waiting=build.check_cancel,
+                        ):  # fmt: skip
+                            return await _run_phases(build, job_try)
+                except BuildCancelled:  # while it waited for a slot
+                    await _fail(build, "Build cancelled before it started", cancelled=True)
+                    return "cancelled"
+                finally:
+                    await build.writer.aclose()
 
 
 async def _run_phases(build: Build, job_try: int) -> str:
@@ -100,6 +125,8 @@ async def _run_phases(build: Build, job_try: int) -> str:
                 await build.check_cancel(durable=True)
                 await PHASES[phase](build)
         return "ready"
+    except BuildSuperseded:
+        return "superseded"
     except BuildCancelled:
         await _fail(build, f"Build cancelled during {build.phase}", cancelled=True)
         return "cancelled"
@@ -107,12 +134,14 @@ async def _run_phases(build: Build, job_try: int) -> str:
         raise
     except Exception as exc:
         await build.session.rollback()
-        await build.flush_events()
+        await _flush_quietly(build)
         if is_transient(exc) and job_try < TRANSIENT_TRIES:
             delay = min(2**job_try, 30)
             message = exc.message if isinstance(exc, DomainError | ProxmoxError) else str(exc)
             await build.log(f"{build.phase}: {message}; trying again in {delay} s")
             raise Retry(defer=delay) from exc
+        if is_database_outage(exc):
+            raise  # the job is run again when PostgreSQL is back (services.worker.jobs)
         if isinstance(exc, BuildFailed | DomainError | ProxmoxError):
             reason = exc.message
         else:
@@ -122,63 +151,82 @@ async def _run_phases(build: Build, job_try: int) -> str:
         return "failed"
 
 
+async def _flush_quietly(build: Build) -> None:
+    """Write what the build said before it ends; if those events cannot be written (the
+    writer gave up on them), the build must still end, with its own `error` event."""
+    try:
+        await build.flush_events()
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise
+        log.warning("build events lost", container_id=str(build.container.id), error=str(exc))
+
+
 async def _fail(build: Build, message: str, *, cancelled: bool = False) -> None:
     """End the build: clean up when asked, then `error` with an event saying why."""
     await build.session.rollback()
-    await build.flush_events()  # what the build said so far comes before its end
-    destroyed = False
+    await _flush_quietly(build)  # what the build said so far comes before its end
+    cleaned = None
     if build.container.cleanup_on_failure:
-        destroyed = await _destroy_ours(build)
-        message += (
-            "; the Proxmox container was destroyed (cleanupOnFailure)"
-            if destroyed
-            else "; nothing to clean up on Proxmox"
-        )
+        cleaned = await _destroy_ours(build)
+        message += f"; {cleaned}"
     elif build.container.last_completed_phase is not None or build.phase != Phase.CREATING:
         message += "; the Proxmox container is kept for inspection (retry resumes the build)"
+    masked = build._masked(
+        events.EventDraft(type=EventType.ERROR, step=build.phase, message=message)
+    )
     changes: dict[str, object] = {
-        "lifecycle": Lifecycle.ERROR.value,
+        "lifecycle": transition(build.container.lifecycle, Lifecycle.ERROR).value,
         "failed_phase": build.phase.value,
-        "failure_reason": message[:2000],
+        "failure_reason": events.printable(masked.message)[:2000],
         "cancel_requested": False,
     }
-    if destroyed:
+    if cleaned == DESTROYED:
         changes["last_completed_phase"] = None
         changes["ip_address"] = None
-    await build.session.execute(
-        update(Container).where(Container.id == build.container.id).values(**changes)
+    done = await build.session.execute(
+        update(Container)
+        .where(Container.id == build.container.id, Container.lifecycle == Lifecycle.CREATING)
+        .values(**changes)
     )
+    if done.rowcount == 0:  # another run ended the build meanwhile
+        await build.session.rollback()
+        return
     audit.record(
         build.session, user_id=build.container.created_by, action="container.build",
         target_type="container", target_id=build.container.id, outcome="failure",
         phase=build.phase.value, cancelled=cancelled,
     )  # fmt: skip
-    masked = build._masked(
-        events.EventDraft(type=EventType.ERROR, step=build.phase, message=message)
-    )
     staged = await events.stage(build.session, build.container.id, [masked])
     await build.session.commit()
     await events.publish(build.service.redis, build.container.id, staged)
     log.info("build ended in error", container_id=str(build.container.id), phase=build.phase)
 
 
-async def _destroy_ours(build: Build) -> bool:
-    """Stop and purge the PVE container, but only if it is the one this build created."""
+DESTROYED = "the Proxmox container was destroyed (cleanupOnFailure)"
+
+
+async def _destroy_ours(build: Build) -> str:
+    """Stop and purge the PVE container if it is the one this build created; what happened."""
     try:
         config = await build.client.get(f"{build.lxc_path}/config")
-        if build.marker not in str(config.get("description") or ""):
-            return False
+        if not built_by_us(config, build.container.id):
+            return "nothing of this build to clean up on Proxmox (the VMID holds another guest)"
         status = await build.client.get(f"{build.lxc_path}/status/current")
         if status.get("status") == "running":
             await run_task(build.client, build.node.name, f"{build.lxc_path}/status/stop")
         upid = await build.client.delete(
             build.lxc_path, purge=1, **{"destroy-unreferenced-disks": 1}
         )
-        result = await wait_for_task(build.client, build.node.name, upid, limit_seconds=600)
+        result = await wait_for_task(
+            build.client, build.node.name, upid, limit_seconds=TASK_LIMIT_SECONDS
+        )
         await build.vmids_changed()
-        return result.ok
+        if not result.ok:
+            return f"cleaning up failed: {result.exitstatus}; the Proxmox container is left"
+        return DESTROYED
     except ProxmoxNotFound:
-        return False
+        return "nothing to clean up on Proxmox (no container was created)"
     except ProxmoxError as exc:
         log.warning("cleanup after a failed build failed", error=exc.message)
-        return False
+        return f"cleaning up failed: {exc.message}; the Proxmox container may be left"

@@ -4,6 +4,11 @@
 
 INFRAHAUS_CREDENTIALS_DIR=/etc/infrahaus/credentials
 
+# `set -x` in a script would print a credential's value (`+ save_credential svc KEY value`)
+# before the build learns to mask it: trace output goes nowhere during a build.
+exec {infrahaus_xtrace_fd}>/dev/null
+BASH_XTRACEFD=$infrahaus_xtrace_fd
+
 log_info()  { printf '[INFO] %s\n' "$*"; }
 log_warn()  { printf '[WARN] %s\n' "$*"; }
 log_error() { printf '[ERROR] %s\n' "$*" >&2; }

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.containers import ContainerService
+from shared.containers.base import build_marker
 from shared.containers.creation import BuildRequest, cancel_key
 from shared.db.models import Container, Node
 from shared.errors import DomainError
-from shared.lifecycle import Phase
+from shared.lifecycle import Lifecycle, Phase
 from shared.logging import get_logger
 from shared.node_time import Measurement
 from shared.pct import Pct
@@ -48,6 +49,14 @@ class BuildFailed(DomainError):
 
 class BuildCancelled(DomainError):
     """The user asked to stop the build."""
+
+
+class BuildBusy(DomainError):
+    """Another run of this build holds its lock (a worker whose lease lapsed still works)."""
+
+
+class BuildSuperseded(DomainError):
+    """The row left `creating` under this run (another run ended the build): stop quietly."""
 
 
 @dataclass
@@ -96,12 +105,10 @@ class Build:
 
     @property
     def marker(self) -> str:
-        """Written into the PVE container's description: how a re-run recognises its own
-        container (a crash between the create task and the checkpoint)."""
-        return f"infrahaus-build:{self.container.id}"
+        return build_marker(self.container.id)
 
     def pct(self) -> Pct:
-        assert self.ssh is not None, "the phase needs SSH: open it with `Build.with_ssh`"
+        assert self.ssh is not None, "phases run inside the build's SSH session"
         return Pct(self.ssh, self.container.vmid)
 
     # -- progress --------------------------------------------------------------------------
@@ -156,11 +163,14 @@ class Build:
         """Record `phase` as done (and any other column changes) together with its closing
         `step` event: one transaction, then the publish."""
         await self.flush_events()  # the phase's own events come first
-        await self.session.execute(
+        done = await self.session.execute(
             update(Container)
-            .where(Container.id == self.container.id)
+            .where(Container.id == self.container.id, Container.lifecycle == Lifecycle.CREATING)
             .values(last_completed_phase=phase.value, **changes)
         )
+        if done.rowcount == 0:  # cancelled and ended, deleted, or another run finished it
+            await self.session.rollback()
+            raise BuildSuperseded("the container is no longer being built")
         staged = await events.stage(
             self.session, self.container.id, [self._masked(events.step(phase, message, 1.0))]
         )
@@ -238,9 +248,9 @@ class LineSink:
         if line.startswith(MASK_MARKER):
             self._learn_mask(line[len(MASK_MARKER) :])
             return
+        line = events.printable(line)[:_LINE_MAX]
         if not line.strip():
             return
-        line = line[:_LINE_MAX]
         self.tail = [*self.tail[-4:], line]
         await self.build.emit(
             events.EventDraft(

@@ -13,14 +13,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.worker.pipeline.build import Build, BuildFailed
+from shared.containers.base import built_by_us
 from shared.db.models import Container
 from shared.lifecycle import Phase
 from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxPermissionError
 from shared.proxmox.client import segment
-from shared.proxmox.tasks import wait_for_task
+from shared.proxmox.tasks import TASK_LIMIT_SECONDS, wait_for_task
 
-TASK_LIMIT_SECONDS = 900.0
-_ALLOCATION_TRIES = 5
+# How often a create whose VMID was taken meanwhile (automatic allocation) moves on.
+_TAKEN_VMID_TRIES = 5
 
 
 def create_parameters(build: Build) -> dict[str, object]:
@@ -76,7 +77,7 @@ def feature_advice(build: Build, refusal: str) -> str:
 
 async def run(build: Build) -> None:
     await build.step(f"Creating container {build.container.vmid} on {build.node.name}")
-    for _ in range(_ALLOCATION_TRIES):
+    for _ in range(_TAKEN_VMID_TRIES):
         if await _owned_container_exists(build):
             await build.log(
                 "The container already exists from an earlier run; not creating it again"
@@ -112,16 +113,19 @@ async def run(build: Build) -> None:
 
 
 async def _owned_container_exists(build: Build) -> bool:
-    """True when the VMID holds the container an earlier run of this build created."""
+    """True when the VMID holds the container an earlier run of this build created.
+
+    While a create task runs, PVE's config holds only `lock: create` (no description yet), so
+    a re-run first waits for that task to end, then looks for our marker."""
+    path = f"{build.lxc_path}/config"
     try:
-        config = await build.client.get(f"{build.lxc_path}/config")
-    except ProxmoxNotFound:
+        config = await build.client.get(path)
+        if config.get("lock") == "create":
+            await build.wait_unlocked()
+            config = await build.client.get(path)
+    except ProxmoxNotFound:  # none there, or the earlier create failed and removed it
         return False
-    if build.marker not in str(config.get("description") or ""):
-        return False
-    if config.get("lock") == "create":  # the earlier run's task is still running: wait for it
-        await build.wait_unlocked()
-    return True
+    return built_by_us(config, build.container.id)
 
 
 async def _take_another_vmid(build: Build, refusal: str) -> None:

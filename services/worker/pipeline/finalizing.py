@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from services.worker.pipeline.build import Build
+from services.worker.pipeline.build import Build, BuildSuperseded
 from shared import events
 from shared.db.models import Container
-from shared.lifecycle import EventType, Lifecycle, Phase
+from shared.lifecycle import EventType, Lifecycle, Phase, transition
 
 
 async def run(build: Build) -> None:
@@ -15,11 +15,11 @@ async def run(build: Build) -> None:
     await build.flush_events()  # `complete` is the last event
     address = build.container.ip_address
     revision = build.template_revision  # the template as this run read it
-    await build.session.execute(
+    done = await build.session.execute(
         update(Container)
-        .where(Container.id == build.container.id)
+        .where(Container.id == build.container.id, Container.lifecycle == Lifecycle.CREATING)
         .values(
-            lifecycle=Lifecycle.READY.value,
+            lifecycle=transition(build.container.lifecycle, Lifecycle.READY).value,
             last_completed_phase=Phase.FINALIZING.value,
             template_revision=revision if revision is not None else Container.template_revision,
         )
@@ -29,11 +29,14 @@ async def run(build: Build) -> None:
     if build.timing is not None:  # of this run (a resumed build counts from its resumption)
         facts["wallSeconds"] = round(build.timing.wall_seconds, 3)
         facts["nodeSeconds"] = round(build.timing.node_seconds, 3)
-    done = events.EventDraft(
+    complete = events.EventDraft(
         type=EventType.COMPLETE, step=Phase.FINALIZING, percent=100,
         message=f"Container {build.container.hostname} is ready{where}", metadata=facts,
     )  # fmt: skip
-    staged = await events.stage(build.session, build.container.id, [done])
+    if done.rowcount == 0:
+        await build.session.rollback()
+        raise BuildSuperseded("the container is no longer being built")
+    staged = await events.stage(build.session, build.container.id, [complete])
     await build.session.commit()
     await events.publish(build.service.redis, build.container.id, staged)
 
@@ -42,7 +45,7 @@ async def discover(build: Build) -> None:
     """What runs in the new container (ARCHITECTURE §9). A failure is reported, not fatal:
     the container is built; `POST .../services/refresh` tries again."""
     await build.step("Discovering services", 0.2)
-    report = await build.service.discover_services(build.container, build.node)
+    report = await build.service.discover_services(build.container, build.node, build.ssh)
     if report.error:
         await build.log(f"Service discovery failed: {report.error}")
         return

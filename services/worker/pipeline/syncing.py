@@ -95,7 +95,8 @@ async def _install(build: Build, manager: str, script: str, names: list[str]) ->
             await asyncio.sleep(_APT_LOCK_WAIT_SECONDS)
             continue
         raise BuildFailed(
-            f"{manager} install failed with exit code {status}: {sink.last_lines() or 'no output'}"
+            f"{manager} install {_ended(status, _PACKAGE_LIMIT_SECONDS)}:"
+            f" {sink.last_lines() or 'no output'}"
         )
 
 
@@ -137,7 +138,7 @@ async def run_scripts(build: Build) -> None:
         )  # fmt: skip
         if status != 0:
             raise BuildFailed(
-                f"script {script.name!r} ({index}/{total}) failed with exit code {status}"
+                f"script {script.name!r} ({index}/{total}) {_ended(status, _SCRIPT_LIMIT_SECONDS)}"
                 + (f": {sink.last_lines()}" if sink.last_lines() else "")
             )
 
@@ -151,6 +152,13 @@ def _script_step(
         type=events.EventType.STEP, step=Phase.SYNCING, percent=percent, message=message,
         script_name=name, script_index=index, script_total=total,
     )  # fmt: skip
+
+
+def _ended(status: int, limit_seconds: float) -> str:
+    """How a command ended, in words: the node's `timeout` exits 124 (137 after its SIGKILL)."""
+    if status in (124, 137):
+        return f"timed out after {limit_seconds:g} s"
+    return f"failed with exit code {status}"
 
 
 def _file_name(index: int, name: str) -> str:
