@@ -62,7 +62,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="System", description="Liveness and readiness probes"),
             Tag(name="Auth", description="Sessions: log in with Proxmox credentials"),
             Tag(name="Nodes", description="Proxmox VE nodes you registered"),
-            Tag(name="VMIDs", description="Guest ids in use on a node's cluster"),
+            Tag(name="VMID", description="Guest ids in use on a node's cluster"),
             Tag(name="Containers", description="Inventory and lifecycle actions"),
             Tag(name="Services", description="What runs in a container, its credentials, logs"),
             Tag(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Annotated, Literal
 
 import msgspec
@@ -78,7 +79,24 @@ FileMode = Annotated[
 Owner = Annotated[
     str, msgspec.Meta(pattern=rules.OWNER, description="`user[:group]`", examples=["root:root"])
 ]
-FilePolicy = Literal["replace", "default", "backup"]
+
+
+class FilePolicy(StrEnum):
+    """What happens to a file already at the target path; `replace` when a file leaves it out.
+    (One named schema, so clients get one type for the file they send and the file they read.)"""
+
+    REPLACE = "replace"
+    DEFAULT = "default"
+    BACKUP = "backup"
+
+
+class TemplateSource(StrEnum):
+    """Where a template was made: through the API, or by discovery from `TEMPLATES_DIR`."""
+
+    API = "api"
+    FILESYSTEM = "filesystem"
+
+
 Version = Annotated[
     str,
     msgspec.Meta(
@@ -170,7 +188,7 @@ class FileInput(CamelStruct):
     content: Content = ""
     mode: FileMode = rules.DEFAULT_MODE
     owner: Owner = rules.DEFAULT_OWNER
-    policy: FilePolicy = "replace"
+    policy: FilePolicy = FilePolicy.REPLACE
 
     def spec(self) -> FileSpec:
         return FileSpec(
@@ -271,7 +289,7 @@ class _TemplateFields(CamelStruct):
     fuse: bool
     tags: list[str]
     revision: int
-    source: Literal["api", "filesystem"]
+    source: TemplateSource
     created_at: dt.datetime
     updated_at: dt.datetime
 
