@@ -30,9 +30,8 @@ from .event_page import EventPage
 from .event_type import EventType
 from .field_error import FieldError
 from .file_input import FileInput
-from .file_input_policy import FileInputPolicy
+from .file_policy import FilePolicy
 from .file_read import FileRead
-from .file_read_policy import FileReadPolicy
 from .health import Health
 from .lifecycle import Lifecycle
 from .list_templates_sort import ListTemplatesSort
@@ -68,9 +67,8 @@ from .storage import Storage
 from .template_create import TemplateCreate
 from .template_page import TemplatePage
 from .template_read import TemplateRead
-from .template_read_source import TemplateReadSource
+from .template_source import TemplateSource
 from .template_summary import TemplateSummary
-from .template_summary_source import TemplateSummarySource
 from .template_update import TemplateUpdate
 from .user_read import UserRead
 from .vmid_check import VmidCheck
@@ -108,9 +106,8 @@ __all__ = (
     "EventType",
     "FieldError",
     "FileInput",
-    "FileInputPolicy",
+    "FilePolicy",
     "FileRead",
-    "FileReadPolicy",
     "Health",
     "Lifecycle",
     "ListTemplatesSort",
@@ -146,9 +143,8 @@ __all__ = (
     "TemplateCreate",
     "TemplatePage",
     "TemplateRead",
-    "TemplateReadSource",
+    "TemplateSource",
     "TemplateSummary",
-    "TemplateSummarySource",
     "TemplateUpdate",
     "UserRead",
     "VmidCheck",

@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
-from ..models.file_input_policy import FileInputPolicy
+from ..models.file_policy import FilePolicy
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="FileInput")
@@ -22,7 +22,9 @@ class FileInput:
     """ Octal permissions. """
     owner: str | Unset = "root:root"
     """ `user[:group]` """
-    policy: FileInputPolicy | Unset = FileInputPolicy.REPLACE
+    policy: FilePolicy | Unset = UNSET
+    """ What happens to a file already at the target path; `replace` when a file leaves it out.
+        (One named schema, so clients get one type for the file they send and the file they read.) """
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
@@ -72,11 +74,11 @@ class FileInput:
         owner = d.pop("owner", UNSET)
 
         _policy = d.pop("policy", UNSET)
-        policy: FileInputPolicy | Unset
+        policy: FilePolicy | Unset
         if isinstance(_policy, Unset):
             policy = UNSET
         else:
-            policy = FileInputPolicy(_policy)
+            policy = FilePolicy(_policy)
 
         file_input = cls(
             name=name,

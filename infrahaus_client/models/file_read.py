@@ -6,7 +6,7 @@ from uuid import UUID
 
 from attrs import define as _attrs_define
 
-from ..models.file_read_policy import FileReadPolicy
+from ..models.file_policy import FilePolicy
 
 T = TypeVar("T", bound="FileRead")
 
@@ -18,7 +18,9 @@ class FileRead:
     target_path: str
     mode: str
     owner: str
-    policy: FileReadPolicy
+    policy: FilePolicy
+    """ What happens to a file already at the target path; `replace` when a file leaves it out.
+        (One named schema, so clients get one type for the file they send and the file they read.) """
     content: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,7 +67,7 @@ class FileRead:
 
         owner = d.pop("owner")
 
-        policy = FileReadPolicy(d.pop("policy"))
+        policy = FilePolicy(d.pop("policy"))
 
         content = d.pop("content")
 

@@ -13,7 +13,8 @@ T = TypeVar("T", bound="LoginRequest")
 @_attrs_define
 class LoginRequest:
     host: str
-    """ Host name or IP address of a Proxmox node. """
+    """ Host name or IP address of a Proxmox node. An IPv4 address is four decimal numbers without leading zeros; a
+    name may not end in a number (resolvers read `0x7f.1` or `2130706433` as an address). """
     username: str
     """ Proxmox user name without the realm, e.g. `root`. """
     password: str

@@ -15,7 +15,8 @@ class NodeCreate:
     name: str
     """ The PVE node name, as in `/nodes/{node}` on the host. """
     host: str
-    """ Host name or IP address of a Proxmox node. """
+    """ Host name or IP address of a Proxmox node. An IPv4 address is four decimal numbers without leading zeros; a
+    name may not end in a number (resolvers read `0x7f.1` or `2130706433` as an address). """
     token_id: str
     """ API token id `user@realm!name`. """
     token_secret: str

@@ -15,7 +15,8 @@ class NodeUpdate:
     name: str | Unset = UNSET
     """ The PVE node name, as in `/nodes/{node}` on the host. """
     host: str | Unset = UNSET
-    """ Host name or IP address of a Proxmox node. """
+    """ Host name or IP address of a Proxmox node. An IPv4 address is four decimal numbers without leading zeros; a
+    name may not end in a number (resolvers read `0x7f.1` or `2130706433` as an address). """
     port: int | Unset = UNSET
     token_id: str | Unset = UNSET
     """ API token id `user@realm!name`. """

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from attrs import define as _attrs_define
 
-from ..models.template_read_source import TemplateReadSource
+from ..models.template_source import TemplateSource
 
 if TYPE_CHECKING:
     from ..models.file_read import FileRead
@@ -36,7 +36,8 @@ class TemplateRead:
     fuse: bool
     tags: list[str]
     revision: int
-    source: TemplateReadSource
+    source: TemplateSource
+    """ Where a template was made: through the API, or by discovery from `TEMPLATES_DIR`. """
     created_at: datetime.datetime
     updated_at: datetime.datetime
     scripts: list[ScriptRead]
@@ -167,7 +168,7 @@ class TemplateRead:
 
         revision = d.pop("revision")
 
-        source = TemplateReadSource(d.pop("source"))
+        source = TemplateSource(d.pop("source"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("createdAt"))
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from attrs import define as _attrs_define
 
-from ..models.template_summary_source import TemplateSummarySource
+from ..models.template_source import TemplateSource
 
 T = TypeVar("T", bound="TemplateSummary")
 
@@ -30,7 +30,8 @@ class TemplateSummary:
     fuse: bool
     tags: list[str]
     revision: int
-    source: TemplateSummarySource
+    source: TemplateSource
+    """ Where a template was made: through the API, or by discovery from `TEMPLATES_DIR`. """
     created_at: datetime.datetime
     updated_at: datetime.datetime
     script_count: int
@@ -148,7 +149,7 @@ class TemplateSummary:
 
         revision = d.pop("revision")
 
-        source = TemplateSummarySource(d.pop("source"))
+        source = TemplateSource(d.pop("source"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("createdAt"))
 

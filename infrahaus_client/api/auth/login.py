@@ -68,6 +68,11 @@ def _parse_response(
 
         return response_415
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -119,6 +124,9 @@ def sync_detailed(
     certificate is pinned at the first login (or to `fingerprint` when given); a later change
     is refused until the new fingerprint is given.
 
+    A host that cannot be reached or is not Proxmox VE, and a `fingerprint` the host does not
+    present at first contact, are 422s naming the field.
+
     Args:
         body (LoginRequest):
 
@@ -155,6 +163,9 @@ def sync(
     certificate is pinned at the first login (or to `fingerprint` when given); a later change
     is refused until the new fingerprint is given.
 
+    A host that cannot be reached or is not Proxmox VE, and a `fingerprint` the host does not
+    present at first contact, are 422s naming the field.
+
     Args:
         body (LoginRequest):
 
@@ -185,6 +196,9 @@ async def asyncio_detailed(
     use `token` as `Authorization: Bearer <token>` instead of the cookie. The host's TLS
     certificate is pinned at the first login (or to `fingerprint` when given); a later change
     is refused until the new fingerprint is given.
+
+    A host that cannot be reached or is not Proxmox VE, and a `fingerprint` the host does not
+    present at first contact, are 422s naming the field.
 
     Args:
         body (LoginRequest):
@@ -219,6 +233,9 @@ async def asyncio(
     use `token` as `Authorization: Bearer <token>` instead of the cookie. The host's TLS
     certificate is pinned at the first login (or to `fingerprint` when given); a later change
     is refused until the new fingerprint is given.
+
+    A host that cannot be reached or is not Proxmox VE, and a `fingerprint` the host does not
+    present at first contact, are 422s naming the field.
 
     Args:
         body (LoginRequest):

@@ -63,6 +63,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 502:
         response_502 = Problem.from_dict(response.json())
 
@@ -106,7 +111,8 @@ def sync_detailed(
     host presents the certificate with `fingerprint` and pins it for every user of the host.
 
     Only a session made under the host's current pin may do this (403 otherwise); logins
-    never change a pin. A host presenting another certificate is a 502. Audited
+    never change a pin. A host presenting another certificate than `fingerprint` is a 422
+    naming the field. Audited
     (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
 
     Args:
@@ -142,7 +148,8 @@ def sync(
     host presents the certificate with `fingerprint` and pins it for every user of the host.
 
     Only a session made under the host's current pin may do this (403 otherwise); logins
-    never change a pin. A host presenting another certificate is a 502. Audited
+    never change a pin. A host presenting another certificate than `fingerprint` is a 422
+    naming the field. Audited
     (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
 
     Args:
@@ -173,7 +180,8 @@ async def asyncio_detailed(
     host presents the certificate with `fingerprint` and pins it for every user of the host.
 
     Only a session made under the host's current pin may do this (403 otherwise); logins
-    never change a pin. A host presenting another certificate is a 502. Audited
+    never change a pin. A host presenting another certificate than `fingerprint` is a 422
+    naming the field. Audited
     (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
 
     Args:
@@ -207,7 +215,8 @@ async def asyncio(
     host presents the certificate with `fingerprint` and pins it for every user of the host.
 
     Only a session made under the host's current pin may do this (403 otherwise); logins
-    never change a pin. A host presenting another certificate is a 502. Audited
+    never change a pin. A host presenting another certificate than `fingerprint` is a 422
+    naming the field. Audited
     (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
 
     Args:

@@ -12,19 +12,14 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    search: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_search: None | str | Unset
-    if isinstance(search, Unset):
-        json_search = UNSET
-    else:
-        json_search = search
-    params["search"] = json_search
+    params["search"] = search
 
     params["limit"] = limit
 
@@ -89,14 +84,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
 ) -> Response[BucketPage | Problem]:
     """Package buckets, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
+        search (str | Unset): Case-insensitive part of the name.
         limit (int | Unset): Page size. Default: 50.
         offset (int | Unset): Items to skip. Default: 0.
 
@@ -124,14 +119,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
 ) -> BucketPage | Problem | None:
     """Package buckets, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
+        search (str | Unset): Case-insensitive part of the name.
         limit (int | Unset): Page size. Default: 50.
         offset (int | Unset): Items to skip. Default: 0.
 
@@ -154,14 +149,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
 ) -> Response[BucketPage | Problem]:
     """Package buckets, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
+        search (str | Unset): Case-insensitive part of the name.
         limit (int | Unset): Page size. Default: 50.
         offset (int | Unset): Items to skip. Default: 0.
 
@@ -187,14 +182,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
 ) -> BucketPage | Problem | None:
     """Package buckets, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
+        search (str | Unset): Case-insensitive part of the name.
         limit (int | Unset): Page size. Default: 50.
         offset (int | Unset): Items to skip. Default: 0.
 

@@ -14,37 +14,25 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    node: None | Unset | UUID = UNSET,
-    lifecycle: Lifecycle | None | Unset = UNSET,
-    q: None | str | Unset = UNSET,
+    node: UUID | Unset = UNSET,
+    lifecycle: Lifecycle | Unset = UNSET,
+    q: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_node: None | str | Unset
-    if isinstance(node, Unset):
-        json_node = UNSET
-    elif isinstance(node, UUID):
+    json_node: str | Unset = UNSET
+    if not isinstance(node, Unset):
         json_node = str(node)
-    else:
-        json_node = node
     params["node"] = json_node
 
-    json_lifecycle: None | str | Unset
-    if isinstance(lifecycle, Unset):
-        json_lifecycle = UNSET
-    elif isinstance(lifecycle, Lifecycle):
+    json_lifecycle: str | Unset = UNSET
+    if not isinstance(lifecycle, Unset):
         json_lifecycle = lifecycle.value
-    else:
-        json_lifecycle = lifecycle
+
     params["lifecycle"] = json_lifecycle
 
-    json_q: None | str | Unset
-    if isinstance(q, Unset):
-        json_q = UNSET
-    else:
-        json_q = q
-    params["q"] = json_q
+    params["q"] = q
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -105,9 +93,9 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    node: None | Unset | UUID = UNSET,
-    lifecycle: Lifecycle | None | Unset = UNSET,
-    q: None | str | Unset = UNSET,
+    node: UUID | Unset = UNSET,
+    lifecycle: Lifecycle | Unset = UNSET,
+    q: str | Unset = UNSET,
 ) -> Response[ContainerList | Problem]:
     """Your containers on all your nodes, with live status
 
@@ -115,9 +103,9 @@ def sync_detailed(
     containers come back with `statusUnknown: true`, and `nodeErrors` says why.
 
     Args:
-        node (None | Unset | UUID): Only this node's
-        lifecycle (Lifecycle | None | Unset):
-        q (None | str | Unset): Hostname or VMID part
+        node (UUID | Unset): Only this node's
+        lifecycle (Lifecycle | Unset):
+        q (str | Unset): Hostname or VMID part
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,9 +131,9 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    node: None | Unset | UUID = UNSET,
-    lifecycle: Lifecycle | None | Unset = UNSET,
-    q: None | str | Unset = UNSET,
+    node: UUID | Unset = UNSET,
+    lifecycle: Lifecycle | Unset = UNSET,
+    q: str | Unset = UNSET,
 ) -> ContainerList | Problem | None:
     """Your containers on all your nodes, with live status
 
@@ -153,9 +141,9 @@ def sync(
     containers come back with `statusUnknown: true`, and `nodeErrors` says why.
 
     Args:
-        node (None | Unset | UUID): Only this node's
-        lifecycle (Lifecycle | None | Unset):
-        q (None | str | Unset): Hostname or VMID part
+        node (UUID | Unset): Only this node's
+        lifecycle (Lifecycle | Unset):
+        q (str | Unset): Hostname or VMID part
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,9 +164,9 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    node: None | Unset | UUID = UNSET,
-    lifecycle: Lifecycle | None | Unset = UNSET,
-    q: None | str | Unset = UNSET,
+    node: UUID | Unset = UNSET,
+    lifecycle: Lifecycle | Unset = UNSET,
+    q: str | Unset = UNSET,
 ) -> Response[ContainerList | Problem]:
     """Your containers on all your nodes, with live status
 
@@ -186,9 +174,9 @@ async def asyncio_detailed(
     containers come back with `statusUnknown: true`, and `nodeErrors` says why.
 
     Args:
-        node (None | Unset | UUID): Only this node's
-        lifecycle (Lifecycle | None | Unset):
-        q (None | str | Unset): Hostname or VMID part
+        node (UUID | Unset): Only this node's
+        lifecycle (Lifecycle | Unset):
+        q (str | Unset): Hostname or VMID part
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -212,9 +200,9 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    node: None | Unset | UUID = UNSET,
-    lifecycle: Lifecycle | None | Unset = UNSET,
-    q: None | str | Unset = UNSET,
+    node: UUID | Unset = UNSET,
+    lifecycle: Lifecycle | Unset = UNSET,
+    q: str | Unset = UNSET,
 ) -> ContainerList | Problem | None:
     """Your containers on all your nodes, with live status
 
@@ -222,9 +210,9 @@ async def asyncio(
     containers come back with `statusUnknown: true`, and `nodeErrors` says why.
 
     Args:
-        node (None | Unset | UUID): Only this node's
-        lifecycle (Lifecycle | None | Unset):
-        q (None | str | Unset): Hostname or VMID part
+        node (UUID | Unset): Only this node's
+        lifecycle (Lifecycle | Unset):
+        q (str | Unset): Hostname or VMID part
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -58,6 +58,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 502:
         response_502 = Problem.from_dict(response.json())
 
@@ -100,7 +105,9 @@ def sync_detailed(
      Tests the connection first: `/version` with the token, the node name in `/nodes`,
     and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
     certificate is pinned to `fingerprint`, or to the one presented now (see the response).
-    The user's first node becomes the default.
+    The user's first node becomes the default. A check that fails because of what was sent
+    (a host where no Proxmox VE answers, a rejected token, a wrong fingerprint or SSH
+    password, a name the cluster lacks) is a 422 whose `errors` name the field.
 
     Args:
         body (NodeCreate):
@@ -134,7 +141,9 @@ def sync(
      Tests the connection first: `/version` with the token, the node name in `/nodes`,
     and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
     certificate is pinned to `fingerprint`, or to the one presented now (see the response).
-    The user's first node becomes the default.
+    The user's first node becomes the default. A check that fails because of what was sent
+    (a host where no Proxmox VE answers, a rejected token, a wrong fingerprint or SSH
+    password, a name the cluster lacks) is a 422 whose `errors` name the field.
 
     Args:
         body (NodeCreate):
@@ -163,7 +172,9 @@ async def asyncio_detailed(
      Tests the connection first: `/version` with the token, the node name in `/nodes`,
     and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
     certificate is pinned to `fingerprint`, or to the one presented now (see the response).
-    The user's first node becomes the default.
+    The user's first node becomes the default. A check that fails because of what was sent
+    (a host where no Proxmox VE answers, a rejected token, a wrong fingerprint or SSH
+    password, a name the cluster lacks) is a 422 whose `errors` name the field.
 
     Args:
         body (NodeCreate):
@@ -195,7 +206,9 @@ async def asyncio(
      Tests the connection first: `/version` with the token, the node name in `/nodes`,
     and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
     certificate is pinned to `fingerprint`, or to the one presented now (see the response).
-    The user's first node becomes the default.
+    The user's first node becomes the default. A check that fails because of what was sent
+    (a host where no Proxmox VE answers, a rejected token, a wrong fingerprint or SSH
+    password, a name the cluster lacks) is a 422 whose `errors` name the field.
 
     Args:
         body (NodeCreate):

@@ -68,6 +68,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 502:
         response_502 = Problem.from_dict(response.json())
 
@@ -110,7 +115,9 @@ def sync_detailed(
 
      Only the fields sent change, and the result is tested before it is saved.
     `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
-    `sshPrivateKey`: a value sets, `""` clears, absent keeps.
+    `sshPrivateKey`: a value sets, `""` clears, absent keeps. A failed check that the
+    fields sent explain is a 422 naming the field; a node that fails on its own (the fields
+    sent do not touch the connection) answers 502/503/504.
 
     Args:
         node_id (UUID):
@@ -146,7 +153,9 @@ def sync(
 
      Only the fields sent change, and the result is tested before it is saved.
     `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
-    `sshPrivateKey`: a value sets, `""` clears, absent keeps.
+    `sshPrivateKey`: a value sets, `""` clears, absent keeps. A failed check that the
+    fields sent explain is a 422 naming the field; a node that fails on its own (the fields
+    sent do not touch the connection) answers 502/503/504.
 
     Args:
         node_id (UUID):
@@ -177,7 +186,9 @@ async def asyncio_detailed(
 
      Only the fields sent change, and the result is tested before it is saved.
     `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
-    `sshPrivateKey`: a value sets, `""` clears, absent keeps.
+    `sshPrivateKey`: a value sets, `""` clears, absent keeps. A failed check that the
+    fields sent explain is a 422 naming the field; a node that fails on its own (the fields
+    sent do not touch the connection) answers 502/503/504.
 
     Args:
         node_id (UUID):
@@ -211,7 +222,9 @@ async def asyncio(
 
      Only the fields sent change, and the result is tested before it is saved.
     `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
-    `sshPrivateKey`: a value sets, `""` clears, absent keeps.
+    `sshPrivateKey`: a value sets, `""` clears, absent keeps. A failed check that the
+    fields sent explain is a 422 naming the field; a node that fails on its own (the fields
+    sent do not touch the connection) answers 502/503/504.
 
     Args:
         node_id (UUID):

@@ -111,8 +111,8 @@ def sync_detailed(
 ) -> Response[Problem | ServiceLogs]:
     """The unit's last journal lines
 
-     `journalctl -u <name> -n <lines>` in the container (syslog-style timestamps); 409 when it is not
-    running.
+     `journalctl -u <name> -n <lines>` in the container, lines with syslog-style
+    timestamps; 409 when it is not running.
 
     Args:
         container_id (UUID):
@@ -149,8 +149,8 @@ def sync(
 ) -> Problem | ServiceLogs | None:
     """The unit's last journal lines
 
-     `journalctl -u <name> -n <lines>` in the container (syslog-style timestamps); 409 when it is not
-    running.
+     `journalctl -u <name> -n <lines>` in the container, lines with syslog-style
+    timestamps; 409 when it is not running.
 
     Args:
         container_id (UUID):
@@ -182,8 +182,8 @@ async def asyncio_detailed(
 ) -> Response[Problem | ServiceLogs]:
     """The unit's last journal lines
 
-     `journalctl -u <name> -n <lines>` in the container (syslog-style timestamps); 409 when it is not
-    running.
+     `journalctl -u <name> -n <lines>` in the container, lines with syslog-style
+    timestamps; 409 when it is not running.
 
     Args:
         container_id (UUID):
@@ -218,8 +218,8 @@ async def asyncio(
 ) -> Problem | ServiceLogs | None:
     """The unit's last journal lines
 
-     `journalctl -u <name> -n <lines>` in the container (syslog-style timestamps); 409 when it is not
-    running.
+     `journalctl -u <name> -n <lines>` in the container, lines with syslog-style
+    timestamps; 409 when it is not running.
 
     Args:
         container_id (UUID):

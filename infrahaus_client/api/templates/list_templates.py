@@ -13,8 +13,8 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    search: None | str | Unset = UNSET,
-    tag: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    tag: str | Unset = UNSET,
     sort: ListTemplatesSort | Unset = ListTemplatesSort.NAME,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
@@ -22,19 +22,9 @@ def _get_kwargs(
 
     params: dict[str, Any] = {}
 
-    json_search: None | str | Unset
-    if isinstance(search, Unset):
-        json_search = UNSET
-    else:
-        json_search = search
-    params["search"] = json_search
+    params["search"] = search
 
-    json_tag: None | str | Unset
-    if isinstance(tag, Unset):
-        json_tag = UNSET
-    else:
-        json_tag = tag
-    params["tag"] = json_tag
+    params["tag"] = tag
 
     json_sort: str | Unset = UNSET
     if not isinstance(sort, Unset):
@@ -105,8 +95,8 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
-    tag: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    tag: str | Unset = UNSET,
     sort: ListTemplatesSort | Unset = ListTemplatesSort.NAME,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
@@ -114,8 +104,8 @@ def sync_detailed(
     """Templates, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
-        tag (None | str | Unset): Only templates with this tag.
+        search (str | Unset): Case-insensitive part of the name.
+        tag (str | Unset): Only templates with this tag.
         sort (ListTemplatesSort | Unset): Field to sort by; `-` for descending. Default:
             ListTemplatesSort.NAME.
         limit (int | Unset): Page size. Default: 50.
@@ -147,8 +137,8 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
-    tag: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    tag: str | Unset = UNSET,
     sort: ListTemplatesSort | Unset = ListTemplatesSort.NAME,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
@@ -156,8 +146,8 @@ def sync(
     """Templates, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
-        tag (None | str | Unset): Only templates with this tag.
+        search (str | Unset): Case-insensitive part of the name.
+        tag (str | Unset): Only templates with this tag.
         sort (ListTemplatesSort | Unset): Field to sort by; `-` for descending. Default:
             ListTemplatesSort.NAME.
         limit (int | Unset): Page size. Default: 50.
@@ -184,8 +174,8 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
-    tag: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    tag: str | Unset = UNSET,
     sort: ListTemplatesSort | Unset = ListTemplatesSort.NAME,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
@@ -193,8 +183,8 @@ async def asyncio_detailed(
     """Templates, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
-        tag (None | str | Unset): Only templates with this tag.
+        search (str | Unset): Case-insensitive part of the name.
+        tag (str | Unset): Only templates with this tag.
         sort (ListTemplatesSort | Unset): Field to sort by; `-` for descending. Default:
             ListTemplatesSort.NAME.
         limit (int | Unset): Page size. Default: 50.
@@ -224,8 +214,8 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    search: None | str | Unset = UNSET,
-    tag: None | str | Unset = UNSET,
+    search: str | Unset = UNSET,
+    tag: str | Unset = UNSET,
     sort: ListTemplatesSort | Unset = ListTemplatesSort.NAME,
     limit: int | Unset = 50,
     offset: int | Unset = 0,
@@ -233,8 +223,8 @@ async def asyncio(
     """Templates, paged
 
     Args:
-        search (None | str | Unset): Case-insensitive part of the name.
-        tag (None | str | Unset): Only templates with this tag.
+        search (str | Unset): Case-insensitive part of the name.
+        tag (str | Unset): Only templates with this tag.
         sort (ListTemplatesSort | Unset): Field to sort by; `-` for descending. Default:
             ListTemplatesSort.NAME.
         limit (int | Unset): Page size. Default: 50.

@@ -1,7 +1,7 @@
 from enum import StrEnum
 
 
-class TemplateSummarySource(StrEnum):
+class TemplateSource(StrEnum):
     API = "api"
     FILESYSTEM = "filesystem"
 

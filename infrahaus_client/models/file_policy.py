@@ -1,7 +1,7 @@
 from enum import StrEnum
 
 
-class FileReadPolicy(StrEnum):
+class FilePolicy(StrEnum):
     BACKUP = "backup"
     DEFAULT = "default"
     REPLACE = "replace"

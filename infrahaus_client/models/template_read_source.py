@@ -1,9 +1,0 @@
-from enum import StrEnum
-
-
-class TemplateReadSource(StrEnum):
-    API = "api"
-    FILESYSTEM = "filesystem"
-
-    def __str__(self) -> str:
-        return str(self.value)
