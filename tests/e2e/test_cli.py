@@ -163,6 +163,22 @@ async def test_login_stores_a_private_token_and_logout_forgets_it(
     assert response.status_code == 401
 
 
+async def test_login_in_a_terminal_prompts_for_the_password_without_echo(
+    api_server: str, pve: RunningSimulator, scratch_dir: Path
+) -> None:
+    cli = Cli(api_server, scratch_dir / "config", pve)
+    user = pve.info["users"][0]
+    port = str(httpx.URL(pve.info["apiUrl"]).port)
+    args = [*_command(), "login", "--host", "127.0.0.1", "--port", port, "--user",
+            user["username"], "--realm", user["realm"]]  # fmt: skip
+    replies = [(b"Password for ", user["password"].encode() + b"\n")]
+    output, status = await asyncio.to_thread(_run_in_pty, args, cli.env, replies=replies)
+    text = output.decode(errors="replace")
+    assert status == 0, text
+    assert "Logged in as" in text and user["password"] not in text
+    assert "token" in json.loads((scratch_dir / "config" / "config.json").read_text())
+
+
 async def test_usage_errors_exit_2_and_problems_exit_1(cli: Cli) -> None:
     assert (await cli.run("containers", "frobnicate")).returncode == 2
     assert (await cli.run("vmid", "check", "not-a-number")).returncode == 2
@@ -254,9 +270,8 @@ async def test_ctrl_c_in_a_terminal_asks_and_cancels_the_build(cli: Cli, pve: Ru
                                                                 ) -> None:  # fmt: skip
     args = [*_command(), "create", "--template", "web-basic", "--node", NODE, "--vmid", "7603",
             "--hostname", "cli-cancel-03", "--keep-on-failure"]  # fmt: skip
-    output, status = await asyncio.to_thread(
-        _run_in_pty, args, cli.env, interrupt_when=b"creating", answer=b"c\n"
-    )
+    replies = [(b"creating", b"\x03"), (b"[c]ancel / [d]etach", b"c\n")]
+    output, status = await asyncio.to_thread(_run_in_pty, args, cli.env, replies=replies)
     text = output.decode(errors="replace")
     assert "[c]ancel / [d]etach" in text, text[-3000:]
     assert "Cancel requested" in text
@@ -291,17 +306,18 @@ async def test_a_dropped_stream_resumes_without_lost_or_repeated_events(cli: Cli
 
 
 def _run_in_pty(
-    args: list[str], env: dict[str, str], *, interrupt_when: bytes | None = None,
-    answer: bytes = b"", timeout: float = 180,
+    args: list[str], env: dict[str, str], *, replies: list[tuple[bytes, bytes]] = (),
+    timeout: float = 150,
 ) -> tuple[bytes, int]:  # fmt: skip
-    """Run `args` with a pseudo-terminal as stdin/stdout/stderr; with `interrupt_when`, send
-    Ctrl-C once that text appears, then `answer` once the prompt appears."""
+    """Run `args` with a pseudo-terminal as stdin/stdout/stderr. `replies`: (text, keys) in
+    order; once `text` has appeared in the output, `keys` are typed (b"\\x03" is Ctrl-C, which
+    the terminal turns into SIGINT)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child
         child_env = {**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
         os.execve(args[0], args, child_env)  # noqa: S606
     output = bytearray()
-    interrupted = answered = False
+    pending = list(replies)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -314,12 +330,8 @@ def _run_in_pty(
                 if not chunk:
                     break
                 output += chunk
-            if interrupt_when and not interrupted and interrupt_when in output:
-                os.write(fd, b"\x03")  # Ctrl-C, as typed: the terminal sends SIGINT
-                interrupted = True
-            if interrupted and not answered and b"[c]ancel / [d]etach" in output:
-                os.write(fd, answer)
-                answered = True
+            if pending and pending[0][0] in output:
+                os.write(fd, pending.pop(0)[1])
         else:
             os.kill(pid, signal.SIGKILL)
     finally:
