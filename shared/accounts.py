@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import audit
 from shared.db.models import PveHost, User
-from shared.errors import Conflict, Forbidden, NotFound
-from shared.proxmox import PinnedCertificate, ProxmoxAuthError, ProxmoxClient, fetch_certificate
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.proxmox import (
+    CertificateMismatch,
+    PinnedCertificate,
+    ProxmoxAuthError,
+    ProxmoxClient,
+    fetch_certificate,
+)
 from shared.proxmox.hosts import HostPolicy
 from shared.proxmox.tls import normalize_fingerprint
 from shared.settings import Settings
@@ -73,7 +79,15 @@ class AccountService:
                 if given != known.tls_fingerprint:
                     raise PinConflict(host, port, known.tls_fingerprint, given)
             return PinnedCertificate(known.tls_certificate, known.tls_fingerprint)
-        return await fetch_certificate(host, port, timeout, fingerprint)
+        try:
+            return await fetch_certificate(host, port, timeout, fingerprint)
+        except CertificateMismatch as exc:
+            # first contact: the caller named a certificate this host does not present
+            raise Unprocessable(
+                f"{host}:{port} presents the TLS certificate {exc.presented}, not the one named"
+                f" ({exc.expected}).",
+                field="fingerprint",
+            ) from None
 
     async def login(
         self, *, host: str, port: int, username: str, realm: str, password: str,

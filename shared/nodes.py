@@ -7,6 +7,7 @@ except inside the clients it builds.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -22,16 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import audit, ssh
 from shared.crypto import DecryptionError, SecretBox
 from shared.db.models import Container, Node, User
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.logging import get_logger
 from shared.proxmox import (
+    CertificateMismatch,
     PinnedCertificate,
+    ProxmoxAuthError,
     ProxmoxClient,
     ProxmoxError,
+    ProxmoxPermissionError,
+    ProxmoxTimeout,
     TokenAuth,
     fetch_certificate,
 )
 from shared.proxmox.client import segment
+from shared.proxmox.errors import ResponseTooLarge
 from shared.proxmox.hosts import HostPolicy
 from shared.proxmox.pool import ProxmoxClientPool
 from shared.settings import Settings
@@ -60,6 +66,13 @@ class NodeInput:
     @property
     def wants_ssh(self) -> bool:
         return bool(self.ssh_user and (self.ssh_password or self.ssh_private_key))
+
+
+class NodeNotAllowed(ProxmoxError):
+    """The node's host is no longer in `PVE_ALLOWED_HOSTS` (it was narrowed after the node
+    was registered): no connection is made (403; a node error in the container list)."""
+
+    http_status = 403
 
 
 class ConnectionReport(msgspec.Struct):
@@ -124,6 +137,7 @@ class NodeService:
     async def client(self, node: Node) -> AsyncIterator[ProxmoxClient]:
         """An API client for `node`, pinned to its certificate, authenticated by its token:
         the pool's kept-alive one when the service has a pool, else a fresh one closed after."""
+        self._check_allowed(node)
         if not node.tls_fingerprint or not node.tls_certificate:
             raise Conflict("The node has no pinned certificate; update it to pin one.")
         if self.clients is None:
@@ -139,6 +153,7 @@ class NodeService:
     async def ssh(self, node: Node) -> AsyncIterator[ssh.NodeSsh]:
         """An SSH session on `node` as its stored user, host key pinned: the pool's kept-alive
         connection when the service has a pool, else a fresh one closed after."""
+        self._check_allowed(node)
         if not node.ssh_user or not node.ssh_host_key:
             raise Conflict(
                 f"Node {node.name!r} has no SSH access configured; builds need it (update the"
@@ -164,6 +179,28 @@ class NodeService:
         async with self.ssh_pool.session(key, connect) as session:
             yield session
 
+    def _check_allowed(self, node: Node) -> None:
+        """Checked on every use, not only at registration: narrowing the allow-list must cut
+        off nodes registered before."""
+        if not self.hosts.allows(node.host):
+            raise NodeNotAllowed(
+                f"{node.host} is not in PVE_ALLOWED_HOSTS (any more); no connection is made"
+                f" to node {node.name!r}."
+            )
+
+    @asynccontextmanager
+    async def interactive(self, node: Node) -> AsyncIterator[None]:
+        """The total time a person waits for a read of `node`, retries included."""
+        budget = self.settings.pve_interactive_timeout_seconds
+        try:
+            async with asyncio.timeout(budget):
+                yield
+        except TimeoutError:
+            raise ProxmoxTimeout(
+                f"node {node.name!r} did not answer within {budget:g} s"
+                " (PVE_INTERACTIVE_TIMEOUT_SECONDS)"
+            ) from None
+
     def _new_client(self, node: Node) -> ProxmoxClient:
         assert node.tls_certificate and node.tls_fingerprint
         return ProxmoxClient(
@@ -183,7 +220,7 @@ class NodeService:
         await self._check_name_free(user_id, data.name)
         await self.session.commit()  # no transaction left open while the node is tested
         try:
-            pinned, host_key = await self._verify(data)
+            pinned, host_key = await self._verify(data, ALL_FIELDS)
         except Exception as exc:
             await self._audit_failure(user_id, "node.create", None, exc, name=data.name)
             raise
@@ -212,7 +249,7 @@ class NodeService:
             await self._check_name_free(user_id, merged.name)
         await self.session.commit()  # no transaction left open while the node is tested
         try:
-            pinned, host_key = await self._verify(merged)
+            pinned, host_key = await self._verify(merged, frozenset(map(_camel, changes)))
         except Exception as exc:
             await self._audit_failure(user_id, "node.update", node_id, exc, fields=sorted(changes))
             raise
@@ -278,8 +315,11 @@ class NodeService:
         node = await self.get_then_release(user_id, node_id)
         started = time.perf_counter()
         try:
-            async with self.client(node) as client:
+            async with self.interactive(node), self.client(node) as client:
                 version = await client.version()
+                # /version answers for the whole cluster (any node serves it); the node's own
+                # status says whether this node is up
+                await client.get(f"/nodes/{segment(node.name)}/status")
         except ProxmoxError as exc:
             return ConnectionReport(ok=False, error=exc.message)
         latency = round((time.perf_counter() - started) * 1000, 1)
@@ -289,20 +329,20 @@ class NodeService:
 
     async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
         node = await self.get_then_release(user_id, node_id)
-        async with self.client(node) as client:
+        async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/storage", enabled=1)
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
         node = await self.get_then_release(user_id, node_id)
-        async with self.client(node) as client:
+        async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/network", type="any_bridge")
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
         """Container templates (`vztmpl`) on every storage of the node that holds them."""
         node = await self.get_then_release(user_id, node_id)
-        async with self.client(node) as client:
+        async with self.interactive(node), self.client(node) as client:
             path = f"/nodes/{segment(node.name)}/storage"
             storages = await client.get(path, content="vztmpl", enabled=1)
             found: list[dict[str, Any]] = []
@@ -343,46 +383,54 @@ class NodeService:
         if taken:
             raise Conflict(f"You already have a node named {name!r}.")
 
-    async def _verify(self, data: NodeInput) -> tuple[PinnedCertificate, str | None]:
-        """Test the connection before anything is saved: API, node name, and SSH if given."""
+    async def _verify(
+        self, data: NodeInput, supplied: frozenset[str]
+    ) -> tuple[PinnedCertificate, str | None]:
+        """Test the connection before anything is saved: API, node name, and SSH if given.
+
+        A failure that the fields sent in this request explain (`supplied`, camelCase) is the
+        caller's error, a 422 naming the field; one they do not explain (a PATCH of the name
+        while the node is down) stays the node's error (502/503/504)."""
         timeout = self.settings.pve_connect_timeout_seconds
-        pinned = data.pinned or await fetch_certificate(
-            data.host, data.port, timeout, data.fingerprint
-        )
-        async with ProxmoxClient(
-            data.host, data.port, pinned, TokenAuth(data.token_id, data.token_secret),
-            connect_timeout=timeout, read_timeout=self.settings.pve_read_timeout_seconds,
-            attempts=1, max_response_bytes=self.settings.pve_max_response_bytes,
-        ) as client:  # fmt: skip
-            await client.version()
-            names = sorted(info.node for info in await client.nodes())
+        try:
+            pinned = data.pinned or await fetch_certificate(
+                data.host, data.port, timeout, data.fingerprint
+            )
+            async with ProxmoxClient(
+                data.host, data.port, pinned, TokenAuth(data.token_id, data.token_secret),
+                connect_timeout=timeout, read_timeout=self.settings.pve_read_timeout_seconds,
+                attempts=1, max_response_bytes=self.settings.pve_max_response_bytes,
+            ) as client:  # fmt: skip
+                await client.version()
+                names = sorted(info.node for info in await client.nodes())
+        except ProxmoxError as exc:
+            raise _caller_error(exc, _api_fields(exc), supplied) from None
         if data.name not in names:
-            raise InvalidInput(
+            raise Unprocessable(
                 f"{data.host} has no node named {data.name!r} (it has: {', '.join(names)}).",
                 field="name",
             )
         host_key = data.ssh_host_key
         if data.wants_ssh:
-            host_key = await self._verify_ssh(data)
+            try:
+                host_key = await self._verify_ssh(data)
+            except ProxmoxError as exc:
+                raise _caller_error(exc, _ssh_fields(exc, data), supplied) from None
         return pinned, host_key
 
     async def _verify_ssh(self, data: NodeInput) -> str:
         assert data.ssh_user is not None
         timeout = self.settings.pve_connect_timeout_seconds
         host_key = data.ssh_host_key or await ssh.fetch_host_key(data.host, data.ssh_port, timeout)
-        try:
-            connection = await ssh.connect(
-                data.host, data.ssh_port, data.ssh_user, host_key=host_key,
-                password=data.ssh_password, private_key=data.ssh_private_key,
-                limit_seconds=timeout,
-            )  # fmt: skip
-        except ssh.SshAuthFailed as exc:
-            field = "sshPrivateKey" if data.ssh_private_key else "sshPassword"
-            raise InvalidInput(exc.message, field=field) from None
+        connection = await ssh.connect(
+            data.host, data.ssh_port, data.ssh_user, host_key=host_key,
+            password=data.ssh_password, private_key=data.ssh_private_key,
+            limit_seconds=timeout,
+        )  # fmt: skip
         async with connection:
             result = await ssh.run(connection, ["pct", "list"], limit_seconds=timeout * 2)
         if result.exit_status != 0:
-            raise InvalidInput(
+            raise Unprocessable(
                 f"`pct` does not work for {data.ssh_user!r} on {data.host}: is this a Proxmox"
                 " VE node, and may this user run pct?",
                 field="sshUser",
@@ -401,7 +449,7 @@ class NodeService:
         # A stored secret is only ever sent to the endpoint it was saved for: moving the node
         # means giving its secrets again (else a stolen session could redirect them).
         if not same_endpoint and not changes.get("token_secret"):
-            raise InvalidInput(
+            raise Unprocessable(
                 "Send tokenSecret again when host, port or fingerprint changes.",
                 field="tokenSecret",
             )
@@ -412,7 +460,7 @@ class NodeService:
             and has_ssh_secret
             and not ("ssh_password" in changes or "ssh_private_key" in changes)
         ):
-            raise InvalidInput(
+            raise Unprocessable(
                 'Send sshPassword or sshPrivateKey again (or "" to clear them) when host or'
                 " sshPort changes.",
                 field="sshPassword",
@@ -465,6 +513,49 @@ class NodeService:
             else None
         )
         node.ssh_host_key = host_key if data.ssh_user else None
+
+
+ALL_FIELDS = frozenset(
+    ("name", "host", "port", "tokenId", "tokenSecret", "fingerprint", "sshUser", "sshPort",
+     "sshPassword", "sshPrivateKey")
+)  # fmt: skip
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _api_fields(exc: ProxmoxError) -> tuple[str, ...]:
+    """The request fields that can explain a failed API check, most likely first."""
+    if isinstance(exc, CertificateMismatch):
+        return ("fingerprint",)
+    if isinstance(exc, ProxmoxAuthError):
+        return ("tokenSecret", "tokenId")
+    if isinstance(exc, ProxmoxPermissionError):
+        return ("tokenId", "tokenSecret")
+    if isinstance(exc, ResponseTooLarge):
+        return ()
+    return ("host", "port")  # unreachable, silent, not Proxmox VE, or an error of its own
+
+
+def _ssh_fields(exc: ProxmoxError, data: NodeInput) -> tuple[str, ...]:
+    if isinstance(exc, ssh.SshAuthFailed):
+        secret = "sshPrivateKey" if data.ssh_private_key else "sshPassword"
+        return (secret, "sshUser")
+    if isinstance(exc, ssh.SshHostKeyChanged):
+        return ("host", "sshPort")
+    return ("sshPort", "host", "sshUser")
+
+
+def _caller_error(
+    exc: ProxmoxError, fields: tuple[str, ...], supplied: frozenset[str]
+) -> Exception:
+    """A 422 naming the first field sent that explains `exc`, else `exc` itself."""
+    field = next((name for name in fields if name in supplied), None)
+    if field is None:
+        return exc
+    return Unprocessable(f"The connection check failed: {exc.message}", field=field)
 
 
 class RotationReport(msgspec.Struct):

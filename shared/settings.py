@@ -100,6 +100,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ] = "root@pam"
     pve_connect_timeout_seconds: PositiveSeconds = 5.0
     pve_read_timeout_seconds: PositiveSeconds = 30.0
+    # The whole budget of an interactive read of a node (a creation form's storages, bridges
+    # and OS templates; the node test), retries included: a slow node answers 504 by then.
+    pve_interactive_timeout_seconds: PositiveSeconds = 10.0
     # how long the container list waits for each node before listing its containers as unknown
     inventory_node_timeout_seconds: PositiveSeconds = 5.0
     # Where `POST /api/templates/discover` reads templates from (one directory per template).

@@ -1,44 +1,74 @@
-"""Login throttling in Redis, per client address and per account.
+"""Login throttling in Redis: failures counted per (account, client), per client, per account.
 
-Each attempt reserves a slot in both counters before the password is checked, atomically (one
-Lua script): parallel guesses cannot all slip past a check-then-count. Only a wrong password
-keeps its slot until the window ends; every other outcome gives it back. Exact across API
-replicas, one round trip per attempt.
+Only failures count (a wrong password; a host that cannot be reached counts for the client
+only). What each limit does:
+
+- **per (account, client)**, `LOGIN_MAX_FAILURES`: that client may not try that account again
+  until the window ends (429), whatever the password. A client guessing one account is stopped
+  there, and nobody else is.
+- **per client**, `LOGIN_MAX_FAILURES_PER_CLIENT`: across all accounts (and unreachable hosts,
+  so login is no port scanner) (429).
+- **per account**, `LOGIN_MAX_FAILURES` from all clients together: a slowdown, never a lockout.
+  Beyond it, attempts on the account run one at a time, each after a pause that grows with the
+  failures (at most `MAX_SLOWDOWN_SECONDS`); the account holder still gets in, just slower.
+
+Attempts in flight are not failures, so correct logins are never refused in bursts. They are
+counted as pending, though: an attempt that could still push a limit over if everything in
+flight failed waits for those to finish (`BUSY`) instead of slipping past the check, so parallel
+guesses cannot pass together. Exact across API replicas, one round trip per step.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from redis.asyncio import Redis
 
-# KEYS: client counter, account counter. ARGV: client limit, account limit, window seconds.
-# Returns 0 when the attempt may go ahead, else the seconds until it may.
+MAX_SLOWDOWN_SECONDS = 5
+# A pending mark outlives any login attempt (connect + read timeouts), and dies with a crash.
+PENDING_TTL_SECONDS = 120
+BUSY = -1
+
+# KEYS: failures pair, client, account; pending pair, client, account.
+# ARGV: pair limit, client limit, account limit, pending ttl, max slowdown.
+# Returns {0, delay} to go ahead after `delay` s, {1, seconds} when refused, {2, 0} when busy.
 _RESERVE = """
-local over = 0
-local counts = {}
-for i, key in ipairs(KEYS) do
-    counts[i] = redis.call('INCR', key)
-    if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[3]) end
+local function num(key) return tonumber(redis.call('GET', key) or '0') end
+local fp, fc, fa = num(KEYS[1]), num(KEYS[2]), num(KEYS[3])
+local pair_limit, client_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local account_limit = tonumber(ARGV[3])
+if fp >= pair_limit then return {1, math.max(redis.call('TTL', KEYS[1]), 1)} end
+if fc >= client_limit then return {1, math.max(redis.call('TTL', KEYS[2]), 1)} end
+local pp, pc, pa = num(KEYS[4]), num(KEYS[5]), num(KEYS[6])
+if fp + pp >= pair_limit or fc + pc >= client_limit then return {2, 0} end
+local slow = fa >= account_limit
+if slow and pa >= 1 then return {2, 0} end
+for i = 4, 6 do
+    redis.call('INCR', KEYS[i])
+    redis.call('EXPIRE', KEYS[i], ARGV[4])
 end
-local wait = 0
-for i, key in ipairs(KEYS) do
-    if counts[i] > tonumber(ARGV[i]) then
-        wait = math.max(wait, redis.call('TTL', key), 1)
-    end
-end
-if wait > 0 then
-    for _, key in ipairs(KEYS) do redis.call('DECR', key) end
-end
-return wait
+local delay = 0
+if slow then delay = math.min(fa - account_limit + 1, tonumber(ARGV[5])) end
+return {0, delay}
 """
 
-_REFUND = """
-for _, key in ipairs(KEYS) do
-    if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+# KEYS: as above. ARGV: outcome (failure | client | success | none), window seconds.
+_FINISH = """
+for i = 4, 6 do
+    if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
 end
+local outcome = ARGV[1]
+local counted = {}
+if outcome == 'failure' then counted = {1, 2, 3} elseif outcome == 'client' then counted = {2} end
+for _, i in ipairs(counted) do
+    if redis.call('INCR', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+end
+if outcome == 'success' then redis.call('DEL', KEYS[1], KEYS[3]) end
 return 0
 """
+
+Outcome = Literal["failure", "client", "success", "none"]
 
 
 class LoginThrottle:
@@ -50,33 +80,33 @@ class LoginThrottle:
         self.per_client = per_client
         self.window = window_seconds
         self._reserve = redis.register_script(_RESERVE)
-        self._refund = redis.register_script(_REFUND)
+        self._finish = redis.register_script(_FINISH)
 
     @staticmethod
     def _keys(client: str, account: str) -> list[str]:
         digest = hashlib.sha256(account.lower().encode()).hexdigest()[:32]
-        return [f"login-attempts:client:{client}", f"login-attempts:account:{digest}"]
+        pair = f"{digest}:{client}"
+        return [
+            f"login-attempts:pair:{pair}", f"login-attempts:client:{client}",
+            f"login-attempts:account:{digest}", f"login-attempts:pending:pair:{pair}",
+            f"login-attempts:pending:client:{client}", f"login-attempts:pending:account:{digest}",
+        ]  # fmt: skip
 
-    async def reserve(self, client: str, account: str) -> int | None:
-        """Count this attempt, or return the seconds to wait when a limit is reached."""
-        wait = await self._reserve(
+    async def reserve(self, client: str, account: str) -> tuple[int, int]:
+        """(0, delay): go ahead after `delay` seconds (the account is under attack); (1, s):
+        refused, retry after s seconds; (BUSY, 0): attempts in flight could still reach a
+        limit, ask again shortly. A (0, _) must be followed by exactly one `finish`."""
+        status, value = await self._reserve(
             keys=self._keys(client, account),
-            args=[self.per_client, self.per_account, self.window],
-        )
-        return int(wait) or None
+            args=[
+                self.per_account, self.per_client, self.per_account, PENDING_TTL_SECONDS,
+                MAX_SLOWDOWN_SECONDS,
+            ],
+        )  # fmt: skip
+        return (BUSY, 0) if int(status) == 2 else (int(status), int(value))
 
-    async def succeeded(self, client: str, account: str) -> None:
-        """A good login gives its slot back and clears the account's earlier failures."""
-        keys = self._keys(client, account)
-        await self._refund(keys=keys[:1])
-        await self.redis.delete(keys[1])
-
-    async def give_back(self, client: str, account: str) -> None:
-        """The attempt was not a wrong password: it does not count."""
-        await self._refund(keys=self._keys(client, account))
-
-    async def give_back_account(self, client: str, account: str) -> None:
-        """The attempt says nothing about the account's password, but it made us contact a
-        host (an unreachable one, or one that is not Proxmox VE): it counts for the client
-        only, so login cannot be used to scan ports without limit."""
-        await self._refund(keys=self._keys(client, account)[1:])
+    async def finish(self, client: str, account: str, outcome: Outcome) -> None:
+        """The attempt is over: `failure` (a wrong password) counts everywhere, `client` (an
+        unreachable host, not Proxmox VE) for the client only, `success` clears the account's
+        failures, `none` counts nothing."""
+        await self._finish(keys=self._keys(client, account), args=[outcome, self.window])

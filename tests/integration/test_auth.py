@@ -89,11 +89,12 @@ async def test_wrong_password_is_401_and_audited(
     assert all("definitely wrong" not in str(entry.detail) for entry in failures)
 
 
-async def test_unreachable_host_is_one_generic_502(
+async def test_unreachable_host_is_one_generic_422(
     client: AsyncTestClient[Litestar], pve: RunningSimulator
 ) -> None:
     response = await client.post("/api/auth/login", json=credentials(pve, port=free_port()))
-    assert response.status_code == 502
+    assert response.status_code == 422  # the caller's host and port (issue 12 #8)
+    assert response.json()["errors"][0]["field"] == "host"
     assert "did not answer as a Proxmox VE API" in response.json()["detail"]
 
 

@@ -189,7 +189,7 @@ async def test_unreachable_silent_and_non_pve_hosts_get_one_generic_answer(
     await _forget_login_attempts(redis)
     assert len(set(answers)) == 1, answers  # closed, silent, HTML 200, HTML 404: all alike
     status, detail = answers[0]
-    assert status == 502
+    assert status == 422
     assert "did not answer as a Proxmox VE API" in detail
     assert "secret banner" not in detail and "Errno" not in detail
 
@@ -205,7 +205,7 @@ async def test_failed_connections_count_against_the_client(
             response = await client.post("/api/auth/login", json=_login(free_port()))
             codes.append(response.status_code)
     await _forget_login_attempts(redis)
-    assert codes == [502, 502, 502, 429, 429], codes
+    assert codes == [422, 422, 422, 429, 429], codes
 
 
 async def test_text_of_a_pve_shaped_answer_is_sanitized_and_short(

@@ -43,19 +43,21 @@ async def test_registration_is_refused_when_the_connection_test_fails(
     alice: Session, pve: RunningSimulator
 ) -> None:
     unknown = await alice.call("POST", "/api/nodes", json={**node_body(pve), "name": "pve9"})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "name"
     assert "pve, pve2, pve3" in unknown.json()["detail"]
 
     bad_token = await alice.call("POST", "/api/nodes", json=node_body(pve, tokenSecret="wrong"))
-    assert bad_token.status_code == 502
+    assert bad_token.status_code == 422  # what the caller sent (issue 12 #8)
+    assert bad_token.json()["errors"][0]["field"] == "tokenSecret"
 
     bad_ssh = await alice.call("POST", "/api/nodes", json=node_body(pve, sshPassword="wrong"))
-    assert bad_ssh.status_code == 400
+    assert bad_ssh.status_code == 422
     assert bad_ssh.json()["errors"][0]["field"] == "sshPassword"
 
     wrong_pin = await alice.call("POST", "/api/nodes", json=node_body(pve, fingerprint="AB" * 32))
-    assert wrong_pin.status_code == 502 and "certificate changed" in wrong_pin.json()["detail"]
+    assert wrong_pin.status_code == 422, wrong_pin.text
+    assert wrong_pin.json()["errors"][0]["field"] == "fingerprint"
 
     assert (await alice.call("GET", "/api/nodes")).json() == []  # nothing half-saved
 
@@ -80,14 +82,15 @@ async def test_update_keeps_or_changes_secrets_three_state(
     assert cleared.status_code == 200 and cleared.json()["hasSshPassword"] is False
 
     wrong = await alice.call("PATCH", url, json={"sshPassword": "not the password"})
-    assert wrong.status_code == 400  # tested before saving...
+    assert wrong.status_code == 422  # tested before saving...
     assert (await alice.call("GET", url)).json()["hasSshPassword"] is False  # ...so unchanged
 
     restored = await alice.call("PATCH", url, json={"sshPassword": pve.info["sshPassword"]})
     assert restored.status_code == 200 and restored.json()["hasSshPassword"] is True
 
     bad_secret = await alice.call("PATCH", url, json={"tokenSecret": "nope"})
-    assert bad_secret.status_code == 502
+    assert bad_secret.status_code == 422
+    assert bad_secret.json()["errors"][0]["field"] == "tokenSecret"
     assert (await alice.call("POST", f"{url}/test")).json()["ok"] is True  # old secret kept
 
 
@@ -232,13 +235,13 @@ async def test_stored_secrets_never_follow_a_node_to_a_new_endpoint(
     node = (await alice.call("POST", "/api/nodes", json=node_body(pve))).json()
     url = f"/api/nodes/{node['id']}"
     moved = await alice.call("PATCH", url, json={"host": "localhost"})
-    assert moved.status_code == 400 and moved.json()["errors"][0]["field"] == "tokenSecret"
+    assert moved.status_code == 422 and moved.json()["errors"][0]["field"] == "tokenSecret"
     repinned = await alice.call("PATCH", url, json={"fingerprint": pve.info["tlsFingerprint"]})
-    assert repinned.status_code == 400
+    assert repinned.status_code == 422
     ssh_moved = await alice.call(
         "PATCH", url, json={"host": "localhost", "tokenSecret": pve.info["tokenSecret"]}
     )
-    assert ssh_moved.status_code == 400
+    assert ssh_moved.status_code == 422
     assert ssh_moved.json()["errors"][0]["field"] == "sshPassword"
     with_all = await alice.call(
         "PATCH",

@@ -110,7 +110,8 @@ async def test_a_user_logged_in_under_the_old_pin_re_pins_and_it_is_audited(
         wrong = await client.post(
             "/api/auth/repin", json={"fingerprint": "CD" * 32}, headers=headers
         )
-        assert wrong.status_code == 502, wrong.text
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json()["errors"][0]["field"] == "fingerprint"
         assert await _pin_of(settings, body) == OLD_PIN
         # without a login: 401
         assert (await client.post("/api/auth/repin", json={"fingerprint": new})).status_code == 401

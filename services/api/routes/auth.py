@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -29,7 +31,7 @@ from services.api.schemas.auth import (
     UserRead,
 )
 from shared.accounts import AccountService, HostNotAllowed, PinConflict, repin_hint
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, Unprocessable
 from shared.proxmox import (
     CertificateMismatch,
     ProxmoxAuthError,
@@ -38,15 +40,39 @@ from shared.proxmox import (
 )
 from shared.proxmox.errors import NotProxmox
 from shared.proxmox.hosts import NonCanonicalHost, canonical_host
-from shared.proxmox.tls import normalize_fingerprint
 from shared.sessions import SessionStore
 from shared.settings import Settings
-from shared.throttle import LoginThrottle
+from shared.throttle import BUSY, LoginThrottle, Outcome
 
 UNREACHABLE = (
     "The host did not answer as a Proxmox VE API: it cannot be reached, refused the connection,"
     " did not answer in time, or is not Proxmox VE. Check the host name and port (8006)."
 )
+
+
+# Answers that carry a token are kept by no cache (browser, proxy, disk).
+NO_STORE = {"Cache-Control": "no-store"}
+
+# How long a login waits for attempts in flight on its account before it is refused (429).
+ADMIT_WAIT_SECONDS = 10.0
+
+
+async def _admit(throttle: LoginThrottle, client: str, account: str) -> int:
+    """Take the attempt's place in the throttle; returns the slowdown to wait first."""
+    deadline = time.monotonic() + ADMIT_WAIT_SECONDS
+    while True:
+        status, value = await throttle.reserve(client, account)
+        if status == 0:
+            return value
+        if status == BUSY and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # attempts in flight decide whether a limit is reached
+            continue
+        retry = max(value, 1)
+        raise HTTPException(
+            status_code=HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many failed logins; try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
 
 
 def _client_address(request: Request[Any, Any, Any]) -> str:
@@ -61,7 +87,7 @@ def _client_address(request: Request[Any, Any, Any]) -> str:
     status_code=200,
     exclude_from_auth=True,
     security=[],
-    responses=problem_responses(400, 401, 403, 404, 409, 415, 429, 502, 503, 504),
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504),
 )
 async def login(
     data: JSONBody[LoginRequest],
@@ -75,6 +101,9 @@ async def login(
     use `token` as `Authorization: Bearer <token>` instead of the cookie. The host's TLS
     certificate is pinned at the first login (or to `fingerprint` when given); a later change
     is refused until the new fingerprint is given.
+
+    A host that cannot be reached or is not Proxmox VE, and a `fingerprint` the host does not
+    present at first contact, are 422s naming the field.
     """
     settings: Settings = state.settings
     throttle: LoginThrottle = state.login_throttle
@@ -91,42 +120,39 @@ async def login(
         raise InvalidInput(str(exc), field="host") from None
     client = _client_address(request)
     account = f"{host}:{data.port}:{data.username}@{data.realm}"
-    wait = await throttle.reserve(client, account)
-    if wait is not None:
-        raise HTTPException(
-            status_code=HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many failed logins; try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
+    delay = await _admit(throttle, client, account)
+    if delay:  # the account has many recent failures: a slowdown, not a lockout
+        await asyncio.sleep(delay)
+    outcome: Outcome = "none"
     try:
         user, pinned = await AccountService(db_session, settings).login(
             host=host, port=data.port, username=data.username, realm=data.realm,
             password=data.password, fingerprint=data.fingerprint,
         )  # fmt: skip
+        outcome = "success"
     except ProxmoxAuthError:
-        # only a wrong password keeps its slot in the throttle
+        outcome = "failure"  # only a wrong password counts against the account
         raise NotAuthorizedException("Proxmox rejected the user name or password.") from None
     except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
         # One answer for closed ports, timeouts and hosts that are not Proxmox VE, so login is
-        # no port scanner; and it counts for the client, so it is no unlimited one either.
-        await throttle.give_back_account(client, account)
-        raise HTTPException(status_code=502, detail=UNREACHABLE) from None
-    except CertificateMismatch as exc:
-        await throttle.give_back_account(client, account)
-        given = data.fingerprint and normalize_fingerprint(data.fingerprint)
-        # the pinned certificate changed (not: the host is not the one the caller named)
-        hint = "" if given == exc.expected else f" {repin_hint(host, data.port)}"
-        raise HTTPException(status_code=502, detail=exc.message + hint) from None
+        # no port scanner; and it counts for the client, so it is no unlimited one either. The
+        # host and port are the caller's: a 422 naming them, not a 5xx.
+        outcome = "client"
+        raise Unprocessable(UNREACHABLE, field="host") from None
+    except Unprocessable:  # a first contact whose certificate is not `fingerprint`
+        outcome = "client"
+        raise
+    except CertificateMismatch as exc:  # the pinned certificate changed
+        outcome = "client"
+        detail = f"{exc.message} {repin_hint(host, data.port)}"
+        raise HTTPException(status_code=502, detail=detail) from None
     except PinConflict:
-        await throttle.give_back_account(client, account)
+        outcome = "client"
         raise
     except HostNotAllowed as exc:
-        await throttle.give_back(client, account)
         raise PermissionDeniedException(str(exc)) from None
-    except BaseException:
-        await throttle.give_back(client, account)
-        raise
-    await throttle.succeeded(client, account)
+    finally:
+        await throttle.finish(client, account, outcome)
 
     # Never adopt a session id the client brought along: end it and issue fresh secrets.
     previous = await store.lookup(request.cookies.get(SESSION_COOKIE, ""))
@@ -144,7 +170,11 @@ async def login(
         expires_in=settings.session_ttl_seconds,
         tls_fingerprint=pinned.fingerprint,
     )
-    return Response(body, cookies=_session_cookies(settings, new.session_id, new.data.csrf_token))
+    return Response(
+        body,
+        cookies=_session_cookies(settings, new.session_id, new.data.csrf_token),
+        headers=NO_STORE,  # it carries the bearer and CSRF tokens
+    )
 
 
 def _session_cookies(settings: Settings, session_id: str, csrf_token: str) -> list[Cookie]:
@@ -191,13 +221,14 @@ async def logout(request: Request[CurrentUser, Any, Any], state: State) -> Respo
     security=SECURITY,
     responses=problem_responses(401),
 )
-async def me(request: Request[CurrentUser, Any, Any]) -> Me:
+async def me(request: Request[CurrentUser, Any, Any]) -> Response[Me]:
     user = request.user
-    return Me(
+    body = Me(
         user=UserRead(id=user.id, userid=user.userid, host=user.host, port=user.port),
         csrf_token=user.session.csrf_token,
         logged_in_at=dt.datetime.fromtimestamp(user.session.created_at, dt.UTC),
     )
+    return Response(body, headers=NO_STORE)  # it carries the CSRF token
 
 
 @post(
@@ -207,7 +238,7 @@ async def me(request: Request[CurrentUser, Any, Any]) -> Me:
     summary="Pin the certificate your Proxmox host presents now",
     status_code=200,
     security=SECURITY,
-    responses=problem_responses(400, 401, 403, 404, 409, 502, 504),
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 502, 504),
 )
 async def repin(
     data: JSONBody[RepinRequest],
@@ -219,7 +250,8 @@ async def repin(
     host presents the certificate with `fingerprint` and pins it for every user of the host.
 
     Only a session made under the host's current pin may do this (403 otherwise); logins
-    never change a pin. A host presenting another certificate is a 502. Audited
+    never change a pin. A host presenting another certificate than `fingerprint` is a 422
+    naming the field. Audited
     (`auth.repin`). Operators can do the same with `python -m shared.pins repin`.
     """
     user = request.user
@@ -233,6 +265,8 @@ async def repin(
         raise PermissionDeniedException(str(exc)) from None
     except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
         raise HTTPException(status_code=502, detail=UNREACHABLE) from None
+    except CertificateMismatch as exc:  # the host does not present the certificate named
+        raise Unprocessable(exc.message, field="fingerprint") from None
     return RepinResponse(
         host=user.host, port=user.port, tls_fingerprint=new, previous_fingerprint=previous,
         changed=previous != new,

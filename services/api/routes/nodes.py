@@ -77,7 +77,7 @@ class NodeController(Controller):
         operation_id="CreateNode",
         summary="Register a node",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 403, 409, 502, 503, 504),
+        responses=problem_responses(400, 401, 403, 409, 422, 502, 503, 504),
     )
     async def create_node(
         self,
@@ -88,7 +88,9 @@ class NodeController(Controller):
         """Tests the connection first: `/version` with the token, the node name in `/nodes`,
         and with SSH credentials one login that pins the host key and runs `pct list`. The TLS
         certificate is pinned to `fingerprint`, or to the one presented now (see the response).
-        The user's first node becomes the default."""
+        The user's first node becomes the default. A check that fails because of what was sent
+        (a host where no Proxmox VE answers, a rejected token, a wrong fingerprint or SSH
+        password, a name the cluster lacks) is a 422 whose `errors` name the field."""
         fields = msgspec.structs.asdict(data)
         node = await nodes.create(request.user.id, NodeInput(**fields))
         return node_read(node)
@@ -111,7 +113,7 @@ class NodeController(Controller):
         "/{node_id:uuid}",
         operation_id="UpdateNode",
         summary="Change a node",
-        responses=problem_responses(400, 401, 403, 404, 409, 502, 503, 504),
+        responses=problem_responses(400, 401, 403, 404, 409, 422, 502, 503, 504),
     )
     async def update_node(
         self,
@@ -122,7 +124,9 @@ class NodeController(Controller):
     ) -> NodeRead:
         """Only the fields sent change, and the result is tested before it is saved.
         `tokenSecret` may be omitted (the stored one is used). `sshPassword` and
-        `sshPrivateKey`: a value sets, `""` clears, absent keeps."""
+        `sshPrivateKey`: a value sets, `""` clears, absent keeps. A failed check that the
+        fields sent explain is a 422 naming the field; a node that fails on its own (the fields
+        sent do not touch the connection) answers 502/503/504."""
         node = await nodes.update(request.user.id, node_id, data.changes())
         return node_read(node)
 
