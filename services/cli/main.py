@@ -119,7 +119,9 @@ def cmd_logout(ctx: Context) -> int:
     stored = config.load()
     if stored.get("token"):
         try:
-            Api(config.api_url(ctx.api_url), stored["token"]).request("POST", "/api/auth/logout")
+            # to the API that issued the token, whatever --api-url says
+            url = str(stored.get("apiUrl") or config.api_url(ctx.api_url))
+            Api(url, stored["token"]).request("POST", "/api/auth/logout")
         except ApiError as exc:
             if exc.status != 401:  # an expired session is logged out already
                 raise
@@ -470,6 +472,35 @@ def cmd_create(ctx: Context) -> int:
     return follow_build(ctx, accepted["id"])
 
 
+def cmd_containers_retry(ctx: Context) -> int:
+    container_id = ctx.api.container_id(ctx.args.container)
+    # where the stream stands now: the retry's events come after it
+    page = ctx.api.get(f"/api/containers/{container_id}/events", params={"limit": 1000})
+    after = page["items"][-1]["seq"] if page["items"] else 0
+    while page.get("nextAfter"):
+        page = ctx.api.get(
+            f"/api/containers/{container_id}/events",
+            params={"after": page["nextAfter"], "limit": 1000},
+        )
+        after = page["items"][-1]["seq"] if page["items"] else after
+    accepted = ctx.api.post(f"/api/containers/{container_id}/retry")
+    if ctx.json:
+        sys.stdout.write(json.dumps(accepted) + "\n")
+        sys.stdout.flush()
+    else:
+        ctx.out.print(f"Retrying {container_id}")
+    if ctx.args.detach:
+        return EXIT_OK
+    return follow_build(ctx, container_id, after=after)
+
+
+def cmd_containers_cancel(ctx: Context) -> int:
+    container_id = ctx.api.container_id(ctx.args.container)
+    state = ctx.api.post(f"/api/containers/{container_id}/cancel")
+    ctx.emit(state, lambda: ctx.out.print(f"Cancel requested for {container_id}"))
+    return EXIT_OK
+
+
 def cmd_containers_watch(ctx: Context) -> int:
     return follow_build(ctx, ctx.api.container_id(ctx.args.container), after=ctx.args.after)
 
@@ -522,8 +553,7 @@ def follow_build(ctx: Context, container_id: str, after: int = 0) -> int:
             ctx.err.print(f"[red]Build failed[/red] during {final.get('step')}: ", end="")
             ctx.err.print(final["message"], markup=False)
         ctx.err.print(
-            f"Retry with: curl -X POST …/api/containers/{container_id}/retry, "
-            f"or look at: infrahaus containers show {container_id}",
+            f"Retry from the failed phase with: infrahaus containers retry {container_id}",
             markup=False,
         )
     return EXIT_FAILED
@@ -533,9 +563,12 @@ def _ask_detach(ctx: Context) -> bool:
     """True: detach; False: cancel the build. Without a terminal to ask on, detach."""
     if not sys.stdin.isatty():
         return True
+    # on stderr: with --json, stdout carries only JSON
+    sys.stderr.write("\nCancel the build, or detach and let it run? [c]ancel / [d]etach (d): ")
+    sys.stderr.flush()
     try:
-        answer = input("\nCancel the build, or detach and let it run? [c]ancel / [d]etach (d): ")
-    except (KeyboardInterrupt, EOFError):
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
         return True
     return not answer.strip().lower().startswith("c")
 
@@ -723,6 +756,11 @@ def build_parser() -> Parser:
     p.add_argument("container", help="id, VMID or hostname")
     p.add_argument("--no-wait", action="store_true")
     p.add_argument("--wait-timeout", type=float, default=300)
+    p = add(containers, "retry", cmd_containers_retry, "resume a failed build, and follow it")
+    p.add_argument("container", help="id, VMID or hostname")
+    p.add_argument("--detach", action="store_true", help="do not follow the build")
+    p = add(containers, "cancel", cmd_containers_cancel, "stop a running build at its next step")
+    p.add_argument("container", help="id, VMID or hostname")
     p = add(containers, "watch", cmd_containers_watch, "follow a running build")
     p.add_argument("container", help="id, VMID or hostname")
     p.add_argument("--after", type=int, default=0, help="skip events up to this seq")

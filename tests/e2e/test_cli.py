@@ -302,6 +302,39 @@ async def test_a_dropped_stream_resumes_without_lost_or_repeated_events(cli: Cli
     await cli.ok("containers", "rm", "cli-drop-04")
 
 
+async def test_a_failed_build_says_how_to_retry_and_retry_follows_it(cli: Cli) -> None:
+    token = json.loads((cli.config_dir / "config.json").read_text())["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    name = f"cli-broken-{os.getpid()}"
+    script = {"name": "10-check.sh", "order": 10,
+              "content": "#!/bin/bash\necho checking\ntest -e /etc/ready-to-go\n"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=cli.api_url, headers=headers, timeout=60) as api:
+        created = await api.post("/api/templates", json={
+            "name": name, "osTemplate": "debian-12-standard", "storage": "local-lvm",
+            "bridge": "vmbr0", "scripts": [script]})  # fmt: skip
+        assert created.status_code == 201, created.text
+        template_id = created.json()["id"]
+        failed = await cli.run("create", "--template", name, "--node", NODE, "--vmid", "7606",
+                               "--hostname", "cli-retry-06", "--keep-on-failure")  # fmt: skip
+        assert failed.returncode == 1, (failed.stdout, failed.stderr)
+        assert "error: syncing: " in failed.stdout and "  10-check.sh: checking" in failed.stdout
+        assert "infrahaus containers retry " in failed.stderr
+
+        fixed = {**script, "content": "#!/bin/bash\necho fixed\n"}
+        patched = await api.patch(f"/api/templates/{template_id}", json={"scripts": [fixed]})
+        assert patched.status_code == 200, patched.text
+        retried = await cli.ok("--json", "containers", "retry", "cli-retry-06")
+        lines = _json_lines(retried.stdout)
+        events = lines[1:]
+        assert events[0]["message"].startswith("Retry requested"), events[0]
+        assert events[-1]["type"] == "complete"
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the retry's events only
+        assert any(e["message"] == "fixed" for e in events)
+        await cli.ok("containers", "rm", "cli-retry-06")
+        await api.delete(f"/api/templates/{template_id}")
+
+
 # --- a pseudo-terminal ---
 
 
