@@ -12,16 +12,17 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
 from services.api.events_hub import EventHub
+from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
-from services.api.openapi_plugins import StrictStructSchemaPlugin
+from services.api.openapi_plugins import StrictStructSchemaPlugin, query_parameters_without_null
 from services.api.problems import EXCEPTION_HANDLERS
+from services.api.requests import InfrahausRequest, complete_allow_headers
 from services.api.routes import (
     auth,
     buckets,
@@ -57,7 +58,7 @@ def openapi_config() -> OpenAPIConfig:
         version=version("infrahaus"),
         description=API_DESCRIPTION,
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(path=["/", "/docs"])],
+        render_plugins=[docs_plugin()],  # served from this origin (services/api/headers.py)
         tags=[
             Tag(name="System", description="Liveness and readiness probes"),
             Tag(name="Auth", description="Sessions: log in with Proxmox credentials"),
@@ -102,10 +103,12 @@ class InfrahausCore(InitPluginProtocol):
                 services.ServiceController,
                 templates.TemplateController,
                 buckets.BucketController,
+                docs_assets(),
             ]
         )
         app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.request_class = InfrahausRequest  # deeply nested JSON: 400, not 500
         app_config.openapi_config = openapi_config()
         app_config.lifespan.append(self._resources)
         app_config.dependencies["db_session"] = Provide(provide_db_session)
@@ -162,6 +165,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
+    query_parameters_without_null(app)
+    complete_allow_headers(app)
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
+    app.asgi_handler = SecurityHeaders(app.asgi_handler)
     return app

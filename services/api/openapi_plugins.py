@@ -87,3 +87,48 @@ def _list_item(field_type: msgspec.inspect.Type) -> msgspec.inspect.Type | None:
         items = [item for item in map(_list_item, field_type.types) if item is not None]
         return items[0] if len(items) == 1 else None
     return None
+
+
+def query_parameters_without_null(app: Any) -> None:
+    """An optional query parameter is absent or a value: a query string has no JSON `null`.
+    Litestar documents `X | None` parameters as `oneOf: [X, {type: null}]`, which tells clients
+    that something (the text `null`?) stands for "none"; publish `X` alone. The handlers
+    refuse the text `null` for such non-string parameters (see `reject_null_text`)."""
+    from litestar._openapi.plugin import OpenAPIPlugin
+
+    class WithoutNullQuery(OpenAPIPlugin):
+        __slots__ = ()
+
+        def _build_openapi(self) -> Any:
+            openapi = super()._build_openapi()
+            for path_item in (openapi.paths or {}).values():
+                for method in ("get", "put", "post", "delete", "patch"):
+                    operation = getattr(path_item, method, None)
+                    for parameter in (operation and operation.parameters) or []:
+                        if getattr(parameter, "param_in", None) == "query":
+                            _drop_null(parameter.schema)
+            return openapi
+
+    app.plugins.get(OpenAPIPlugin).__class__ = WithoutNullQuery
+
+
+def _drop_null(schema: Any) -> None:
+    if not isinstance(schema, Schema) or not schema.one_of or len(schema.one_of) != 2:
+        return
+    options = [option for option in schema.one_of if not _is_null(option)]
+    if len(options) != 1:
+        return
+    (only,) = options
+    schema.one_of = None
+    if isinstance(only, Schema):
+        for name in ("type", "format", "enum", "pattern", "max_length", "min_length"):
+            if getattr(only, name, None) is not None:
+                setattr(schema, name, getattr(only, name))
+    else:  # a $ref
+        schema.all_of = [only]
+
+
+def _is_null(schema: Any) -> bool:
+    from litestar.openapi.spec.enums import OpenAPIType
+
+    return isinstance(schema, Schema) and schema.type == OpenAPIType.NULL

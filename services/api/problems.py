@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from shared.crypto import DecryptionError
@@ -251,6 +251,30 @@ def dependency_exception_handler(request: Request[Any, Any, Any], exc: Exception
     return problem_response(problem, headers={"Retry-After": "5"})
 
 
+# SQLSTATEs that say "the database is not there right now", whatever class the driver gives
+# them: 08xxx connection exceptions, 53300 too many connections, 57P01-57P03 (administrator or
+# crash shutdown, "the database system is starting up"), 57P05 idle session timeout.
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03", "57P05")
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+    return False
+
+
+def database_exception_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    """asyncpg reports a server that is starting up, shutting down or dropped the connection
+    as a generic database error; those are a 503 like any other outage, the rest a 500."""
+    if database_unavailable(exc):
+        return dependency_exception_handler(request, exc)
+    return unexpected_exception_handler(request, exc)
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
     log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
@@ -274,6 +298,7 @@ EXCEPTION_HANDLERS = {
     OperationalError: dependency_exception_handler,
     InterfaceError: dependency_exception_handler,
     SQLAlchemyTimeoutError: dependency_exception_handler,
+    DBAPIError: database_exception_handler,
     OSError: dependency_exception_handler,
     Exception: unexpected_exception_handler,
 }

@@ -52,7 +52,9 @@ PACKAGE_MANAGERS: Final[tuple[str, ...]] = ("apt", "pip", "npm")
 PACKAGE_NAME: Final[dict[str, str]] = {
     "apt": r"^[a-z0-9][a-z0-9+.-]{1,99}$(?!\n)",
     "pip": r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$(?!\n)",
-    "npm": r"^(@[a-z0-9~-][a-z0-9._~-]{0,99}/)?[a-z0-9~-][a-z0-9._~-]{0,99}$(?!\n)",
+    # npm: lower-case and URL-safe, no leading `.` or `_`; nor a leading `-` or `~`, which
+    # would reach `npm install` as an option (`--unsafe-perm`) or a home directory path.
+    "npm": r"^(@[a-z0-9][a-z0-9._~-]{0,99}/)?[a-z0-9][a-z0-9._~-]{0,99}$(?!\n)",
 }
 PACKAGE_NAME_MAX: Final = 214
 # An exact version (`1.2.3`, `2:1.18.0-6+deb12u1`, `4.*`), not a range expression.

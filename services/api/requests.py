@@ -1,0 +1,38 @@
+"""The API's request class: a JSON body nested too deeply is the client's error (400)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import SerializationException
+
+
+class InfrahausRequest(Request[Any, Any, Any]):
+    async def json(self) -> Any:
+        """msgspec stops at a fixed nesting depth with a `RecursionError` (a 2 KB body of
+        `[` reaches it); Litestar turns a `SerializationException` into a 400, anything else
+        into a 500."""
+        try:
+            return await super().json()
+        except RecursionError:
+            raise SerializationException("JSON body nested too deeply") from None
+
+
+def complete_allow_headers(app: Any) -> None:
+    """Litestar adds an OPTIONS handler to a path when its first handlers are registered; it
+    lists the methods of that first route in `Allow`, and handlers added to the path later
+    (a controller's GET after its POST) are missing. Point each one at its final route."""
+    from litestar.routes import HTTPRoute
+
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            function = getattr(handler.fn, "__wrapped__", handler.fn)
+            if handler.http_methods != {"OPTIONS"} or function.__name__ != "options_handler":
+                continue
+            cells = function.__closure__ or ()
+            for name, cell in zip(function.__code__.co_freevars, cells, strict=True):
+                if name == "self" and isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route
