@@ -1,15 +1,17 @@
 """Generate the Python client: `python -m services.api.clientgen` (make client).
 
-The committed package `infrahaus_client/` is what openapi-python-client (pinned in the `dev`
+The committed package `infrahaus_client/` is what openapi-python-client (pinned in the `test`
 extra) makes from the committed `openapi/openapi.json`, formatted by `ruff --isolated` so that
 the project's lint settings never change it. A test regenerates it into a temporary directory
-and fails when the committed package differs.
+and fails when the committed package differs (Python files by syntax tree: layout aside).
+The package is only rewritten when something differs, so running it twice changes nothing.
 
 `--check` compares instead of writing (exit 1 and the differing files when stale).
 """
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import shutil
 import subprocess
@@ -32,7 +34,9 @@ def _tool(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found is None:
-        raise SystemExit(f"{name} is not installed; install the dev extra: pip install -e '.[dev]'")
+        raise SystemExit(
+            f"{name} is not installed; install the test extra: pip install -e '.[test]'"
+        )
     return found
 
 
@@ -65,14 +69,23 @@ def _files(root: Path) -> set[str]:
     }
 
 
+def _same(a: Path, b: Path) -> bool:
+    """Equal files; Python modules are compared by their syntax trees, so a ruff release that
+    lays code out differently does not make the committed client "stale"."""
+    if filecmp.cmp(a, b, shallow=False):
+        return True
+    if a.suffix != ".py":
+        return False
+    try:
+        return ast.dump(ast.parse(a.read_text())) == ast.dump(ast.parse(b.read_text()))
+    except SyntaxError:
+        return False
+
+
 def differences(generated: Path, committed: Path = PACKAGE_DIR) -> list[str]:
     """Relative paths that are missing, extra or different in `committed`."""
     new, old = _files(generated), _files(committed) if committed.exists() else set()
-    changed = [
-        name
-        for name in sorted(new & old)
-        if not filecmp.cmp(generated / name, committed / name, shallow=False)
-    ]
+    changed = [name for name in sorted(new & old) if not _same(generated / name, committed / name)]
     return sorted(new ^ old) + changed
 
 
