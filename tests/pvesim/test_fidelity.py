@@ -326,9 +326,9 @@ async def test_cluster_resources_lags_by_default_but_lists_new_guests_at_once(
 
 
 async def test_destroy_locks_config_and_a_second_delete_fails_in_its_task(new_vmid: int) -> None:
-    # Slower tasks than the session simulator, so the second DELETE's flock wait (10 s scaled)
-    # outlasts the first destroy even on a busy machine, as it does on a real node.
-    async with running_simulator(task_speed=0.2) as handle, api_client(handle.info) as api:
+    # Slower tasks than the session simulator, so the second DELETE's flock wait (10 s scaled,
+    # here 5 s) outlasts the first destroy (0.5 s) even on a busy machine, as on a real node.
+    async with running_simulator(task_speed=0.5) as handle, api_client(handle.info) as api:
         await create_container(api, new_vmid)
         path = f"/nodes/pve/lxc/{new_vmid}"
         first = (await api.delete(path, params={"purge": 1})).json()["data"]
