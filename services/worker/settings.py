@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from arq.connections import create_pool
 from arq.worker import Worker
 
 from services.worker.context import WorkerContext
@@ -103,6 +105,26 @@ class ResilientWorker(Worker):
         super().__init__(*args, **kwargs)
         self.redis_outage = OutageLog("redis")
         self._poll_backoff = 0.5
+
+    async def main(self) -> None:
+        """A worker started while Redis is down waits for it (arq gives up after 5 tries)."""
+        while self._pool is None:
+            try:
+                self._pool = await create_pool(
+                    # our loop retries, logging once; arq's would log every try and give up
+                    dataclasses.replace(self.redis_settings, conn_retries=0),
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except REDIS_OUTAGE as exc:
+                self.redis_outage.failed(exc)
+                await asyncio.sleep(self._poll_backoff)
+                self._poll_backoff = min(self._poll_backoff * 2, POLL_BACKOFF_MAX)
+        self.redis_outage.recovered()
+        self._poll_backoff = 0.5
+        await super().main()
 
     async def _poll_iteration(self) -> None:
         try:

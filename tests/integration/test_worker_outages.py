@@ -115,3 +115,28 @@ async def test_the_worker_survives_a_postgres_outage(settings: Settings, scratch
     log = log_path.read_text()
     assert code == 0, log[-3000:]
     assert log.count('"database unavailable; waiting for it"') == 1, log[-3000:]
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it(
+    settings: Settings, scratch_dir: Path
+) -> None:
+    server = EmbeddedRedis(scratch_dir / "redis", persist=False)
+    assert server.uses_socket  # its URL is known before it starts
+    own = msgspec.structs.replace(
+        settings, redis_url=server.url, queue_name=f"late-{uuid.uuid4().hex[:8]}"
+    )
+    log_path = scratch_dir / "worker.log"
+    worker = start_process("services.worker", settings_environment(own), log_path)
+    try:
+        await asyncio.sleep(8)  # arq alone gives up after 5 tries, 1 s apart
+        assert worker.poll() is None, log_path.read_text()[-3000:]
+        server.start()
+        async with asyncio.timeout(60):
+            await wait_for_worker(server.url, own.queue_name)
+        assert (await _ping(own, "late", 60))["pong"] == "late"
+    finally:
+        code = stop_process(worker)
+        server.stop()
+    log = log_path.read_text()
+    assert code == 0, log[-3000:]
+    assert log.count('"redis unavailable; waiting for it"') == 1, log[-3000:]
