@@ -330,7 +330,10 @@ class ProxmoxClient:
 
     async def task_log_tail(self, node: str, upid: str, lines: int = 50) -> list[str]:
         data = await self.get(f"/nodes/{segment(node)}/tasks/{segment(upid)}/log", limit=5000)
-        texts = [str(item.get("t", "")) for item in data or [] if isinstance(item, dict)]
+        # the node's text ends up in events and failure reasons: sanitized like every other
+        texts = [
+            remote_text(str(item.get("t", ""))) for item in data or [] if isinstance(item, dict)
+        ]
         return texts[-lines:]
 
 
