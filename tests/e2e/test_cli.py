@@ -335,6 +335,34 @@ async def test_a_failed_build_says_how_to_retry_and_retry_follows_it(cli: Cli) -
         await api.delete(f"/api/templates/{template_id}")
 
 
+async def test_ctrl_c_then_detach_leaves_the_build_running_and_watch_reattaches(cli: Cli) -> None:
+    token = json.loads((cli.config_dir / "config.json").read_text())["token"]
+    name = f"cli-slow-{os.getpid()}"
+    slow = {"name": "10-slow.sh", "order": 10,
+            "content": "#!/bin/bash\necho started\nsleep 6\necho finished\n"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=cli.api_url, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:  # fmt: skip
+        created = await api.post("/api/templates", json={
+            "name": name, "osTemplate": "debian-12-standard", "storage": "local-lvm",
+            "bridge": "vmbr0", "scripts": [slow]})  # fmt: skip
+        assert created.status_code == 201, created.text
+        args = [*_command(), "create", "--template", name, "--node", NODE, "--vmid", "7607",
+                "--hostname", "cli-detach-07"]  # fmt: skip
+        replies = [(b"running 10-slow.sh", b"\x03"), (b"[c]ancel / [d]etach", b"d\n")]
+        output, status = await asyncio.to_thread(_run_in_pty, args, cli.env, replies=replies)
+        text = output.decode(errors="replace")
+        assert status == 0, text[-3000:]
+        assert "Detached. Follow the build again with: infrahaus containers watch" in text
+        # the build went on without the client; watch picks it up and follows it to the end
+        watched = await cli.ok("--json", "containers", "watch", "cli-detach-07")
+        events = _json_lines(watched.stdout)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert events[-1]["type"] == "complete"
+        assert "finished" in [e["message"] for e in events]
+        await cli.ok("containers", "rm", "cli-detach-07")
+        await api.delete(f"/api/templates/{created.json()['id']}")
+
+
 # --- a pseudo-terminal ---
 
 
