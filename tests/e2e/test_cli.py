@@ -206,6 +206,16 @@ async def test_nodes_templates_and_vmids(cli: Cli) -> None:
     shown = await cli.ok("templates", "show", "web-basic")
     assert "20-enable-nginx.sh" in shown.stdout
 
+    # a second node, tested and removed by name
+    info = cli.pve.info
+    await cli.ok("nodes", "add", "pve2", "--host", "127.0.0.1",
+                 "--port", str(httpx.URL(info["apiUrl"]).port), "--token-id", info["tokenId"],
+                 "--token-secret-env", "PVE_TOKEN_SECRET")  # fmt: skip
+    assert sorted(n["name"] for n in await cli.json("nodes", "list")) == ["pve2", NODE]
+    removed = await cli.json("nodes", "rm", "pve2")
+    assert removed["deleted"] is True
+    assert [n["name"] for n in await cli.json("nodes", "list")] == [NODE]
+
     assert (await cli.json("vmid", "check", "7609"))["status"] == "available"
     assert (await cli.json("vmid", "next", "--from", "7609"))["vmid"] >= 7609
 
@@ -236,8 +246,12 @@ async def test_create_with_json_then_services_credentials_and_delete(cli: Cli) -
     plain_reveal = await cli.ok("credentials", "cli-json-01", "nginx")
     assert f"password={revealed['values']['password']}" in plain_reveal.stdout.splitlines()
 
-    stopped = await cli.json("containers", "stop", "7601")
-    assert stopped["exitStatus"] == "OK"
+    for action in ("stop", "start", "reboot"):
+        result = await cli.json("containers", action, "7601")
+        assert (result["action"], result["exitStatus"]) == (action, "OK"), result
+    shutdown = await cli.ok("containers", "shutdown", "cli-json-01", "--timeout", "20")
+    assert shutdown.stdout.startswith("shutdown: OK")
+    assert (await cli.json("containers", "show", "7601"))["live"]["status"] == "stopped"
     deleted = await cli.json("containers", "rm", "7601")
     assert deleted == {"id": accepted["id"], "deleted": True}
     gone = await cli.run("containers", "show", accepted["id"])
