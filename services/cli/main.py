@@ -462,13 +462,18 @@ def cmd_create(ctx: Context) -> int:
     if a.keep_on_failure:
         body["cleanupOnFailure"] = False
     accepted = api.post("/api/containers", json=body)
-    if ctx.json:
-        sys.stdout.write(json.dumps(accepted) + "\n")
-        sys.stdout.flush()
-    else:
-        ctx.out.print(f"Building {body['hostname']} as VMID {accepted['vmid']} ({accepted['id']})")
-    if a.detach:
-        return EXIT_OK
+    try:
+        if ctx.json:
+            sys.stdout.write(json.dumps(accepted) + "\n")
+            sys.stdout.flush()
+        else:
+            ctx.out.print(
+                f"Building {body['hostname']} as VMID {accepted['vmid']} ({accepted['id']})"
+            )
+        if a.detach:
+            return EXIT_OK
+    except KeyboardInterrupt:  # before the stream was opened: the build runs all the same
+        return _detached(ctx, accepted["id"], chosen=False)
     return follow_build(ctx, accepted["id"])
 
 
@@ -526,12 +531,9 @@ def follow_build(ctx: Context, container_id: str, after: int = 0) -> int:
             break
         except KeyboardInterrupt:
             renderer.pause()
-            if cancelled or _ask_detach(ctx):
-                ctx.err.print(
-                    f"Detached. Follow the build again with: infrahaus containers "
-                    f"watch {container_id}"
-                )
-                return EXIT_OK
+            interactive = sys.stdin.isatty()
+            if cancelled or not interactive or _ask_detach(ctx):
+                return _detached(ctx, container_id, chosen=interactive)
             ctx.api.post(f"/api/containers/{container_id}/cancel")
             cancelled = True
             ctx.err.print("Cancel requested; the build stops at its next step.")
@@ -542,7 +544,7 @@ def follow_build(ctx: Context, container_id: str, after: int = 0) -> int:
         detail = ctx.api.get(f"/api/containers/{container_id}")
         if not ctx.json:
             ctx.out.print(f"The build has ended: {detail['lifecycle']}")
-        return EXIT_OK if detail["lifecycle"] in ("ready", "running", "stopped") else EXIT_FAILED
+        return EXIT_OK if detail["lifecycle"] == "ready" else EXIT_FAILED
     if final["type"] == "complete":
         if not ctx.json and ctx.out.is_terminal:
             ctx.out.print("[green]Ready[/green]: ", end="")
@@ -559,10 +561,16 @@ def follow_build(ctx: Context, container_id: str, after: int = 0) -> int:
     return EXIT_FAILED
 
 
+def _detached(ctx: Context, container_id: str, *, chosen: bool) -> int:
+    ctx.err.print(
+        f"Detached. Follow the build again with: infrahaus containers watch {container_id}"
+    )
+    # a chosen detach is a success; an interrupt nobody could answer is not
+    return EXIT_OK if chosen else EXIT_FAILED
+
+
 def _ask_detach(ctx: Context) -> bool:
-    """True: detach; False: cancel the build. Without a terminal to ask on, detach."""
-    if not sys.stdin.isatty():
-        return True
+    """True: detach; False: cancel the build."""
     # on stderr: with --json, stdout carries only JSON
     sys.stderr.write("\nCancel the build, or detach and let it run? [c]ancel / [d]etach (d): ")
     sys.stderr.flush()

@@ -377,6 +377,33 @@ async def test_ctrl_c_then_detach_leaves_the_build_running_and_watch_reattaches(
         await api.delete(f"/api/templates/{created.json()['id']}")
 
 
+async def test_an_interrupt_without_a_terminal_detaches_with_exit_1(cli: Cli) -> None:
+    command = [*_command(), "--json", "create", "--template", "web-basic", "--node", NODE,
+               "--vmid", "7608", "--hostname", "cli-sigint-08"]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command, env=cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        accepted = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
+        first = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
+        assert first["seq"] == 1  # following the stream now
+        process.send_signal(signal.SIGINT)
+        raw_out, raw_err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    out, err = raw_out.decode(), raw_err.decode()
+    assert process.returncode == 1, (out, err)
+    assert "Detached. Follow the build again with: infrahaus containers watch" in err
+    assert "Cancel the build" not in err  # nobody to ask
+    watched = _json_lines((await cli.ok("--json", "containers", "watch", accepted["id"])).stdout)
+    assert watched[-1]["type"] == "complete"  # the build went on
+    await cli.ok("containers", "rm", accepted["id"])
+
+
 # --- a pseudo-terminal ---
 
 
