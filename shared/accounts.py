@@ -64,8 +64,9 @@ class AccountService:
     async def pinned_certificate(
         self, host: str, port: int, fingerprint: str | None
     ) -> PinnedCertificate:
-        """The certificate to trust: the one the user vouches for, else the one pinned before,
-        else (first contact) the one the host presents."""
+        """The certificate to trust: the one pinned before (a `fingerprint` naming another is a
+        `PinConflict`: logins never move a pin), else (first contact) the one the host presents,
+        which must be the one `fingerprint` names when given."""
         if not self.hosts.allows(host):
             raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
         known = await self.session.scalar(
