@@ -89,16 +89,20 @@ def test_beyond_loopback_pve_allowed_hosts_must_be_set(module: str, tmp_path: Pa
     assert line.startswith("PVE_ALLOWED_HOSTS: must be set when API_HOST (0.0.0.0)")
 
 
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
 async def test_forwarded_for_counts_only_from_trusted_proxies(
-    settings: Settings, tmp_path: Path, redis: Redis
+    settings: Settings, tmp_path: Path, redis: Redis, trusted: str
 ) -> None:
     """The per-client login throttle keys on the client address; a client that rotates
-    X-Forwarded-For must not get a fresh count each time."""
-    keys = await redis.keys("login-attempts:client:*")
+    X-Forwarded-For must not get a fresh count each time, unless it is a trusted proxy
+    (then the header names the client)."""
+    keys = await redis.keys("login-attempts:*client:*")
     if keys:
         await redis.delete(*keys)
     port = free_port()
-    own = msgspec.structs.replace(settings, api_port=port, login_max_failures_per_client=3)
+    own = msgspec.structs.replace(
+        settings, api_port=port, login_max_failures_per_client=3, trusted_proxies=trusted
+    )
     api = start_process("services.api", settings_environment(own), tmp_path / "api.log")
     url = f"http://127.0.0.1:{port}/api/auth/login"
     body = {"host": "pve.invalid", "port": 8006, "username": "x", "password": "y"}
@@ -117,11 +121,18 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(
                 forged = {"X-Forwarded-For": f"198.51.100.{i + 1}"}
                 response = await http.post(url, json=body, headers=forged)
                 codes.append(response.status_code)
-        # unreachable hosts count against the client (item 3), and the client is the peer
-        assert codes == [422, 422, 422, 429, 429], codes
-        assert await redis.exists("login-attempts:client:127.0.0.1")
+        if not trusted:
+            # unreachable hosts count against the client (item 3), and the client is the peer
+            assert codes == [422, 422, 422, 429, 429], codes
+            assert await redis.exists("login-attempts:client:127.0.0.1")
+            assert not await redis.exists("login-attempts:client:198.51.100.1")
+        else:
+            # behind a trusted proxy, each forwarded address is a client of its own
+            assert codes == [422] * 5, codes
+            assert await redis.exists("login-attempts:client:198.51.100.5")
+            assert not await redis.exists("login-attempts:client:127.0.0.1")
     finally:
         stop_process(api)
-        keys = await redis.keys("login-attempts:client:*")
+        keys = await redis.keys("login-attempts:*client:*")
         if keys:
             await redis.delete(*keys)
