@@ -276,7 +276,7 @@ class ProxmoxClient:
     def _too_large(self) -> ResponseTooLarge:
         return ResponseTooLarge(
             f"{self.host}:{self.port} sent an answer larger than {self.max_response_bytes}"
-            " bytes (PVE_MAX_RESPONSE_BYTES); it was not read"
+            " bytes (PVE_MAX_RESPONSE_BYTES); reading stopped there"
         )
 
     async def _valid_ticket(self, auth: TicketAuth) -> Ticket:
