@@ -52,6 +52,11 @@ MAX_EXAMPLES = 25
 CONFIG = """\
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+
+# more chained scenarios than the per-operation budget gives: links are where state lives
+[phases.stateful]
+generation.max-examples = 100
+max-steps = 8
 """
 # Operations no response links to: they get the real node's or container's id (otherwise
 # nearly every case would be a 404 that never reaches the node).
