@@ -169,5 +169,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     complete_allow_headers(app)
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
-    app.asgi_handler = SecurityHeaders(app.asgi_handler)
+    app.asgi_handler = SecurityHeaders(app.asgi_handler, https=settings.session_cookie_secure)
     return app

@@ -32,6 +32,7 @@ _COMMON = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 )
+_HSTS = ((b"strict-transport-security", b"max-age=31536000"),)
 
 
 def docs_plugin() -> SwaggerRenderPlugin:
@@ -52,10 +53,13 @@ def docs_assets() -> Router:
 
 
 class SecurityHeaders:
-    """ASGI wrapper: adds the headers to every HTTP answer that does not set them itself."""
+    """ASGI wrapper: adds the headers to every HTTP answer that does not set them itself.
+    `https`: the service is reached over HTTPS only (`SESSION_COOKIE_SECURE`), so browsers are
+    told to keep to it (HSTS)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, https: bool = False) -> None:
         self.app = app
+        self.common = _COMMON + (_HSTS if https else ())
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -68,7 +72,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                for name, value in (*_COMMON, (b"content-security-policy", csp)):
+                for name, value in (*self.common, (b"content-security-policy", csp)):
                     if name not in present:
                         headers.append((name, value))
                 message = {**message, "headers": headers}

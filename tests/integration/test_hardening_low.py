@@ -287,3 +287,10 @@ async def test_answers_carry_security_headers_and_tokens_are_not_cached(
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "strict-transport-security" not in response.headers  # plain HTTP here
+
+
+async def test_behind_https_browsers_are_told_to_keep_to_it(settings: Settings) -> None:
+    async with api_client(settings, session_cookie_secure=True) as client:
+        response = await client.get("/health")
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
