@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import uuid
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -42,15 +43,11 @@ class PackageWanted(msgspec.Struct, frozen=True):
         return PackageSpec(name=self.name, manager=self.manager, version=self.version)
 
 
-class BuildRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What the caller asked for, resolved (node, OS template volume), as stored on the row.
+class BuildOptions(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a build may be asked for beyond its identity. `None` means "the template's value"
+    (or the default without a template): the worker resolves them at run time, from the
+    template as it is then. Defined once: the create input and the stored request share it."""
 
-    `None` means "the template's value" (or the default without a template); the worker
-    resolves them at run time, from the template as it is then."""
-
-    os_template: str  # a volume id, resolved on the node when the request was made
-    template_id: uuid.UUID | None = None
-    vmid_auto: bool = False
     cores: int | None = None
     memory: int | None = None
     swap: int | None = None
@@ -68,7 +65,15 @@ class BuildRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     scripts: list[str] | None = None
 
 
-class CreateInput(msgspec.Struct, kw_only=True):
+class BuildRequest(BuildOptions, kw_only=True, omit_defaults=True):
+    """The request as stored on the row (`build_request`): what `retry` runs again."""
+
+    os_template: str  # a volume id, resolved on the node when the request was made
+    template_id: uuid.UUID | None = None
+    vmid_auto: bool = False
+
+
+class CreateInput(BuildOptions, kw_only=True):
     """The API's create body, already shape-checked at the edge (see the route's schema)."""
 
     hostname: str
@@ -76,21 +81,10 @@ class CreateInput(msgspec.Struct, kw_only=True):
     template_id: uuid.UUID | None = None
     os_template: str | None = None
     vmid: int | None = None
-    cores: int | None = None
-    memory: int | None = None
-    swap: int | None = None
-    disk_size: int | None = None
-    storage: str | None = None
-    bridge: str | None = None
-    ip: str = "dhcp"
-    gateway: str | None = None
-    nameserver: str | None = None
-    ssh_public_keys: list[str] = msgspec.field(default_factory=list)
-    tags: list[str] = msgspec.field(default_factory=list)
-    bucket_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
-    packages: list[PackageWanted] = msgspec.field(default_factory=list)
-    scripts: list[str] | None = None
     cleanup_on_failure: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in BuildOptions.__struct_fields__}
 
 
 def build_request_of(container: Container) -> BuildRequest:
@@ -146,12 +140,11 @@ class CreationMixin(ContainerServiceBase):
         await self.session.commit()  # no transaction held while the node answers
         os_volume = await self._resolve_os_template(user_id, node, wanted_os)
         request = BuildRequest(
-            os_template=os_volume, template_id=data.template_id, vmid_auto=data.vmid is None,
-            cores=data.cores, memory=data.memory, swap=data.swap, disk_size=data.disk_size,
-            storage=data.storage, bridge=data.bridge, ip=data.ip, gateway=data.gateway,
-            nameserver=data.nameserver, ssh_public_keys=data.ssh_public_keys, tags=data.tags,
-            bucket_ids=data.bucket_ids, packages=data.packages, scripts=data.scripts,
-        )  # fmt: skip
+            os_template=os_volume,
+            template_id=data.template_id,
+            vmid_auto=data.vmid is None,
+            **data.options(),
+        )
         if data.vmid is not None:
             taken = Conflict(f"VMID {data.vmid} is already taken on {node_name}'s cluster.")
             if await self.vmids.check(node_id, user_id, data.vmid) == "taken":
