@@ -17,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -445,16 +446,20 @@ class Sandbox:
                 "SHELL": "/bin/bash",
                 "LANG": "C.UTF-8",
             }
+        # Each command mounts its own overlay of the root's /usr; overlayfs clears its work
+        # directory at mount time, so two commands at once (builds on one node) must never
+        # share one: a fresh one per command, removed when the command ends.
+        work = root.parent / f".{root.name}-usr-work-{uuid.uuid4().hex[:12]}"
         host_env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "PVESIM_BINDS": " ".join(self._binds),
-            "PVESIM_WORK": str(root.parent / f".{root.name}-usr-work"),
+            "PVESIM_WORK": str(work),
             "PVESIM_DROP_CAPS": self._drop_caps,
         }
         if pct_socket is not None:
             host_env["PVESIM_PCT_SOCKET"] = str(pct_socket)
         assignments = [f"{key}={value}" for key, value in env.items() if "=" not in key and key]
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             "unshare",
             "--mount",
             "--pid",
@@ -485,6 +490,10 @@ class Sandbox:
             stderr=asyncio.subprocess.PIPE,
             env=host_env,
         )
+        cleanup = asyncio.get_running_loop().create_task(_remove_when_done(process, work))
+        _CLEANUPS.add(cleanup)
+        cleanup.add_done_callback(_CLEANUPS.discard)
+        return process
 
     async def run(
         self,
@@ -505,3 +514,12 @@ class Sandbox:
                 process.kill()
                 await process.wait()
         return process.returncode or 0, stdout, stderr
+
+
+_CLEANUPS: set[asyncio.Task[None]] = set()
+
+
+async def _remove_when_done(process: asyncio.subprocess.Process, work: Path) -> None:
+    """Remove a command's overlay work directory once the command (and its mount) is gone."""
+    await process.wait()
+    await asyncio.to_thread(shutil.rmtree, work, True)
