@@ -172,7 +172,7 @@ class NodeService:
         if self.ssh_pool is None:
             connection = await connect()
             async with connection:
-                yield ssh.NodeSsh(connection, lambda: None)
+                yield ssh.NodeSsh(connection)
             return
         credentials = hashlib.sha256(f"{password}\0{private_key}".encode()).hexdigest()
         key = (node.id, node.host, node.ssh_port, node.ssh_user, node.ssh_host_key, credentials)
@@ -428,7 +428,7 @@ class NodeService:
             limit_seconds=timeout,
         )  # fmt: skip
         async with connection:
-            result = await ssh.run(connection, ["pct", "list"], limit_seconds=timeout * 2)
+            result = await ssh.NodeSsh(connection).run(["pct", "list"], timeout * 2)
         if result.exit_status != 0:
             raise Unprocessable(
                 f"`pct` does not work for {data.ssh_user!r} on {data.host}: is this a Proxmox"

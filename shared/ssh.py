@@ -94,19 +94,6 @@ async def connect(
         raise ProxmoxUnavailable(f"cannot connect to SSH on {host}:{port}: {exc}") from None
 
 
-async def run(
-    connection: asyncssh.SSHClientConnection, argv: list[str], limit_seconds: float = 60.0
-) -> asyncssh.SSHCompletedProcess:
-    """Run one command; every argument is quoted, so names from users never become syntax."""
-    command = shlex.join(argv)
-    try:
-        return await connection.run(command, check=False, timeout=limit_seconds)
-    except asyncssh.TimeoutError:
-        raise ProxmoxTimeout(
-            f"command {argv[0]!r} did not finish within {limit_seconds:g} s"
-        ) from None
-
-
 class SshConnectionLost(ProxmoxUnavailable):
     """The SSH connection to the node dropped mid-command: transient, safe to retry."""
 
@@ -121,9 +108,13 @@ class NodeSsh:
     shell, so quoting is what keeps a user's hostname or path from becoming syntax.
     """
 
-    def __init__(self, connection: asyncssh.SSHClientConnection, on_lost: Callable[[], None]):
+    def __init__(
+        self,
+        connection: asyncssh.SSHClientConnection,
+        on_lost: Callable[[], None] = lambda: None,
+    ) -> None:
         self.connection = connection
-        self._on_lost = on_lost
+        self._on_lost = on_lost  # a pool drops the connection so the next use reconnects
 
     async def run(self, argv: list[str], limit_seconds: float = 60.0) -> SshResult:
         return await self.run_sequence([argv], limit_seconds)

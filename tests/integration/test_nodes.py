@@ -223,8 +223,8 @@ async def test_hostile_arguments_reach_the_node_as_plain_data(
     async with await ssh.connect(
         "127.0.0.1", port, info["sshUser"], host_key=host_key, password=info["sshPassword"]
     ) as connection:
-        echoed = await ssh.run(connection, ["echo", hostile])
-        listing = await ssh.run(connection, ["ls", "/tmp"])
+        echoed = await ssh.NodeSsh(connection).run(["echo", hostile])
+        listing = await ssh.NodeSsh(connection).run(["ls", "/tmp"])
     assert echoed.exit_status == 0 and echoed.stdout == hostile + "\n"
     assert "pwned" not in listing.stdout
 
