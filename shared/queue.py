@@ -119,7 +119,8 @@ def serialize(value: dict[str, Any]) -> bytes:
 
 
 def deserialize(payload: bytes) -> dict[str, Any]:
-    return msgspec.msgpack.decode(payload)
+    job_or_result: dict[str, Any] = msgspec.msgpack.decode(payload)  # arq stores only dicts
+    return job_or_result
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

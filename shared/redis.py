@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.settings import Settings, SettingsError
 
-_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
+
+class _ClientOptions(TypedDict):
+    socket_connect_timeout: float
+    socket_timeout: float
+    health_check_interval: int
+
+
+_OPTIONS: _ClientOptions = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "health_check_interval": 15,
+}
 
 
 def create_redis(settings: Settings, *, max_connections: int | None = None) -> Redis:
@@ -19,7 +32,8 @@ def create_redis(settings: Settings, *, max_connections: int | None = None) -> R
     if settings.redis_url is None:
         raise SettingsError("REDIS_URL", "is not set")
     if max_connections is None:
-        return Redis.from_url(settings.redis_url, **_OPTIONS)
+        client: Redis = Redis.from_url(settings.redis_url, **_OPTIONS)  # from_url is untyped
+        return client
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=max_connections, timeout=5, **_OPTIONS
     )

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
@@ -23,9 +23,11 @@ _KEY_ENTRY = r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]{43,44}"
 SECRET_KEYS_PATTERN = rf"^{_KEY_ENTRY}(,{_KEY_ENTRY})*$"
 
 
-def _setting(hint: str, **constraints: object) -> msgspec.Meta:
+def _setting(hint: str, **constraints: Any) -> msgspec.Meta:
     """A field constraint plus the human hint printed when the value breaks it."""
-    return msgspec.Meta(extra={"hint": hint}, **constraints)  # type: ignore[arg-type]
+    # Any: Meta's overloads (no gt with ge, no lt with le) cannot be matched by forwarded
+    # keywords; Meta itself rejects a bad constraint when this module is imported.
+    return msgspec.Meta(extra={"hint": hint}, **constraints)
 
 
 Port = Annotated[int, _setting("not a TCP port (1-65535)", ge=1, le=65535)]
@@ -246,6 +248,6 @@ def _hint_for(annotation: object) -> str | None:
     for meta in getattr(annotation, "__metadata__", ()):
         if isinstance(meta, msgspec.Meta) and meta.extra and "hint" in meta.extra:
             return str(meta.extra["hint"])
-    if getattr(annotation, "__origin__", None) is Literal:
-        return "must be one of " + ", ".join(map(str, annotation.__args__))  # type: ignore[attr-defined]
+    if get_origin(annotation) is Literal:
+        return "must be one of " + ", ".join(map(str, get_args(annotation)))
     return None

@@ -12,7 +12,8 @@ the hot path is one Redis command and never touches PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from collections.abc import Awaitable
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
@@ -40,8 +41,10 @@ class VmidCache:
     async def check(self, node_id: uuid.UUID, user_id: uuid.UUID, vmid: int) -> VmidStatus | None:
         """The status, or None when the cache cannot answer for this caller (not cached, or
         cached for someone else): the caller then checks ownership in the database."""
-        taken, cached, owned = await self.redis.smismember(
-            _key(node_id), [str(vmid), _SENTINEL, _owner_member(user_id)]
+        # redis-py declares its commands `Awaitable[T] | T` for both clients; ours is the async one
+        taken, cached, owned = await cast(
+            "Awaitable[list[Literal[0, 1]]]",
+            self.redis.smismember(_key(node_id), [str(vmid), _SENTINEL, _owner_member(user_id)]),
         )
         if not cached or not owned:
             return None
@@ -55,7 +58,7 @@ class VmidCache:
             await pipe.execute()
 
     async def members(self, node_id: uuid.UUID) -> set[int] | None:
-        raw = await self.redis.smembers(_key(node_id))
+        raw = await cast("Awaitable[set[Any]]", self.redis.smembers(_key(node_id)))
         if not raw:
             return None
         return {int(v) for v in raw if v.isdigit()} - {int(_SENTINEL)}

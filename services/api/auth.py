@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.openapi.spec import Components, SecurityScheme
@@ -69,7 +70,10 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
         data = await store.lookup(secret) if secret else None
         if data is None:
             raise NotAuthorizedException("Not logged in, or the session has expired.")
-        if via == "cookie" and connection.scope["method"] not in SAFE_METHODS:
+        scope = connection.scope
+        # a WebSocket handshake has no method; like any unsafe request it needs the CSRF header
+        safe = scope["type"] == ScopeType.HTTP and scope["method"] in SAFE_METHODS
+        if via == "cookie" and not safe:
             sent = connection.headers.get(CSRF_HEADER, "")
             if not secrets.compare_digest(sent.encode(), data.csrf_token.encode()):
                 raise PermissionDeniedException(

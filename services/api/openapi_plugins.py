@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.spec import Schema
 from litestar.typing import FieldDefinition
 

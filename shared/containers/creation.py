@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import select
@@ -115,6 +115,10 @@ def check_network(ip: str, gateway: str | None) -> None:
 
 
 class CreationMixin(ContainerServiceBase):
+    if TYPE_CHECKING:  # defined by InventoryMixin, its sibling in ContainerService
+
+        async def next_vmid(self, user_id: uuid.UUID, node_id: uuid.UUID, start: int) -> int: ...
+
     async def request_create(
         self, user_id: uuid.UUID, data: CreateInput, request_id: str | None = None
     ) -> Container:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import NullPool
@@ -24,3 +27,9 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. `execute()` is typed to return a `Result`, but for
+    those statements it is a `CursorResult`, which has the count (SQLAlchemy's advice)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +30,8 @@ from shared.proxmox.errors import (
 from shared.proxmox.tls import PinnedCertificate, is_pin_failure
 
 log = get_logger(__name__)
+
+_T = TypeVar("_T")
 
 # PVE tickets live 2 h; renew well before (proxmoxer does the same after 1 h).
 TICKET_RENEW_AFTER = 3600.0
@@ -97,7 +99,7 @@ class TaskResult(msgspec.Struct):
         return self.exitstatus == "OK"
 
 
-def typed(data: Any, type_: Any) -> Any:
+def typed(data: Any, type_: type[_T]) -> _T:
     """PVE data as our type, accepting its quirks (0/1 booleans, numbers as strings); an answer
     of another shape is the node's error (502), never ours (500)."""
     try:
@@ -118,7 +120,8 @@ def is_pve_answer(response: httpx.Response, decoded: Any) -> bool:
     pve-api-daemon, which may come without a body)? Only then is the host's text shown."""
     if isinstance(decoded, dict) and "data" in decoded:
         return True
-    return response.headers.get("server", "").startswith("pve-api-daemon")
+    server: str = response.headers.get("server", "")
+    return server.startswith("pve-api-daemon")
 
 
 def _message_of(response: httpx.Response, decoded: Any) -> tuple[str, dict[str, str]]:

@@ -85,8 +85,9 @@ async def fetch_certificate(
 
 def is_pin_failure(exc: BaseException) -> bool:
     """Did a TLS handshake fail because the peer's certificate is not the pinned one?"""
-    while exc is not None:
-        if isinstance(exc, ssl.SSLCertVerificationError):
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, ssl.SSLCertVerificationError):
             return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        current = current.__cause__ or current.__context__
     return False

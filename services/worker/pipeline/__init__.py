@@ -28,6 +28,7 @@ from services.worker.pipeline.build import (
 from shared import audit, events, node_time
 from shared.containers.base import built_by_us
 from shared.containers.creation import build_request_of
+from shared.db.engine import rows_matched
 from shared.db.models import Container, Node
 from shared.errors import Conflict, DomainError
 from shared.lifecycle import EventType, Lifecycle, Phase, transition
@@ -189,7 +190,7 @@ async def _fail(build: Build, message: str, *, cancelled: bool = False) -> None:
         .where(Container.id == build.container.id, Container.lifecycle == Lifecycle.CREATING)
         .values(**changes)
     )
-    if done.rowcount == 0:  # another run ended the build meanwhile
+    if rows_matched(done) == 0:  # another run ended the build meanwhile
         await build.session.rollback()
         return
     audit.record(

@@ -22,6 +22,7 @@ from shared import events
 from shared.containers import ContainerService
 from shared.containers.base import build_marker
 from shared.containers.creation import BuildRequest, cancel_key
+from shared.db.engine import rows_matched
 from shared.db.models import Container, Node
 from shared.errors import DomainError
 from shared.lifecycle import Lifecycle, Phase
@@ -168,7 +169,7 @@ class Build:
             .where(Container.id == self.container.id, Container.lifecycle == Lifecycle.CREATING)
             .values(last_completed_phase=phase.value, **changes)
         )
-        if done.rowcount == 0:  # cancelled and ended, deleted, or another run finished it
+        if rows_matched(done) == 0:  # cancelled and ended, deleted, or another run finished it
             await self.session.rollback()
             raise BuildSuperseded("the container is no longer being built")
         staged = await events.stage(

@@ -6,6 +6,7 @@ from sqlalchemy import update
 
 from services.worker.pipeline.build import Build, BuildSuperseded
 from shared import events
+from shared.db.engine import rows_matched
 from shared.db.models import Container
 from shared.lifecycle import EventType, Lifecycle, Phase, transition
 
@@ -33,7 +34,7 @@ async def run(build: Build) -> None:
         type=EventType.COMPLETE, step=Phase.FINALIZING, percent=100,
         message=f"Container {build.container.hostname} is ready{where}", metadata=facts,
     )  # fmt: skip
-    if done.rowcount == 0:
+    if rows_matched(done) == 0:
         await build.session.rollback()
         raise BuildSuperseded("the container is no longer being built")
     staged = await events.stage(build.session, build.container.id, [complete])
