@@ -21,6 +21,7 @@ REDIS_URL_PATTERN = r"^(rediss?://[^/\s?]+(/\d+)?(\?\S*)?|unix:///\S+)$"
 DATABASE_URL_PATTERN = r"^postgres(ql)?(\+asyncpg)?://\S*$"
 _KEY_ENTRY = r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]{43,44}"
 SECRET_KEYS_PATTERN = rf"^{_KEY_ENTRY}(,{_KEY_ENTRY})*$"
+_ORIGIN = r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 
 
 def _setting(hint: str, **constraints: object) -> msgspec.Meta:
@@ -62,6 +63,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         int, _setting("not a number of seconds between 60 and 2592000", ge=60, le=2_592_000)
     ] = 8 * 3600
     session_cookie_secure: bool = False
+    # Browser frontends on other origins (exact `scheme://host[:port]`, comma-separated; never
+    # `*`, since the answers carry credentials). Empty: same-origin only, no CORS headers.
+    cors_allowed_origins: Annotated[
+        str,
+        _setting(
+            "comma-separated origins like https://app.example.com (scheme://host[:port], no path,"
+            " no *)",
+            pattern=rf"^\s*({_ORIGIN}(\s*,\s*{_ORIGIN})*)?\s*$",
+        ),
+    ] = ""
+    # Session cookies `SameSite=None; Secure`, for a frontend on another site: only together
+    # with CORS_ALLOWED_ORIGINS (see `require_consistent_browser_settings`).
+    session_cookie_cross_site: bool = False
     login_max_failures: Annotated[int, _setting("not a number from 1 to 1000", ge=1, le=1000)] = 5
     login_max_failures_per_client: Annotated[
         int, _setting("not a number from 1 to 10000", ge=1, le=10_000)
@@ -172,6 +186,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return entries
 
     @property
+    def cors_origin_list(self) -> list[str]:
+        """CORS_ALLOWED_ORIGINS as a list of exact origins (lower-case, as browsers send them)."""
+        return [o.strip().lower() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
@@ -193,6 +212,16 @@ def require_explicit_allow_list(settings: Settings) -> None:
             "PVE_ALLOWED_HOSTS",
             f"must be set when API_HOST ({settings.api_host}) is not a loopback address:"
             " name your Proxmox hosts or networks (e.g. 10.0.0.0/8), or * to allow any host",
+        )
+
+
+def require_consistent_browser_settings(settings: Settings) -> None:
+    """Cross-site cookies are only for the frontends named in CORS_ALLOWED_ORIGINS: without
+    one, `SameSite=None` would send the session along with every other site's requests."""
+    if settings.session_cookie_cross_site and not settings.cors_origin_list:
+        raise SettingsError(
+            "SESSION_COOKIE_CROSS_SITE",
+            "needs CORS_ALLOWED_ORIGINS: name the frontend origins the cookies are for",
         )
 
 
@@ -221,9 +250,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raw[field.name] = value
     raw.update(overrides)
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise _explain(exc) from None
+    require_consistent_browser_settings(settings)
+    return settings
 
 
 def _explain(exc: msgspec.ValidationError) -> SettingsError:

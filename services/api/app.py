@@ -17,6 +17,7 @@ from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
+from services.api.cors import cors_config
 from services.api.events_hub import EventHub
 from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
@@ -40,8 +41,14 @@ from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import create_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    require_consistent_browser_settings,
+)
 from shared.throttle import LoginThrottle
+from shared.tickets import StreamTickets
 
 log = get_logger(__name__)
 
@@ -107,6 +114,7 @@ class InfrahausCore(InitPluginProtocol):
             ]
         )
         app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
+        app_config.cors_config = cors_config(self.settings)  # None: same-origin only
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = InfrahausRequest  # deeply nested JSON: 400, not 500
         app_config.openapi_config = openapi_config()
@@ -129,6 +137,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.queue = create_queue(self.settings)
         app.state.proxmox_clients = ProxmoxClientPool()
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
+        app.state.stream_tickets = StreamTickets(redis)
         app.state.login_throttle = LoginThrottle(
             redis,
             per_account=self.settings.login_max_failures,
@@ -163,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
         if value is None:
             raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
+    require_consistent_browser_settings(settings)
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     query_parameters_without_null(app)
