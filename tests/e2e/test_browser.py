@@ -75,6 +75,25 @@ def page_servers() -> Iterator[tuple[int, int]]:
         server.server_close()
 
 
+# In the page: ask a ticket with the bearer token, read the stream with EventSource until its
+# end, then let EventSource try the same URL again (refused: the ticket is used up).
+READ_WITH_TICKETS = """async ([api, token, id]) => {
+  const asked = await fetch(`${api}/api/containers/${id}/events/ticket`,
+    { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  const url = api + (await asked.json()).streamUrl;
+  const read = () => new Promise((resolve) => {
+    const seqs = [], source = new EventSource(url);
+    const end = () => { source.close(); resolve(seqs); };
+    for (const type of ['step', 'log', 'complete', 'error']) source.addEventListener(type, (e) => {
+      if (!e.data) return end();
+      seqs.push(Number(e.lastEventId));
+      if (type === 'complete') end();
+    });
+  });
+  return [await read(), await read(), url];
+}"""
+
+
 def _start_api(env: dict[str, str], log: Path, url: str) -> subprocess.Popen[bytes]:
     process = start_process("services.api", env, log)
     deadline = time.monotonic() + 30
@@ -113,7 +132,7 @@ async def _prepare(api: str, pve: RunningSimulator, settings: Settings) -> dict[
         assert node.status_code == 201, node.text
         discovered = await http.post("/api/templates/discover", headers=headers)
         assert discovered.status_code == 200, discovered.text
-    return {"host": "127.0.0.1", "port": str(port), **user}
+    return {"host": "127.0.0.1", "port": str(port), "token": login.json()["token"], **user}
 
 
 async def test_the_example_frontend_builds_and_follows_progress_in_chromium(
@@ -129,8 +148,7 @@ async def test_the_example_frontend_builds_and_follows_progress_in_chromium(
     env = settings_environment(msgspec.structs.replace(
         settings, api_port=port, cors_allowed_origins=frontend, session_cookie_cross_site=True,
     ))  # fmt: skip
-    api_log = tmp_path / "api.log"
-    process = _start_api(env, api_log, api)
+    process = _start_api(env, tmp_path / "api-1.log", api)
     try:
         login = await _prepare(api, pve, settings)
         async with async_playwright() as playwright:
@@ -155,7 +173,7 @@ async def test_the_example_frontend_builds_and_follows_progress_in_chromium(
             seen_before = await page.locator("#events li").all_inner_texts()
             process.send_signal(signal.SIGKILL)
             process.wait(10)
-            process = _start_api(env, api_log, api)
+            process = _start_api(env, tmp_path / "api-2.log", api)
             await page.wait_for_selector("#status:text('build complete')", timeout=90_000)
             shown = await page.locator("#events li").all_inner_texts()
             screenshot = tmp_path / "frontend.png"
@@ -183,6 +201,14 @@ async def test_the_example_frontend_builds_and_follows_progress_in_chromium(
             assert await page.locator("#containers li").all_inner_texts() == [
                 f"{c['hostname']} {c['lifecycle']}" for c in detail["items"]
             ]
+
+            # a bearer client: EventSource opens the stream with a ticket, which works once
+            first, reused, ticket_url = await page.evaluate(READ_WITH_TICKETS, [
+                api, login["token"], container["id"]])  # fmt: skip
+            assert first == seqs and reused == []
+            logged = "".join((tmp_path / n).read_text() for n in ("api-1.log", "api-2.log"))
+            assert "/events/stream" in logged  # the stream requests are logged, not the ticket
+            assert ticket_url.split("ticket=")[1] not in logged
 
             # a page from an origin that is not allowed: the browser refuses it (CORS)
             stranger = await browser.new_page()
