@@ -264,7 +264,6 @@ class ContainerController(Controller):
     async def shutdown(
         self,
         request: Request[CurrentUser, Any, Any],
-        state: State,
         container_id: uuid.UUID,
         containers: NamedDependency[ContainerService],
         grace_seconds: Annotated[
@@ -273,7 +272,7 @@ class ContainerController(Controller):
     ) -> ActionResult:
         """`forced: true` in the answer when the graceful shutdown did not finish in `timeout`
         seconds and the container was stopped instead."""
-        return await _act(request, state, container_id, containers, "shutdown", grace_seconds)
+        return await _act(request, container_id, containers, "shutdown", grace_seconds)
 
     @delete(
         "/{container_id:uuid}",
@@ -388,7 +387,6 @@ class ContainerController(Controller):
 
 async def _act(
     request: Request[CurrentUser, Any, Any],
-    state: State,
     container_id: uuid.UUID,
     containers: ContainerService,
     action: domain.Action,
@@ -408,11 +406,10 @@ def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
 
     async def run_action(
         request: Request[CurrentUser, Any, Any],
-        state: State,
         container_id: uuid.UUID,
         containers: NamedDependency[ContainerService],
     ) -> ActionResult:
-        return await _act(request, state, container_id, containers, action)
+        return await _act(request, container_id, containers, action)
 
     run_action.__doc__ = (
         "Waits for the Proxmox task. 409 while another action runs on the container, or when "
