@@ -107,10 +107,6 @@ def package_spec(package: Package) -> PackageSpec:
     return PackageSpec(name=package.name, manager=package.manager, version=package.version)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _duplicates(names: Iterable[str]) -> list[str]:
     return sorted(name for name, count in Counter(names).items() if count > 1)
 
@@ -153,7 +149,7 @@ class TemplateService:
         ]
         query = select(Template, *counts)
         if search:
-            query = query.where(Template.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(Template.name.icontains(search, autoescape=True))
         if tag:
             query = query.where(Template.tags.contains([tag]))
         column = _SORT_COLUMNS[sort.removeprefix("-")]
@@ -401,7 +397,7 @@ class BucketService:
         )
         query = select(PackageBucket, count)
         if search:
-            query = query.where(PackageBucket.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(PackageBucket.name.icontains(search, autoescape=True))
         query = query.order_by(PackageBucket.name, PackageBucket.id)
         rows, total = await _page(self.session, query, limit, offset)
         return [BucketSummary(bucket, n) for bucket, n in rows], total

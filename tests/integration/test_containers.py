@@ -168,6 +168,9 @@ async def test_list_filters_and_detail(
     assert {item["vmid"] for item in everything} == {running, stopped}
     by_text = (await alice.call("GET", "/api/containers", params={"q": f"ct{running}"})).json()
     assert [item["vmid"] for item in by_text["items"]] == [running]
+    # `_` and `%` match themselves: `c_` would match both hostnames as a LIKE wildcard.
+    wildcards = (await alice.call("GET", "/api/containers", params={"q": "c_"})).json()
+    assert wildcards["items"] == []
     none_in_error = await alice.call("GET", "/api/containers", params={"lifecycle": "error"})
     assert none_in_error.json()["items"] == []
 
