@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
-from services.api.problems import problem_responses
+from services.api.problems import NODE_CALL_STATUSES, problem_responses
 from services.api.schemas.containers import (
     ActionResult,
     BuildState,
@@ -80,7 +80,6 @@ def _build_state(container: Container) -> BuildState:
 
 
 _DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
-_NODE_CALL = (401, 404, 409, 502, 503, 504)
 
 
 def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
@@ -134,7 +133,7 @@ class VmidController(Controller):
         operation_id="RefreshVmids",
         summary="Reload the node's cluster guest ids",
         status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def refresh(
         self,
@@ -149,7 +148,7 @@ class VmidController(Controller):
         "/next",
         operation_id="NextFreeVmid",
         summary="The lowest free VMID at or above `from`",
-        responses=problem_responses(400, *_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def next_free(
         self,
@@ -259,7 +258,7 @@ class ContainerController(Controller):
         operation_id="ShutdownContainer",
         summary="Shut down gracefully, stop if it takes too long",
         status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def shutdown(
         self,
@@ -424,7 +423,7 @@ def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
         security=SECURITY,
         dependencies=_DEPENDENCIES,
         status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )(run_action)
 
 
