@@ -32,6 +32,7 @@ from services.api.routes import (
     services,
     system,
     templates,
+    vmids,
 )
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
@@ -96,7 +97,7 @@ class InfrahausCore(InitPluginProtocol):
                 system.ready,
                 *auth.ROUTES,
                 nodes.NodeController,
-                containers.VmidController,
+                vmids.VmidController,
                 containers.ContainerController,
                 *containers.ACTION_ROUTES,
                 events.EventController,

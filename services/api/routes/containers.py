@@ -1,8 +1,7 @@
-"""VMIDs of a node, the container inventory, and lifecycle actions."""
+"""The container inventory, creation, deletion and lifecycle actions."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
@@ -30,10 +29,7 @@ from services.api.schemas.containers import (
     CreateAccepted,
     DeleteAccepted,
     LiveStatus,
-    NextVmid,
     NodeError,
-    VmidCheck,
-    VmidRefresh,
 )
 from shared import containers as domain
 from shared import queue
@@ -42,8 +38,6 @@ from shared.containers.creation import CreateInput, PackageWanted
 from shared.db.models import Container, Node
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
-from shared.nodes import NodeService
-from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
 log = get_logger(__name__)
 
@@ -79,7 +73,7 @@ def _build_state(container: Container) -> BuildState:
     )  # fmt: skip
 
 
-_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
+CONTAINER_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
 
 
 def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
@@ -91,74 +85,6 @@ def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
                 detail=f"Validation failed for {request.method} {request.url.path}",
                 extra=[{"message": "`null` is not a valid value", "key": name, "source": "query"}],
             )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class VmidController(Controller):
-    path = "/api/nodes/{node_id:uuid}/vmids"
-    tags = ["VMID"]
-    security = SECURITY
-    dependencies = _DEPENDENCIES
-
-    @get(
-        "/{vmid:int}",
-        operation_id="CheckVmid",
-        summary="Is this VMID free on the node's cluster?",
-        responses=problem_responses(400, 401, 404),
-    )
-    async def check(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        state: State,
-        node_id: uuid.UUID,
-        vmid: Annotated[int, Parameter(ge=VMID_MIN, le=VMID_MAX)],
-    ) -> VmidCheck:
-        """From the cache only: `unknown` when it is not filled (call refresh). `taken` covers
-        containers and VMs anywhere in the cluster, and ids our own containers reserve."""
-        # The hot path: one pipelined Redis call, no database session unless the cache is cold.
-        status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
-        if status is None:  # not cached: the database tells "someone else's" (404) from unknown
-            async with state.db_sessions() as session:
-                await NodeService(session, state.settings, state.secret_box).get(
-                    request.user.id, node_id
-                )
-            status = "unknown"
-        return VmidCheck(vmid=vmid, status=status, checked_at=_now())
-
-    @post(
-        "/refresh",
-        operation_id="RefreshVmids",
-        summary="Reload the node's cluster guest ids",
-        status_code=200,
-        responses=problem_responses(*NODE_CALL_STATUSES),
-    )
-    async def refresh(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        node_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-    ) -> VmidRefresh:
-        count = await containers.refresh_vmids(request.user.id, node_id)
-        return VmidRefresh(count=count, refreshed_at=_now())
-
-    @get(
-        "/next",
-        operation_id="NextFreeVmid",
-        summary="The lowest free VMID at or above `from`",
-        responses=problem_responses(*NODE_CALL_STATUSES),
-    )
-    async def next_free(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        node_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-        start: Annotated[int, QueryParameter(name="from", ge=VMID_MIN, le=VMID_MAX)] = VMID_MIN,
-    ) -> NextVmid:
-        """Refreshes the cache first when it is not filled."""
-        return NextVmid(vmid=await containers.next_vmid(request.user.id, node_id, start))
 
 
 def _live(status: domain.LiveStatus) -> LiveStatus:
@@ -191,7 +117,7 @@ class ContainerController(Controller):
     path = "/api/containers"
     tags = ["Containers"]
     security = SECURITY
-    dependencies = _DEPENDENCIES
+    dependencies = CONTAINER_DEPENDENCIES
 
     @get(
         operation_id="ListContainers",
@@ -421,7 +347,7 @@ def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
         summary=summary,
         tags=["Containers"],
         security=SECURITY,
-        dependencies=_DEPENDENCIES,
+        dependencies=CONTAINER_DEPENDENCIES,
         status_code=200,
         responses=problem_responses(*NODE_CALL_STATUSES),
     )(run_action)
