@@ -99,7 +99,6 @@ class InfrahausCore(InitPluginProtocol):
                 nodes.NodeController,
                 vmids.VmidController,
                 containers.ContainerController,
-                *containers.ACTION_ROUTES,
                 events.EventController,
                 services.ServiceController,
                 templates.TemplateController,

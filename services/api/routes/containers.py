@@ -12,7 +12,6 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
-from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -180,6 +179,57 @@ class ContainerController(Controller):
         )
 
     @post(
+        "/{container_id:uuid}/start",
+        operation_id="StartContainer",
+        summary="Start",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def start(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "start")
+
+    @post(
+        "/{container_id:uuid}/stop",
+        operation_id="StopContainer",
+        summary="Stop (hard)",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def stop(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "stop")
+
+    @post(
+        "/{container_id:uuid}/reboot",
+        operation_id="RebootContainer",
+        summary="Reboot",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def reboot(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "reboot")
+
+    @post(
         "/{container_id:uuid}/shutdown",
         operation_id="ShutdownContainer",
         summary="Shut down gracefully, stop if it takes too long",
@@ -324,37 +374,3 @@ async def _act(
         action=outcome.action, upid=outcome.upid, exit_status=outcome.exit_status,
         forced=outcome.forced, message=outcome.message,
     )  # fmt: skip
-
-
-def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
-    """`POST /api/containers/{id}/<action>` for the actions that take no options."""
-
-    async def run_action(
-        request: Request[CurrentUser, Any, Any],
-        container_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-    ) -> ActionResult:
-        return await _act(request, container_id, containers, action)
-
-    run_action.__doc__ = (
-        "Waits for the Proxmox task. 409 while another action runs on the container, or when "
-        "its state forbids the action (e.g. starting a running container)."
-    )
-    return post(
-        f"/api/containers/{{container_id:uuid}}/{action}",
-        name=f"container-{action}",
-        operation_id=f"{action.capitalize()}Container",
-        summary=summary,
-        tags=["Containers"],
-        security=SECURITY,
-        dependencies=CONTAINER_DEPENDENCIES,
-        status_code=200,
-        responses=problem_responses(*NODE_CALL_STATUSES),
-    )(run_action)
-
-
-ACTION_ROUTES = [
-    _simple_action("start", "Start"),
-    _simple_action("stop", "Stop (hard)"),
-    _simple_action("reboot", "Reboot"),
-]
