@@ -41,7 +41,7 @@ from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import create_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, load_settings
 from shared.throttle import LoginThrottle
 
 log = get_logger(__name__)
@@ -84,11 +84,10 @@ class InfrahausCore(InitPluginProtocol):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if settings.secret_keys is None:
-            raise SettingsError(
-                "SECRET_KEYS", "is not set (generate one with `python -m shared.keys generate`)"
-            )
-        self.secret_box = SecretBox.from_spec(settings.secret_keys)
+        keys = settings.required(
+            "SECRET_KEYS", "generate one with `python -m shared.keys generate`"
+        )
+        self.secret_box = SecretBox.from_spec(keys)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(
@@ -160,9 +159,8 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ASGI app; settings default to the environment (see `shared.settings`)."""
     settings = settings or load_settings()
-    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
-        if value is None:
-            raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        settings.required(name, "`make run` starts embedded servers for you")
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     query_parameters_without_null(app)
