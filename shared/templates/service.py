@@ -28,6 +28,7 @@ from shared.templates.specs import (
     ScriptSpec,
     TemplateSpec,
     merge_packages,
+    scalar_values,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -50,20 +51,7 @@ class TemplateDetail:
     def spec(self) -> TemplateSpec:
         t = self.template
         return TemplateSpec(
-            name=t.name,
-            description=t.description,
-            os_template=t.os_template,
-            cores=t.cores,
-            memory=t.memory,
-            swap=t.swap,
-            disk=t.disk,
-            storage=t.storage,
-            bridge=t.bridge,
-            unprivileged=t.unprivileged,
-            nesting=t.nesting,
-            keyctl=t.keyctl,
-            fuse=t.fuse,
-            tags=tuple(t.tags),
+            **scalar_values(t),
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)
                 for s in self.scripts
