@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 
 _OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 15}
 
@@ -16,11 +16,10 @@ def create_redis(settings: Settings, *, max_connections: int | None = None) -> R
     then a 503) for a connection instead of opening one each, so the process's connection
     count stays fixed however many clients it serves.
     """
-    if settings.redis_url is None:
-        raise SettingsError("REDIS_URL", "is not set")
+    url = settings.required("REDIS_URL")
     if max_connections is None:
-        return Redis.from_url(settings.redis_url, **_OPTIONS)
+        return Redis.from_url(url, **_OPTIONS)
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=max_connections, timeout=5, **_OPTIONS
+        url, max_connections=max_connections, timeout=5, **_OPTIONS
     )
     return Redis.from_pool(pool)  # owns the pool: `aclose()` closes its connections

@@ -165,12 +165,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """A worker counts as alive for three missed beats: one slow beat is not an outage."""
         return self.worker_heartbeat_seconds * 3
 
+    def required(self, env_name: str, hint: str = "") -> str:
+        """The value of the setting named `env_name` (`REDIS_URL`), or a SettingsError saying
+        it is not set (with `hint`, how to set it): the one place a missing setting is told."""
+        value = getattr(self, env_name.lower())
+        if value is None:
+            raise SettingsError(env_name, f"is not set ({hint})" if hint else "is not set")
+        return str(value)
+
     @property
     def sqlalchemy_url(self) -> str:
         """`DATABASE_URL` in the form SQLAlchemy's asyncpg dialect expects."""
-        if self.database_url is None:
-            raise SettingsError("DATABASE_URL", "is not set")
-        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
+        url = self.required("DATABASE_URL")
+        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", url)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

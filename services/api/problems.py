@@ -87,6 +87,11 @@ class ProblemException(HTTPException):
         self.problem = problem
 
 
+# What a route that calls a registered node can answer: bad input, login, its allow-list or
+# Proxmox permission (403), no such node or guest, a busy guest, the node failing or unreachable.
+NODE_CALL_STATUSES = (400, 401, 403, 404, 409, 502, 503, 504)
+
+
 def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses a handler can return, as problem+json.
 

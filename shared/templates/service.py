@@ -28,6 +28,7 @@ from shared.templates.specs import (
     ScriptSpec,
     TemplateSpec,
     merge_packages,
+    scalar_values,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -50,20 +51,7 @@ class TemplateDetail:
     def spec(self) -> TemplateSpec:
         t = self.template
         return TemplateSpec(
-            name=t.name,
-            description=t.description,
-            os_template=t.os_template,
-            cores=t.cores,
-            memory=t.memory,
-            swap=t.swap,
-            disk=t.disk,
-            storage=t.storage,
-            bridge=t.bridge,
-            unprivileged=t.unprivileged,
-            nesting=t.nesting,
-            keyctl=t.keyctl,
-            fuse=t.fuse,
-            tags=tuple(t.tags),
+            **scalar_values(t),
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)
                 for s in self.scripts
@@ -105,10 +93,6 @@ class BucketSummary:
 
 def package_spec(package: Package) -> PackageSpec:
     return PackageSpec(name=package.name, manager=package.manager, version=package.version)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _duplicates(names: Iterable[str]) -> list[str]:
@@ -153,7 +137,7 @@ class TemplateService:
         ]
         query = select(Template, *counts)
         if search:
-            query = query.where(Template.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(Template.name.icontains(search, autoescape=True))
         if tag:
             query = query.where(Template.tags.contains([tag]))
         column = _SORT_COLUMNS[sort.removeprefix("-")]
@@ -401,7 +385,7 @@ class BucketService:
         )
         query = select(PackageBucket, count)
         if search:
-            query = query.where(PackageBucket.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(PackageBucket.name.icontains(search, autoescape=True))
         query = query.order_by(PackageBucket.name, PackageBucket.id)
         rows, total = await _page(self.session, query, limit, offset)
         return [BucketSummary(bucket, n) for bucket, n in rows], total
