@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run demo test test-fast openapi client bench lint format clean
+.PHONY: help install browser run demo test test-fast openapi client bench lint typecheck format clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,13 +18,27 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## create the virtualenv and install the project with its test tools
 
+# The real-browser test (tests/e2e/test_browser.py) drives Debian's Chromium through playwright
+# (never playwright's own browser downloads). Installed when missing, as root, without prompts.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o DPkg::Lock::Timeout=300
+browser: ## install Debian's chromium for the browser test when missing (root and apt-get only)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "chromium is missing and cannot be installed here (needs root and apt-get): the browser test will be skipped"; \
+	else \
+	  echo "installing Debian's chromium for the browser test (apt-get)"; \
+	  { $(APT_GET) install chromium || { $(APT_GET) update && $(APT_GET) install chromium; }; } \
+	    </dev/null >/dev/null 2>&1 \
+	  || echo "apt-get could not install chromium: the browser test will be skipped"; \
+	fi
+
 run: $(INSTALLED) ## run API + worker (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	$(PY) -m services.run
 
 demo: $(INSTALLED) ## like run, plus a Proxmox VE simulator to try everything against
 	$(PY) -m services.run --demo
 
-test: $(INSTALLED) ## run every test against real PostgreSQL, Redis (the machine's or embedded)
+test: $(INSTALLED) browser ## run every test against real PostgreSQL, Redis (the machine's or embedded)
 	$(PY) -m pytest
 
 test-fast: $(INSTALLED) ## skip the slow end-to-end process tests
@@ -40,9 +54,12 @@ bench: $(INSTALLED) ## run the benchmarks (prints ratios against a bare Litestar
 	$(PY) -m bench
 	$(PY) -m bench.sse
 
-lint: $(INSTALLED) ## ruff lint and format check
+lint: $(INSTALLED) typecheck ## ruff lint and format check, and the type check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: $(INSTALLED) ## mypy (strict) on shared/, services/api and services/worker ([tool.mypy] in pyproject.toml)
+	$(VENV)/bin/mypy
 
 format: $(INSTALLED) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .

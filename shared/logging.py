@@ -22,21 +22,26 @@ REDACTED = "[redacted]"
 
 # Keys whose values are never logged, wherever they appear in an event (nested dicts included).
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|authorization|cookie|csrf|private_?key|credential|api_?key)",
+    r"(pass(word|wd)?|secret|token|authorization|cookie|csrf|private_?key|credential|api_?key"
+    r"|ticket)",
     re.IGNORECASE,
 )
 # Secrets embedded in free text: URLs with passwords and PVE token headers.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
 _PVE_TOKEN = re.compile(r"(PVEAPIToken=[^=\s]+=)\S+")
+# A logged URL of the event stream must not carry its single-use ticket (shared.tickets).
+_URL_TICKET = re.compile(r"([?&]ticket=)[^&#\s]+")
 
 
 def redact_text(text: str) -> str:
-    """Hide passwords in URLs and PVE token secrets inside a free-text string."""
+    """Hide passwords in URLs, PVE token secrets and stream tickets inside a free-text string."""
     # Cheap substring tests first: this runs on every string of every log line.
     if "@" in text:
         text = _URL_PASSWORD.sub(r"\g<scheme>:" + REDACTED + "@", text)
     if "PVEAPIToken" in text:
         text = _PVE_TOKEN.sub(r"\1" + REDACTED, text)
+    if "ticket=" in text:
+        text = _URL_TICKET.sub(r"\1" + REDACTED, text)
     return text
 
 

@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        if settings.database_url is None:
-            raise SettingsError("DATABASE_URL", "is not set")
+        settings.required("DATABASE_URL")
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

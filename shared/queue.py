@@ -19,7 +19,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from redis.asyncio import ConnectionPool, Redis
 
 from shared.logging import get_logger
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -124,18 +124,16 @@ def deserialize(payload: bytes) -> dict[str, Any]:
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
-    if settings.redis_url is None:
-        raise SettingsError("REDIS_URL", "is not set")
-    return RedisSettings.from_dsn(settings.redis_url)
+    return RedisSettings.from_dsn(settings.required("REDIS_URL"))
 
 
 def create_queue(settings: Settings) -> ArqRedis:
     """A client for enqueueing jobs; it connects on first use, so the API starts while Redis is
     down (close it with `aclose(close_connection_pool=True)`)."""
-    if settings.redis_url is None:
-        raise SettingsError("REDIS_URL", "is not set")
     return ArqRedis(
-        ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5),
+        ConnectionPool.from_url(
+            settings.required("REDIS_URL"), socket_connect_timeout=2, socket_timeout=5
+        ),
         job_serializer=serialize,
         job_deserializer=deserialize,
         default_queue_name=settings.queue_name,

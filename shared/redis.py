@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 
 
 class _ClientOptions(TypedDict):
@@ -29,12 +29,11 @@ def create_redis(settings: Settings, *, max_connections: int | None = None) -> R
     then a 503) for a connection instead of opening one each, so the process's connection
     count stays fixed however many clients it serves.
     """
-    if settings.redis_url is None:
-        raise SettingsError("REDIS_URL", "is not set")
+    url = settings.required("REDIS_URL")
     if max_connections is None:
-        client: Redis = Redis.from_url(settings.redis_url, **_OPTIONS)  # from_url is untyped
+        client: Redis = Redis.from_url(url, **_OPTIONS)  # from_url is untyped
         return client
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=max_connections, timeout=5, **_OPTIONS
+        url, max_connections=max_connections, timeout=5, **_OPTIONS
     )
     return Redis.from_pool(pool)  # owns the pool: `aclose()` closes its connections

@@ -83,3 +83,14 @@ class SessionStore:
     async def destroy(self, data: SessionData) -> None:
         """Logout: both the cookie and the bearer token stop working at once."""
         await self.redis.delete(*data.keys)
+
+    async def lookup_key(self, key: str) -> SessionData | None:
+        """Like `lookup`, by the session's Redis key (one of `SessionData.keys`): a stream
+        ticket (shared.tickets) names its session this way, never by a secret."""
+        payload = await self.redis.getex(key, ex=self.ttl)
+        if payload is None:
+            return None
+        try:
+            return msgspec.json.decode(payload, type=SessionData)
+        except msgspec.ValidationError:
+            return None

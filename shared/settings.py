@@ -21,6 +21,7 @@ REDIS_URL_PATTERN = r"^(rediss?://[^/\s?]+(/\d+)?(\?\S*)?|unix:///\S+)$"
 DATABASE_URL_PATTERN = r"^postgres(ql)?(\+asyncpg)?://\S*$"
 _KEY_ENTRY = r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]{43,44}"
 SECRET_KEYS_PATTERN = rf"^{_KEY_ENTRY}(,{_KEY_ENTRY})*$"
+_ORIGIN = r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 
 
 def _setting(hint: str, **constraints: Any) -> msgspec.Meta:
@@ -64,6 +65,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         int, _setting("not a number of seconds between 60 and 2592000", ge=60, le=2_592_000)
     ] = 8 * 3600
     session_cookie_secure: bool = False
+    # Browser frontends on other origins (exact `scheme://host[:port]`, comma-separated; never
+    # `*`, since the answers carry credentials). Empty: same-origin only, no CORS headers.
+    cors_allowed_origins: Annotated[
+        str,
+        _setting(
+            "comma-separated origins like https://app.example.com (scheme://host[:port], no path,"
+            " no *)",
+            pattern=rf"^\s*({_ORIGIN}(\s*,\s*{_ORIGIN})*)?\s*$",
+        ),
+    ] = ""
+    # Session cookies `SameSite=None; Secure`, for a frontend on another site: only together
+    # with CORS_ALLOWED_ORIGINS (see `require_consistent_browser_settings`).
+    session_cookie_cross_site: bool = False
     login_max_failures: Annotated[int, _setting("not a number from 1 to 1000", ge=1, le=1000)] = 5
     login_max_failures_per_client: Annotated[
         int, _setting("not a number from 1 to 10000", ge=1, le=10_000)
@@ -153,12 +167,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """A worker counts as alive for three missed beats: one slow beat is not an outage."""
         return self.worker_heartbeat_seconds * 3
 
+    def required(self, env_name: str, hint: str = "") -> str:
+        """The value of the setting named `env_name` (`REDIS_URL`), or a SettingsError saying
+        it is not set (with `hint`, how to set it): the one place a missing setting is told."""
+        value = getattr(self, env_name.lower())
+        if value is None:
+            raise SettingsError(env_name, f"is not set ({hint})" if hint else "is not set")
+        return str(value)
+
     @property
     def sqlalchemy_url(self) -> str:
         """`DATABASE_URL` in the form SQLAlchemy's asyncpg dialect expects."""
-        if self.database_url is None:
-            raise SettingsError("DATABASE_URL", "is not set")
-        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
+        url = self.required("DATABASE_URL")
+        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", url)
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -172,6 +193,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                     "TRUSTED_PROXIES", f"{entry!r} is not an IP address or network"
                 ) from None
         return entries
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """CORS_ALLOWED_ORIGINS as a list of exact origins (lower-case, as browsers send them)."""
+        return [o.strip().lower() for o in self.cors_allowed_origins.split(",") if o.strip()]
 
     @property
     def data_path(self) -> Path:
@@ -195,6 +221,16 @@ def require_explicit_allow_list(settings: Settings) -> None:
             "PVE_ALLOWED_HOSTS",
             f"must be set when API_HOST ({settings.api_host}) is not a loopback address:"
             " name your Proxmox hosts or networks (e.g. 10.0.0.0/8), or * to allow any host",
+        )
+
+
+def require_consistent_browser_settings(settings: Settings) -> None:
+    """Cross-site cookies are only for the frontends named in CORS_ALLOWED_ORIGINS: without
+    one, `SameSite=None` would send the session along with every other site's requests."""
+    if settings.session_cookie_cross_site and not settings.cors_origin_list:
+        raise SettingsError(
+            "SESSION_COOKIE_CROSS_SITE",
+            "needs CORS_ALLOWED_ORIGINS: name the frontend origins the cookies are for",
         )
 
 
@@ -223,9 +259,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raw[field.name] = value
     raw.update(overrides)
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise _explain(exc) from None
+    require_consistent_browser_settings(settings)
+    return settings
 
 
 def _explain(exc: msgspec.ValidationError) -> SettingsError:

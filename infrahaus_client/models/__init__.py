@@ -64,6 +64,7 @@ from .service_logs import ServiceLogs
 from .service_read import ServiceRead
 from .service_read_status import ServiceReadStatus
 from .storage import Storage
+from .stream_ticket import StreamTicket
 from .template_create import TemplateCreate
 from .template_page import TemplatePage
 from .template_read import TemplateRead
@@ -140,6 +141,7 @@ __all__ = (
     "ServiceRead",
     "ServiceReadStatus",
     "Storage",
+    "StreamTicket",
     "TemplateCreate",
     "TemplatePage",
     "TemplateRead",

@@ -17,6 +17,7 @@ from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY_COMPONENTS, SessionAuthMiddleware
+from services.api.cors import cors_config
 from services.api.events_hub import EventHub
 from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
@@ -32,6 +33,7 @@ from services.api.routes import (
     services,
     system,
     templates,
+    vmids,
 )
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
@@ -40,8 +42,9 @@ from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import create_queue
 from shared.redis import create_redis
 from shared.sessions import SessionStore
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, load_settings, require_consistent_browser_settings
 from shared.throttle import LoginThrottle
+from shared.tickets import StreamTickets
 
 log = get_logger(__name__)
 
@@ -83,11 +86,10 @@ class InfrahausCore(InitPluginProtocol):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if settings.secret_keys is None:
-            raise SettingsError(
-                "SECRET_KEYS", "is not set (generate one with `python -m shared.keys generate`)"
-            )
-        self.secret_box = SecretBox.from_spec(settings.secret_keys)
+        keys = settings.required(
+            "SECRET_KEYS", "generate one with `python -m shared.keys generate`"
+        )
+        self.secret_box = SecretBox.from_spec(keys)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(
@@ -96,9 +98,8 @@ class InfrahausCore(InitPluginProtocol):
                 system.ready,
                 *auth.ROUTES,
                 nodes.NodeController,
-                containers.VmidController,
+                vmids.VmidController,
                 containers.ContainerController,
-                *containers.ACTION_ROUTES,
                 events.EventController,
                 services.ServiceController,
                 templates.TemplateController,
@@ -107,6 +108,7 @@ class InfrahausCore(InitPluginProtocol):
             ]
         )
         app_config.middleware.append(DefineMiddleware(SessionAuthMiddleware, exclude=["^/schema"]))
+        app_config.cors_config = cors_config(self.settings)  # None: same-origin only
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = InfrahausRequest  # deeply nested JSON: 400, not 500
         app_config.openapi_config = openapi_config()
@@ -129,6 +131,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.queue = create_queue(self.settings)
         app.state.proxmox_clients = ProxmoxClientPool()
         app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
+        app.state.stream_tickets = StreamTickets(redis)
         app.state.login_throttle = LoginThrottle(
             redis,
             per_account=self.settings.login_max_failures,
@@ -160,9 +163,9 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ASGI app; settings default to the environment (see `shared.settings`)."""
     settings = settings or load_settings()
-    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
-        if value is None:
-            raise SettingsError(name, "is not set (`make run` starts embedded servers for you)")
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        settings.required(name, "`make run` starts embedded servers for you")
+    require_consistent_browser_settings(settings)
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     query_parameters_without_null(app)

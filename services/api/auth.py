@@ -2,7 +2,9 @@
 
 The middleware runs on every route except those marked `exclude_from_auth` and the docs. A
 missing or expired credential is a 401; an unsafe method on a cookie session without the
-matching `X-CSRF-Token` header is a 403.
+matching `X-CSRF-Token` header, or from a page whose `Origin` is neither this API's nor one of
+CORS_ALLOWED_ORIGINS, is a 403. Routes with `opt={STREAM_TICKET: True}` (the SSE stream) also
+accept a single-use `?ticket=` (shared.tickets) when no other credential is valid.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.api.cors import origin_allowed
 from shared.editors import template_editors
 from shared.sessions import SessionData, SessionStore
+from shared.tickets import StreamTickets
 
 SESSION_COOKIE = "infrahaus_session"
 CSRF_COOKIE = "infrahaus_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: a route's `opt` key: it accepts a stream ticket as `?ticket=`
+STREAM_TICKET = "stream_ticket"
 
 #: what protected handlers declare, so the spec says how to authenticate
 SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
@@ -43,6 +49,13 @@ SECURITY_COMPONENTS = Components(
             scheme="bearer",
             description="The `token` of the login response; no CSRF header needed.",
         ),
+        "streamTicket": SecurityScheme(
+            type="apiKey",
+            name="ticket",
+            security_scheme_in="query",
+            description="For `EventSource` with a bearer session: a single-use ticket from "
+            "`POST /api/containers/{containerId}/events/ticket`, valid for 30 s.",
+        ),
     }
 )
 
@@ -52,7 +65,7 @@ class CurrentUser(msgspec.Struct, frozen=True):
     userid: str
     host: str
     port: int
-    via: Literal["cookie", "bearer"]
+    via: Literal["cookie", "bearer", "ticket"]
     session: SessionData
 
 
@@ -62,18 +75,25 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
     ) -> AuthenticationResult:
         store: SessionStore = connection.app.state.sessions
         authorization = connection.headers.get("authorization", "")
-        via: Literal["cookie", "bearer"]
+        via: Literal["cookie", "bearer", "ticket"]
         if authorization[:7].lower() == "bearer ":
             secret, via = authorization[7:].strip(), "bearer"
         else:
             secret, via = connection.cookies.get(SESSION_COOKIE, ""), "cookie"
         data = await store.lookup(secret) if secret else None
+        if data is None and "ticket" in connection.query_params:
+            data, via = await _redeem_stream_ticket(connection, store), "ticket"
         if data is None:
             raise NotAuthorizedException("Not logged in, or the session has expired.")
         scope = connection.scope
         # a WebSocket handshake has no method; like any unsafe request it needs the CSRF header
         safe = scope["type"] == ScopeType.HTTP and scope["method"] in SAFE_METHODS
         if via == "cookie" and not safe:
+            if not origin_allowed(connection):
+                raise PermissionDeniedException(
+                    "This request comes from a page whose origin is not allowed"
+                    " (CORS_ALLOWED_ORIGINS)."
+                )
             sent = connection.headers.get(CSRF_HEADER, "")
             if not secrets.compare_digest(sent.encode(), data.csrf_token.encode()):
                 raise PermissionDeniedException(
@@ -84,6 +104,19 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
             via=via, session=data,
         )  # fmt: skip
         return AuthenticationResult(user=user, auth=via)
+
+
+async def _redeem_stream_ticket(
+    connection: ASGIConnection[Any, Any, Any, Any], store: SessionStore
+) -> SessionData | None:
+    """The session of a valid `?ticket=`, on the routes that take one (used up either way)."""
+    if not connection.route_handler.opt.get(STREAM_TICKET):
+        return None
+    tickets: StreamTickets = connection.app.state.stream_tickets
+    key = await tickets.redeem(
+        connection.query_params.get("ticket", ""), connection.path_params["container_id"]
+    )
+    return await store.lookup_key(key) if key else None
 
 
 def template_editors_only(connection: ASGIConnection[Any, Any, Any, Any], _: object) -> None:

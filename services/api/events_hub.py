@@ -350,7 +350,8 @@ class EventHub:
         while True:
             connection: AbstractConnection | None = None
             try:
-                connection = self._pool.make_connection()
+                # redis-py leaves make_connection unannotated
+                connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
                 await connection.connect()
                 self._connects += 1
                 self._connection = connection

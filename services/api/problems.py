@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -85,6 +86,11 @@ class ProblemException(HTTPException):
             detail=problem.detail or problem.title, status_code=problem.status, headers=headers
         )
         self.problem = problem
+
+
+# What a route that calls a registered node can answer: bad input, login, its allow-list or
+# Proxmox permission (403), no such node or guest, a busy guest, the node failing or unreachable.
+NODE_CALL_STATUSES = (400, 401, 403, 404, 409, 502, 503, 504)
 
 
 def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, ResponseSpec]:
@@ -288,7 +294,7 @@ def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception
     return problem_response(problem)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: http_exception_handler,
     ProxmoxError: proxmox_exception_handler,
     DomainError: domain_exception_handler,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -434,9 +433,3 @@ class Authenticator:
             if not csrf or not self.verify_csrf(csrf, userid):
                 raise AuthFailure("Permission denied - invalid csrf token")
         return Identity(userid, via_ticket=True, access=self.access)
-
-
-def new_token_secret(randbytes: bytes | None = None) -> str:
-    """A UUID-shaped secret like ``pveum user token add`` prints."""
-    raw = (randbytes or secrets.token_bytes(16)).hex()
-    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"

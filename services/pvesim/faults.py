@@ -31,9 +31,6 @@ class NodeFaults:
     # ... or never (no lease: /interfaces and `ip -4 a` show no IPv4 on eth0).
     dhcp_no_lease: bool = False
 
-    def is_healthy(self) -> bool:
-        return self == NodeFaults()
-
 
 _FIELD_TYPES = {f.name: f.type for f in fields(NodeFaults)}
 

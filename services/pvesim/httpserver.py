@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -55,27 +56,24 @@ class Response:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-_STANDARD_REASONS = {
-    200: "OK",
-    301: "Moved Permanently",
-    308: "Permanent Redirect",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-    506: "Variant Also Negotiates",
-    595: "Connection refused",
-}
+# PVE's own code for a proxied node that refused the connection; not an IANA status.
+_PVE_REASONS = {595: "Connection refused"}
+
+
+def _standard_reason(status: int) -> str:
+    if status in _PVE_REASONS:
+        return _PVE_REASONS[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def reason_phrase(status: int, reason: str | None) -> bytes:
     """First line of ``reason``, reduced to what may legally appear in a status line."""
-    text = (reason or _STANDARD_REASONS.get(status, "Unknown")).split("\n", 1)[0]
+    text = (reason or _standard_reason(status)).split("\n", 1)[0]
     text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text).strip()
-    return (text or _STANDARD_REASONS.get(status, "Unknown")).encode()
+    return (text or _standard_reason(status)).encode()
 
 
 def _parse_cookies(header: str) -> dict[str, str]:

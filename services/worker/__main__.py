@@ -14,11 +14,9 @@ from shared.settings import SettingsError, load_settings
 def main() -> int:
     try:
         settings = load_settings()
-        if settings.database_url is None:
-            raise SettingsError("DATABASE_URL", "is not set (`make run` starts embedded servers)")
-        if settings.secret_keys is None:
-            raise SettingsError("SECRET_KEYS", "is not set (`python -m shared.keys generate`)")
-        parse_keys(settings.secret_keys)  # a malformed key stops the worker here, not mid-job
+        settings.required("DATABASE_URL", "`make run` starts embedded servers")
+        keys = settings.required("SECRET_KEYS", "`python -m shared.keys generate`")
+        parse_keys(keys)  # a malformed key stops the worker here, not mid-job
         configure_logging(settings)
         asyncio.set_event_loop(asyncio.new_event_loop())
         worker = create_worker(settings)

@@ -108,6 +108,8 @@ class ResilientWorker(Worker):
 
     async def main(self) -> None:
         """A worker started while Redis is down waits for it (arq gives up after 5 tries)."""
+        if self.redis_settings is None:  # always given by worker_settings
+            raise RuntimeError("the worker has no Redis settings")
         while self._pool is None:
             try:
                 self._pool = await create_pool(

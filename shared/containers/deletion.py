@@ -40,23 +40,28 @@ class DeletionMixin(ContainerServiceBase):
         """The worker's half of a delete: stop if running, destroy with purge, forget the row.
 
         Idempotent: a container already gone on the node (or already forgotten here) counts as
-        deleted. Holds the container's action lock (a busy container raises `Conflict`, and the
-        job tries again later). Connection problems propagate so the job can be retried; a
-        refusal by Proxmox leaves the row in `error` with an `error` event naming the cause.
+        deleted, and one no longer `deleting` is left alone. Holds the container's action lock
+        (a busy container raises `Conflict`, and the job tries again later). Connection problems
+        propagate so the job can be retried; a refusal by Proxmox leaves the row in `error` with
+        an `error` event naming the cause.
         """
-        row = (
-            await self.session.execute(
-                select(Container, Node)
-                .join(Node, Container.node_id == Node.id)
-                .where(Container.id == container_id)
-            )
-        ).first()
-        if row is None:
-            return "already deleted"
-        container, node = row
-        await self.session.commit()  # no connection held during the tasks
-        base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
         async with self.locks.hold(container_id, "delete"):
+            # Read under the lock: another job for this container (a retry, a re-enqueue by the
+            # reconciler) may have deleted it, or given up and left it in `error`, meanwhile.
+            row = (
+                await self.session.execute(
+                    select(Container, Node)
+                    .join(Node, Container.node_id == Node.id)
+                    .where(Container.id == container_id)
+                )
+            ).first()
+            await self.session.commit()  # no connection held during the tasks
+            if row is None:
+                return "already deleted"
+            container, node = row
+            if container.lifecycle != Lifecycle.DELETING:
+                return f"skipped: lifecycle is {container.lifecycle}"
+            base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
             foreign = False
             try:
                 async with self.nodes.client(node) as client:
@@ -106,8 +111,8 @@ class DeletionMixin(ContainerServiceBase):
         """Leave the container in `error`, with an `error` event and an audit row saying why."""
         await self.session.rollback()
         container = await self.session.get(Container, container_id)
-        if container is None:
-            return
+        if container is None or container.lifecycle != Lifecycle.DELETING:
+            return  # forgotten, or another job for it has already said why it failed
         container.lifecycle = transition(container.lifecycle, Lifecycle.ERROR).value
         failure = await events.stage(
             self.session, container.id,

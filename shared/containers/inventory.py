@@ -144,12 +144,11 @@ class InventoryMixin(ContainerServiceBase):
             if lifecycle is not None:
                 query = query.where(Container.lifecycle == lifecycle)
             if text:
-                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                pattern = f"%{escaped}%"
+                # autoescape: `%` and `_` in the text match themselves, not any characters.
                 query = query.where(
                     or_(
-                        Container.hostname.ilike(pattern, escape="\\"),
-                        cast(Container.vmid, String).like(pattern, escape="\\"),
+                        Container.hostname.icontains(text, autoescape=True),
+                        cast(Container.vmid, String).contains(text, autoescape=True),
                     )
                 )
             containers = list(await self.session.execute(query)) if nodes else []

@@ -27,14 +27,11 @@ def upgrade_to_head(database_url: str) -> None:
 
 def main() -> int:
     try:
-        settings = load_settings()
+        database_url = load_settings().required("DATABASE_URL")
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if settings.database_url is None:
-        print("DATABASE_URL: is not set", file=sys.stderr)
-        return 2
-    upgrade_to_head(settings.database_url)
+    upgrade_to_head(database_url)
     return 0
 
 

@@ -36,11 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        settings.required("DATABASE_URL")
     except SettingsError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    if settings.database_url is None:
-        print("DATABASE_URL: is not set", file=sys.stderr)
         return 2
     report = asyncio.run(run(settings, Path(args.dir or settings.templates_dir)))
     print(msgspec.json.encode(dataclasses.asdict(report)).decode())

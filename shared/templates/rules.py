@@ -9,7 +9,7 @@ it came in through. Patterns are anchored and ECMA-compatible; `matches` applies
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final
 
 NAME_MAX: Final = 100
 DESCRIPTION_MAX: Final = 500
@@ -43,9 +43,7 @@ FILE_MODE: Final = r"^[0-7]{3,4}$(?!\n)"
 _ACCOUNT = r"([a-z_][a-z0-9_.-]{0,31}|[0-9]{1,10})"
 OWNER: Final = rf"^{_ACCOUNT}(:{_ACCOUNT})?$(?!\n)"
 
-FilePolicy = Literal["replace", "default", "backup"]
 FILE_POLICIES: Final[tuple[str, ...]] = ("replace", "default", "backup")
-PackageManager = Literal["apt", "pip", "npm"]
 PACKAGE_MANAGERS: Final[tuple[str, ...]] = ("apt", "pip", "npm")
 
 # Package names as each manager accepts them: Debian policy, PEP 508 names, npm's rules.

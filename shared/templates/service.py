@@ -28,6 +28,7 @@ from shared.templates.specs import (
     ScriptSpec,
     TemplateSpec,
     merge_packages,
+    scalar_values,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -50,20 +51,7 @@ class TemplateDetail:
     def spec(self) -> TemplateSpec:
         t = self.template
         return TemplateSpec(
-            name=t.name,
-            description=t.description,
-            os_template=t.os_template,
-            cores=t.cores,
-            memory=t.memory,
-            swap=t.swap,
-            disk=t.disk,
-            storage=t.storage,
-            bridge=t.bridge,
-            unprivileged=t.unprivileged,
-            nesting=t.nesting,
-            keyctl=t.keyctl,
-            fuse=t.fuse,
-            tags=tuple(t.tags),
+            **scalar_values(t),
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)
                 for s in self.scripts
@@ -107,10 +95,6 @@ def package_spec(package: Package) -> PackageSpec:
     return PackageSpec(name=package.name, manager=package.manager, version=package.version)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _duplicates(names: Iterable[str]) -> list[str]:
     return sorted(name for name, count in Counter(names).items() if count > 1)
 
@@ -123,7 +107,9 @@ def _check_unique_names(spec: TemplateSpec) -> None:
             raise Conflict(f"more than one {kind} is named {', '.join(map(repr, dupes))}")
 
 
-async def _page(session: AsyncSession, query: Select[Any], limit: int, offset: int) -> tuple:
+async def _page(
+    session: AsyncSession, query: Select[Any], limit: int, offset: int
+) -> tuple[list[Any], int]:
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.execute(query.limit(limit).offset(offset))).all()
     return rows, int(total or 0)
@@ -153,7 +139,7 @@ class TemplateService:
         ]
         query = select(Template, *counts)
         if search:
-            query = query.where(Template.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(Template.name.icontains(search, autoescape=True))
         if tag:
             query = query.where(Template.tags.contains([tag]))
         column = _SORT_COLUMNS[sort.removeprefix("-")]
@@ -401,7 +387,7 @@ class BucketService:
         )
         query = select(PackageBucket, count)
         if search:
-            query = query.where(PackageBucket.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+            query = query.where(PackageBucket.name.icontains(search, autoescape=True))
         query = query.order_by(PackageBucket.name, PackageBucket.id)
         rows, total = await _page(self.session, query, limit, offset)
         return [BucketSummary(bucket, n) for bucket, n in rows], total

@@ -8,7 +8,8 @@ discovery run) knows whether anything changed and the revision must move.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from shared.templates import rules
 
@@ -78,22 +79,20 @@ class TemplateSpec:
         )
 
 
-SCALAR_FIELDS: tuple[str, ...] = (
-    "name",
-    "description",
-    "os_template",
-    "cores",
-    "memory",
-    "swap",
-    "disk",
-    "storage",
-    "bridge",
-    "unprivileged",
-    "nesting",
-    "keyctl",
-    "fuse",
-    "tags",
+# The template's own values (not its sub-lists), read off TemplateSpec itself: a new field is
+# declared on TemplateSpec (and the model and the API schema), never listed again here.
+_SUB_LISTS = frozenset({"scripts", "files", "packages"})
+SCALAR_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(TemplateSpec) if f.name not in _SUB_LISTS
 )
+
+
+def scalar_values(source: object) -> dict[str, Any]:
+    """The TemplateSpec scalars of anything that has them as attributes (a Template row, an
+    API body), tags as a tuple."""
+    values = {name: getattr(source, name) for name in SCALAR_FIELDS}
+    values["tags"] = tuple(values["tags"])
+    return values
 
 
 def merge_packages(*groups: Iterable[PackageSpec]) -> list[PackageSpec]:

@@ -63,6 +63,17 @@ async def our_row(settings: Settings, session: Session, node_id: str, vmid: int)
     return str(container_id)
 
 
+async def set_lifecycle(settings: Settings, container_id: str, lifecycle: str) -> None:
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(
+            Container.__table__.update()
+            .where(Container.id == uuid.UUID(container_id))
+            .values(lifecycle=lifecycle)
+        )
+    await engine.dispose()
+
+
 async def register(session: Session, pve: RunningSimulator, name: str = "pve") -> str:
     response = await session.call("POST", "/api/nodes", json=node_body(pve, name))
     assert response.status_code == 201, response.text
@@ -168,6 +179,9 @@ async def test_list_filters_and_detail(
     assert {item["vmid"] for item in everything} == {running, stopped}
     by_text = (await alice.call("GET", "/api/containers", params={"q": f"ct{running}"})).json()
     assert [item["vmid"] for item in by_text["items"]] == [running]
+    # `_` and `%` match themselves: `c_` would match both hostnames as a LIKE wildcard.
+    wildcards = (await alice.call("GET", "/api/containers", params={"q": "c_"})).json()
+    assert wildcards["items"] == []
     none_in_error = await alice.call("GET", "/api/containers", params={"lifecycle": "error"})
     assert none_in_error.json()["items"] == []
 
@@ -365,7 +379,9 @@ async def test_the_delete_job_retries_a_down_node_then_gives_up_into_error(
 
     node_id = await register(alice, pve)
     container_id = await our_row(settings, alice, node_id, await pve_container(token_api, "pve"))
-    assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
+    # Marked `deleting` as DELETE would, but with no job queued: the session's real worker
+    # would otherwise consume the same delete while this test runs the job by hand.
+    await set_lifecycle(settings, container_id, "deleting")
     await pve_admin.put("/faults/pve", json={"down": True})
 
     app = WorkerContext.build(settings, "test-delete")
@@ -377,5 +393,30 @@ async def test_the_delete_job_retries_a_down_node_then_gives_up_into_error(
     finally:
         await app.aclose()
     assert outcome == "failed"
+    detail = (await alice.call("GET", f"/api/containers/{container_id}")).json()
+    assert detail["lifecycle"] == "error"
+
+
+async def test_a_delete_job_leaves_a_container_that_is_no_longer_deleting_alone(
+    alice: Session, pve: RunningSimulator, settings: Settings, token_api: httpx.AsyncClient
+) -> None:
+    """A late second job (a retry, a re-enqueue) after another gave up into `error`."""
+    from services.worker import jobs
+    from services.worker.context import WorkerContext
+
+    node_id = await register(alice, pve)
+    vmid = await pve_container(token_api, "pve")
+    container_id = await our_row(settings, alice, node_id, vmid)
+    await set_lifecycle(settings, container_id, "error")
+
+    app = WorkerContext.build(settings, "test-delete-skip")
+    try:
+        outcome = await jobs.delete_container(
+            {"app": app, "job_try": 1}, {"container_id": container_id}
+        )
+    finally:
+        await app.aclose()
+    assert outcome == "skipped: lifecycle is error"
+    assert (await token_api.get(f"/nodes/pve/lxc/{vmid}/status/current")).status_code == 200
     detail = (await alice.call("GET", f"/api/containers/{container_id}")).json()
     assert detail["lifecycle"] == "error"

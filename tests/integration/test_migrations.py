@@ -69,6 +69,30 @@ async def test_one_default_node_per_user_and_unique_names(settings: Settings) ->
         await engine.dispose()
 
 
+def _schema(database_url: str) -> tuple[set[str], list[object]]:
+    """The tables of the database at `database_url`, and how they differ from the models."""
+    import asyncio
+
+    from sqlalchemy import inspect
+
+    from shared.settings import load_settings
+
+    async def read() -> tuple[set[str], list[object]]:
+        engine = create_engine(load_settings({"DATABASE_URL": database_url}), pooled=False)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: (
+                        set(inspect(sync).get_table_names()),
+                        compare_metadata(MigrationContext.configure(sync), Base.metadata),
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
     """Every migration can be undone, so a bad deploy can be rolled back."""
     from alembic import command
@@ -81,6 +105,11 @@ def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
         config = alembic_config(url)
         command.upgrade(config, "head")
         command.downgrade(config, "base")
+        tables, _ = _schema(url)
+        assert tables <= {"alembic_version"}, f"downgrade left {tables - {'alembic_version'}}"
         command.upgrade(config, "head")
+        tables, differences = _schema(url)
+        assert set(Base.metadata.tables) <= tables
+        assert differences == [], "upgrade after downgrade does not give the models' schema"
     finally:
         drop_database(test_servers.postgres_admin_url, url)

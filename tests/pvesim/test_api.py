@@ -325,3 +325,12 @@ async def test_plain_http_is_redirected_to_https(pvesim: SimulatorHandle) -> Non
     assert get.status_code == 301 and get.headers["location"] == f"{pvesim.info['apiUrl']}/version"
     assert post.status_code == 308
     assert get.headers["connection"] == "close"
+
+
+def test_status_line_phrase_defaults_to_the_standard_one() -> None:
+    from services.pvesim.httpserver import reason_phrase
+
+    assert reason_phrase(409, None) == b"Conflict"  # any IANA status, not only a listed few
+    assert reason_phrase(595, None) == b"Connection refused"  # PVE's own proxy status
+    assert reason_phrase(599, None) == b"Unknown"
+    assert reason_phrase(500, "CT 100 already exists\nmore") == b"CT 100 already exists"

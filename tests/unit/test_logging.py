@@ -59,3 +59,9 @@ def test_secrets_inside_text_are_redacted_also_from_stdlib_loggers() -> None:
 def test_redact_text_leaves_ordinary_text_alone() -> None:
     assert redact_text("GET /api/nodes 200") == "GET /api/nodes 200"
     assert redact_text("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_stream_tickets_in_logged_urls_are_redacted() -> None:
+    url = "/api/containers/1/events/stream?ticket=abc-DEF_123&lastEventId=5"
+    assert redact_text(url) == f"/api/containers/1/events/stream?ticket={REDACTED}&lastEventId=5"
+    assert redact_text("GET /x?a=1&ticket=zzz") == f"GET /x?a=1&ticket={REDACTED}"

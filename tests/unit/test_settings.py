@@ -69,3 +69,12 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
         assert str(exc) == "TRUSTED_PROXIES: '10.0.0.300' is not an IP address or network"
     else:
         raise AssertionError("accepted a bad proxy address")
+
+
+def test_a_required_setting_that_is_not_set_names_itself_and_the_hint() -> None:
+    settings = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert settings.required("REDIS_URL") == "redis://127.0.0.1:6379/0"
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: is not set \(`make run`\)$"):
+        settings.required("DATABASE_URL", "`make run`")
+    with pytest.raises(SettingsError, match=r"^SECRET_KEYS: is not set$"):
+        settings.required("SECRET_KEYS")

@@ -98,8 +98,8 @@ def sync_detailed(
 ) -> Response[ActionResult | Problem]:
     """Stop (hard)
 
-     Waits for the Proxmox task. 409 while another action runs on the container, or when its state
-    forbids the action (e.g. starting a running container).
+     Waits for the Proxmox task. 409 while another action runs on the container, or when
+    its state forbids the action (e.g. starting a running container).
 
     Args:
         container_id (UUID):
@@ -130,8 +130,8 @@ def sync(
 ) -> ActionResult | Problem | None:
     """Stop (hard)
 
-     Waits for the Proxmox task. 409 while another action runs on the container, or when its state
-    forbids the action (e.g. starting a running container).
+     Waits for the Proxmox task. 409 while another action runs on the container, or when
+    its state forbids the action (e.g. starting a running container).
 
     Args:
         container_id (UUID):
@@ -157,8 +157,8 @@ async def asyncio_detailed(
 ) -> Response[ActionResult | Problem]:
     """Stop (hard)
 
-     Waits for the Proxmox task. 409 while another action runs on the container, or when its state
-    forbids the action (e.g. starting a running container).
+     Waits for the Proxmox task. 409 while another action runs on the container, or when
+    its state forbids the action (e.g. starting a running container).
 
     Args:
         container_id (UUID):
@@ -187,8 +187,8 @@ async def asyncio(
 ) -> ActionResult | Problem | None:
     """Stop (hard)
 
-     Waits for the Proxmox task. 409 while another action runs on the container, or when its state
-    forbids the action (e.g. starting a running container).
+     Waits for the Proxmox task. 409 while another action runs on the container, or when
+    its state forbids the action (e.g. starting a running container).
 
     Args:
         container_id (UUID):

@@ -115,6 +115,12 @@ def sync_detailed(
     the last `id` received in the `Last-Event-ID` header (EventSource does this by itself) or the
     `lastEventId` query parameter: the stream replays from the next event.
 
+    A browser's `EventSource` sends no `Authorization` header. With the session cookie
+    (`withCredentials: true` from another origin) it reconnects by itself. A bearer client asks
+    a single-use ticket (`POST .../events/ticket`) and opens `streamUrl`; the ticket is used up, so
+    when the connection drops (EventSource's retry is then refused with a 401 and it closes), the
+    client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last id>`.
+
     Args:
         container_id (UUID):
         last_event_id_query (int | Unset): Like the `Last-Event-ID` header, for clients that
@@ -166,6 +172,12 @@ def sync(
     the last `id` received in the `Last-Event-ID` header (EventSource does this by itself) or the
     `lastEventId` query parameter: the stream replays from the next event.
 
+    A browser's `EventSource` sends no `Authorization` header. With the session cookie
+    (`withCredentials: true` from another origin) it reconnects by itself. A bearer client asks
+    a single-use ticket (`POST .../events/ticket`) and opens `streamUrl`; the ticket is used up, so
+    when the connection drops (EventSource's retry is then refused with a 401 and it closes), the
+    client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last id>`.
+
     Args:
         container_id (UUID):
         last_event_id_query (int | Unset): Like the `Last-Event-ID` header, for clients that
@@ -211,6 +223,12 @@ async def asyncio_detailed(
     every 15 seconds. The stream ends after a `complete` or `error` event. To resume, reconnect with
     the last `id` received in the `Last-Event-ID` header (EventSource does this by itself) or the
     `lastEventId` query parameter: the stream replays from the next event.
+
+    A browser's `EventSource` sends no `Authorization` header. With the session cookie
+    (`withCredentials: true` from another origin) it reconnects by itself. A bearer client asks
+    a single-use ticket (`POST .../events/ticket`) and opens `streamUrl`; the ticket is used up, so
+    when the connection drops (EventSource's retry is then refused with a 401 and it closes), the
+    client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last id>`.
 
     Args:
         container_id (UUID):
@@ -260,6 +278,12 @@ async def asyncio(
     every 15 seconds. The stream ends after a `complete` or `error` event. To resume, reconnect with
     the last `id` received in the `Last-Event-ID` header (EventSource does this by itself) or the
     `lastEventId` query parameter: the stream replays from the next event.
+
+    A browser's `EventSource` sends no `Authorization` header. With the session cookie
+    (`withCredentials: true` from another origin) it reconnects by itself. A bearer client asks
+    a single-use ticket (`POST .../events/ticket`) and opens `streamUrl`; the ticket is used up, so
+    when the connection drops (EventSource's retry is then refused with a 401 and it closes), the
+    client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last id>`.
 
     Args:
         container_id (UUID):

@@ -178,10 +178,13 @@ async def login(
 
 
 def _session_cookies(settings: Settings, session_id: str, csrf_token: str) -> list[Cookie]:
+    # A frontend on another site needs `SameSite=None`, which browsers take only with
+    # `Secure`; the CSRF token and the Origin check still guard every unsafe request.
+    cross_site = settings.session_cookie_cross_site
     common: dict[str, Any] = {
         "path": "/",
-        "samesite": "lax",
-        "secure": settings.session_cookie_secure,
+        "samesite": "none" if cross_site else "lax",
+        "secure": settings.session_cookie_secure or cross_site,
         "max_age": settings.session_ttl_seconds,
     }
     return [
@@ -207,8 +210,10 @@ async def logout(request: Request[CurrentUser, Any, Any], state: State) -> Respo
     """Deletes the session server-side: its cookie and its bearer token stop working at once."""
     store: SessionStore = state.sessions
     await store.destroy(request.user.session)
+    # the same attributes as at login, or a cross-site browser would ignore the removal
     expired = [
-        Cookie(key=name, value="", path="/", max_age=0) for name in (SESSION_COOKIE, CSRF_COOKIE)
+        Cookie(key=c.key, value="", path="/", max_age=0, samesite=c.samesite, secure=c.secure)
+        for c in _session_cookies(state.settings, "", "")
     ]
     return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=expired)
 

@@ -1,8 +1,7 @@
-"""VMIDs of a node, the container inventory, and lifecycle actions."""
+"""The container inventory, creation, deletion and lifecycle actions."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
@@ -13,13 +12,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
-from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
-from services.api.problems import problem_responses
+from services.api.problems import NODE_CALL_STATUSES, problem_responses
 from services.api.schemas.containers import (
     ActionResult,
     BuildState,
@@ -30,20 +28,15 @@ from services.api.schemas.containers import (
     CreateAccepted,
     DeleteAccepted,
     LiveStatus,
-    NextVmid,
     NodeError,
-    VmidCheck,
-    VmidRefresh,
 )
 from shared import containers as domain
 from shared import queue
 from shared.containers import ContainerService
 from shared.containers.creation import CreateInput, PackageWanted
 from shared.db.models import Container, Node
-from shared.lifecycle import Lifecycle
+from shared.lifecycle import Lifecycle, Phase
 from shared.logging import get_logger
-from shared.nodes import NodeService
-from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
 
 log = get_logger(__name__)
 
@@ -79,8 +72,7 @@ def _build_state(container: Container) -> BuildState:
     )  # fmt: skip
 
 
-_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
-_NODE_CALL = (401, 404, 409, 502, 503, 504)
+CONTAINER_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
 
 
 def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
@@ -92,74 +84,6 @@ def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
                 detail=f"Validation failed for {request.method} {request.url.path}",
                 extra=[{"message": "`null` is not a valid value", "key": name, "source": "query"}],
             )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class VmidController(Controller):
-    path = "/api/nodes/{node_id:uuid}/vmids"
-    tags = ["VMID"]
-    security = SECURITY
-    dependencies = _DEPENDENCIES
-
-    @get(
-        "/{vmid:int}",
-        operation_id="CheckVmid",
-        summary="Is this VMID free on the node's cluster?",
-        responses=problem_responses(400, 401, 404),
-    )
-    async def check(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        state: State,
-        node_id: uuid.UUID,
-        vmid: Annotated[int, Parameter(ge=VMID_MIN, le=VMID_MAX)],
-    ) -> VmidCheck:
-        """From the cache only: `unknown` when it is not filled (call refresh). `taken` covers
-        containers and VMs anywhere in the cluster, and ids our own containers reserve."""
-        # The hot path: one pipelined Redis call, no database session unless the cache is cold.
-        status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
-        if status is None:  # not cached: the database tells "someone else's" (404) from unknown
-            async with state.db_sessions() as session:
-                await NodeService(session, state.settings, state.secret_box).get(
-                    request.user.id, node_id
-                )
-            status = "unknown"
-        return VmidCheck(vmid=vmid, status=status, checked_at=_now())
-
-    @post(
-        "/refresh",
-        operation_id="RefreshVmids",
-        summary="Reload the node's cluster guest ids",
-        status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
-    )
-    async def refresh(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        node_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-    ) -> VmidRefresh:
-        count = await containers.refresh_vmids(request.user.id, node_id)
-        return VmidRefresh(count=count, refreshed_at=_now())
-
-    @get(
-        "/next",
-        operation_id="NextFreeVmid",
-        summary="The lowest free VMID at or above `from`",
-        responses=problem_responses(400, *_NODE_CALL),
-    )
-    async def next_free(
-        self,
-        request: Request[CurrentUser, Any, Any],
-        node_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-        start: Annotated[int, QueryParameter(name="from", ge=VMID_MIN, le=VMID_MAX)] = VMID_MIN,
-    ) -> NextVmid:
-        """Refreshes the cache first when it is not filled."""
-        return NextVmid(vmid=await containers.next_vmid(request.user.id, node_id, start))
 
 
 def _live(status: domain.LiveStatus) -> LiveStatus:
@@ -192,7 +116,7 @@ class ContainerController(Controller):
     path = "/api/containers"
     tags = ["Containers"]
     security = SECURITY
-    dependencies = _DEPENDENCIES
+    dependencies = CONTAINER_DEPENDENCIES
 
     @get(
         operation_id="ListContainers",
@@ -246,8 +170,8 @@ class ContainerController(Controller):
         fields["ip_address"] = detail.ip_address
         return ContainerDetail(
             **fields,
-            last_completed_phase=detail.container.last_completed_phase,
-            failed_phase=detail.container.failed_phase,
+            last_completed_phase=_phase(detail.container.last_completed_phase),
+            failed_phase=_phase(detail.container.failed_phase),
             failure_reason=detail.container.failure_reason,
             cleanup_on_failure=detail.container.cleanup_on_failure,
             config=detail.config,
@@ -255,16 +179,66 @@ class ContainerController(Controller):
         )
 
     @post(
+        "/{container_id:uuid}/start",
+        operation_id="StartContainer",
+        summary="Start",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def start(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "start")
+
+    @post(
+        "/{container_id:uuid}/stop",
+        operation_id="StopContainer",
+        summary="Stop (hard)",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def stop(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "stop")
+
+    @post(
+        "/{container_id:uuid}/reboot",
+        operation_id="RebootContainer",
+        summary="Reboot",
+        status_code=200,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def reboot(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        container_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> ActionResult:
+        """Waits for the Proxmox task. 409 while another action runs on the container, or when
+        its state forbids the action (e.g. starting a running container)."""
+        return await _act(request, container_id, containers, "reboot")
+
+    @post(
         "/{container_id:uuid}/shutdown",
         operation_id="ShutdownContainer",
         summary="Shut down gracefully, stop if it takes too long",
         status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def shutdown(
         self,
         request: Request[CurrentUser, Any, Any],
-        state: State,
         container_id: uuid.UUID,
         containers: NamedDependency[ContainerService],
         grace_seconds: Annotated[
@@ -273,7 +247,7 @@ class ContainerController(Controller):
     ) -> ActionResult:
         """`forced: true` in the answer when the graceful shutdown did not finish in `timeout`
         seconds and the container was stopped instead."""
-        return await _act(request, state, container_id, containers, "shutdown", grace_seconds)
+        return await _act(request, container_id, containers, "shutdown", grace_seconds)
 
     @delete(
         "/{container_id:uuid}",
@@ -388,7 +362,6 @@ class ContainerController(Controller):
 
 async def _act(
     request: Request[CurrentUser, Any, Any],
-    state: State,
     container_id: uuid.UUID,
     containers: ContainerService,
     action: domain.Action,
@@ -403,36 +376,6 @@ async def _act(
     )  # fmt: skip
 
 
-def _simple_action(action: domain.Action, summary: str) -> HTTPRouteHandler:
-    """`POST /api/containers/{id}/<action>` for the actions that take no options."""
-
-    async def run_action(
-        request: Request[CurrentUser, Any, Any],
-        state: State,
-        container_id: uuid.UUID,
-        containers: NamedDependency[ContainerService],
-    ) -> ActionResult:
-        return await _act(request, state, container_id, containers, action)
-
-    run_action.__doc__ = (
-        "Waits for the Proxmox task. 409 while another action runs on the container, or when "
-        "its state forbids the action (e.g. starting a running container)."
-    )
-    return post(
-        f"/api/containers/{{container_id:uuid}}/{action}",
-        name=f"container-{action}",
-        operation_id=f"{action.capitalize()}Container",
-        summary=summary,
-        tags=["Containers"],
-        security=SECURITY,
-        dependencies=_DEPENDENCIES,
-        status_code=200,
-        responses=problem_responses(400, *_NODE_CALL),
-    )(run_action)
-
-
-ACTION_ROUTES = [
-    _simple_action("start", "Start"),
-    _simple_action("stop", "Stop (hard)"),
-    _simple_action("reboot", "Reboot"),
-]
+def _phase(value: str | None) -> Phase | None:
+    """A phase column as the enum (the CHECK constraint admits only its values)."""
+    return None if value is None else Phase(value)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
@@ -26,15 +26,16 @@ from litestar.response import Stream
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
-from services.api.auth import SECURITY, CurrentUser
+from services.api.auth import SECURITY, STREAM_TICKET, CurrentUser
 from services.api.events_hub import EventHub, Frame, Subscription, sse_event
 from services.api.problems import problem_responses
-from services.api.schemas.events import EventPage
+from services.api.schemas.events import EventPage, StreamTicket
 from shared import events
 from shared.containers import ContainerService
 from shared.db.models import ContainerEvent
 from shared.lifecycle import EventType
 from shared.logging import get_logger
+from shared.tickets import TICKET_TTL_SECONDS, StreamTickets
 
 log = get_logger(__name__)
 
@@ -58,7 +59,13 @@ data: <the event as JSON: the same object as an item of ListContainerEvents>
 Events come in `seq` order, each once. While nothing happens, a comment line (`: ping`) is sent
 every 15 seconds. The stream ends after a `complete` or `error` event. To resume, reconnect with
 the last `id` received in the `Last-Event-ID` header (EventSource does this by itself) or the
-`lastEventId` query parameter: the stream replays from the next event."""
+`lastEventId` query parameter: the stream replays from the next event.
+
+A browser's `EventSource` sends no `Authorization` header. With the session cookie
+(`withCredentials: true` from another origin) it reconnects by itself. A bearer client asks
+a single-use ticket (`POST .../events/ticket`) and opens `streamUrl`; the ticket is used up, so
+when the connection drops (EventSource's retry is then refused with a 401 and it closes), the
+client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last id>`."""
 
 
 def _service(state: State, session: Any) -> ContainerService:
@@ -188,8 +195,33 @@ class EventController(Controller):
         items = page[:limit]
         return EventPage(items=items, next_after=items[-1].seq if len(page) > limit else None)
 
+    @post(
+        "/ticket",
+        operation_id="CreateEventStreamTicket",
+        summary="A single-use ticket that opens the event stream (for EventSource)",
+        status_code=200,
+        responses=problem_responses(401, 403, 404),
+    )
+    async def create_ticket(
+        self, request: Request[CurrentUser, Any, Any], state: State, container_id: uuid.UUID
+    ) -> Response[StreamTicket]:
+        """For a browser with a bearer token: `EventSource` cannot send it, so it opens
+        `streamUrl`, whose ticket works once within `expiresIn` seconds and is never logged."""
+        async with state.db_sessions() as session:
+            await _service(state, session).get(request.user.id, container_id)
+        tickets: StreamTickets = state.stream_tickets
+        ticket = await tickets.issue(request.user.session, container_id)
+        body = StreamTicket(
+            ticket=ticket,
+            expires_in=TICKET_TTL_SECONDS,
+            stream_url=f"/api/containers/{container_id}/events/stream?ticket={ticket}",
+        )
+        return Response(body, headers={"Cache-Control": "no-store"})
+
     @get(
         "/stream",
+        opt={STREAM_TICKET: True},
+        security=[*SECURITY, {"streamTicket": []}],
         operation_id="StreamContainerEvents",
         summary="The container's progress events, live (Server-Sent Events)",
         description=STREAM_DESCRIPTION,

@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
-from services.api.problems import problem_responses
+from services.api.problems import NODE_CALL_STATUSES, problem_responses
 from services.api.schemas.nodes import (
     Bridge,
     ConnectionTest,
@@ -30,9 +30,6 @@ from shared.db.models import Node
 from shared.nodes import NodeInput, NodeService
 from shared.proxmox.client import typed
 from shared.vmids import VmidCache
-
-# Statuses of every route that talks to the node.
-_NODE_CALL = (400, 401, 403, 404, 409, 502, 503, 504)
 
 
 def node_read(node: Node) -> NodeRead:
@@ -193,7 +190,7 @@ class NodeController(Controller):
         "/{node_id:uuid}/storages",
         operation_id="ListNodeStorages",
         summary="Storages of the node",
-        responses=problem_responses(*_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def storages(
         self,
@@ -208,7 +205,7 @@ class NodeController(Controller):
         "/{node_id:uuid}/bridges",
         operation_id="ListNodeBridges",
         summary="Network bridges of the node",
-        responses=problem_responses(*_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def bridges(
         self,
@@ -223,7 +220,7 @@ class NodeController(Controller):
         "/{node_id:uuid}/os-templates",
         operation_id="ListNodeOsTemplates",
         summary="Container OS templates on the node",
-        responses=problem_responses(*_NODE_CALL),
+        responses=problem_responses(*NODE_CALL_STATUSES),
     )
     async def os_templates(
         self,

@@ -12,7 +12,7 @@ from litestar.params import Parameter, QueryParameter
 
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import problem_responses
-from services.api.routes.containers import _DEPENDENCIES
+from services.api.routes.containers import CONTAINER_DEPENDENCIES
 from services.api.schemas.services import (
     ServiceCredentials,
     ServiceList,
@@ -59,7 +59,7 @@ class ServiceController(Controller):
     path = "/api/containers/{container_id:uuid}/services"
     tags = ["Services"]
     security = SECURITY
-    dependencies = _DEPENDENCIES
+    dependencies = CONTAINER_DEPENDENCIES
 
     @get(
         operation_id="ListContainerServices",

@@ -24,6 +24,7 @@ from services.api.schemas.templates import (
     PackageRead,
     ScriptRead,
     TemplateCreate,
+    TemplateFields,
     TemplatePage,
     TemplateRead,
     TemplateSummary,
@@ -34,7 +35,7 @@ from shared.db.models import Package, Template
 from shared.templates import rules
 from shared.templates.discovery import discover
 from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
-from shared.templates.specs import TemplateSpec
+from shared.templates.specs import TemplateSpec, scalar_values
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]
@@ -49,59 +50,26 @@ Search = Annotated[
 
 
 def package_read(package: Package) -> PackageRead:
-    return PackageRead(
-        id=package.id,
-        name=package.name,
-        manager=package.manager,  # type: ignore[arg-type]
-        version=package.version,
-    )
+    return msgspec.convert(package, PackageRead, from_attributes=True)
 
 
-def _template_fields(t: Template) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "description": t.description,
-        "os_template": t.os_template,
-        "cores": t.cores,
-        "memory": t.memory,
-        "swap": t.swap,
-        "disk": t.disk,
-        "storage": t.storage,
-        "bridge": t.bridge,
-        "unprivileged": t.unprivileged,
-        "nesting": t.nesting,
-        "keyctl": t.keyctl,
-        "fuse": t.fuse,
-        "tags": list(t.tags),
-        "revision": t.revision,
-        "source": t.source,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-    }
+def _template_fields(template: Template) -> dict[str, Any]:
+    """The row's values under the read schemas' own field names (see `TemplateFields`)."""
+    fields = msgspec.convert(template, TemplateFields, from_attributes=True)
+    return msgspec.structs.asdict(fields)
 
 
 def template_read(detail: TemplateDetail) -> TemplateRead:
     return TemplateRead(
         **_template_fields(detail.template),
         scripts=[
+            # `order` is stored as `sort_order` (ORDER is an SQL keyword)
             ScriptRead(
                 id=s.id, name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled
             )
             for s in detail.scripts
         ],
-        files=[
-            FileRead(
-                id=f.id,
-                name=f.name,
-                target_path=f.target_path,
-                mode=f.mode,
-                owner=f.owner,
-                policy=f.policy,  # type: ignore[arg-type]
-                content=f.content,
-            )
-            for f in detail.files
-        ],
+        files=[msgspec.convert(f, FileRead, from_attributes=True) for f in detail.files],
         packages=[package_read(p) for p in detail.packages],
     )
 
@@ -183,20 +151,7 @@ class TemplateController(Controller):
         bucket); a package listed in `packages` wins over the same one from a bucket. Two
         scripts or two files with the same name are a 409."""
         spec = TemplateSpec(
-            name=data.name,
-            description=data.description,
-            os_template=data.os_template,
-            cores=data.cores,
-            memory=data.memory,
-            swap=data.swap,
-            disk=data.disk,
-            storage=data.storage,
-            bridge=data.bridge,
-            unprivileged=data.unprivileged,
-            nesting=data.nesting,
-            keyctl=data.keyctl,
-            fuse=data.fuse,
-            tags=tuple(data.tags),
+            **scalar_values(data),
             scripts=tuple(s.spec() for s in data.scripts),
             files=tuple(f.spec() for f in data.files),
             packages=package_specs(data.packages),

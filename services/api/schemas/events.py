@@ -11,3 +11,12 @@ class EventPage(CamelStruct):
 
     items: list[EventEnvelope]
     next_after: int | None
+
+
+class StreamTicket(CamelStruct):
+    """Open `streamUrl` (this API's path plus the ticket) with `EventSource` within
+    `expiresIn` seconds; the ticket works once."""
+
+    ticket: str
+    expires_in: int
+    stream_url: str

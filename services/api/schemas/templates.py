@@ -272,7 +272,9 @@ class FileRead(CamelStruct):
     content: str
 
 
-class _TemplateFields(CamelStruct):
+class TemplateFields(CamelStruct):
+    """What every template answer carries; the routes fill it from the row by attribute name."""
+
     id: uuid.UUID
     name: str
     description: str
@@ -294,7 +296,7 @@ class _TemplateFields(CamelStruct):
     updated_at: dt.datetime
 
 
-class TemplateRead(_TemplateFields):
+class TemplateRead(TemplateFields):
     """A template with its scripts (in run order), files and packages."""
 
     scripts: list[ScriptRead]
@@ -302,7 +304,7 @@ class TemplateRead(_TemplateFields):
     packages: list[PackageRead]
 
 
-class TemplateSummary(_TemplateFields):
+class TemplateSummary(TemplateFields):
     script_count: int
     file_count: int
     package_count: int

@@ -25,7 +25,7 @@ from shared.containers.creation import BuildRequest, cancel_key
 from shared.db.engine import rows_matched
 from shared.db.models import Container, Node
 from shared.errors import DomainError
-from shared.lifecycle import Lifecycle, Phase
+from shared.lifecycle import EventType, Lifecycle, Phase
 from shared.logging import get_logger
 from shared.node_time import Measurement
 from shared.pct import Pct
@@ -255,7 +255,7 @@ class LineSink:
         self.tail = [*self.tail[-4:], line]
         await self.build.emit(
             events.EventDraft(
-                type=events.EventType.LOG,
+                type=EventType.LOG,
                 step=self.build.phase,
                 message=line,
                 script_name=self.script.get("name"),

@@ -53,6 +53,8 @@ async def discover(build: Build) -> None:
     shown = [s for s in report.services if not s.is_system]
     parts = []
     for service in shown:
-        ports = ",".join(str(p) for p in sorted({int(item["port"]) for item in service.listeners}))
+        ports = ",".join(
+            str(p) for p in sorted({int(str(item["port"])) for item in service.listeners})
+        )
         parts.append(f"{service.name} ({ports})" if ports else f"{service.name} ({service.status})")
     await build.log("Services: " + (", ".join(parts) if parts else "none besides the system's"))

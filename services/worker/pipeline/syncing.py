@@ -20,7 +20,7 @@ from typing import Any
 
 from services.worker.pipeline.build import Build, BuildFailed
 from shared import events
-from shared.lifecycle import Phase
+from shared.lifecycle import EventType, Phase
 from shared.templates.specs import PackageSpec
 
 LIBRARY_PATH = "/usr/local/lib/infrahaus/build-lib.sh"
@@ -149,7 +149,7 @@ def _script_step(
     low, high = Phase.SYNCING.percent_range
     percent = round(low + (high - low) * (0.3 + 0.7 * (index - 1) / total))
     return events.EventDraft(
-        type=events.EventType.STEP, step=Phase.SYNCING, percent=percent, message=message,
+        type=EventType.STEP, step=Phase.SYNCING, percent=percent, message=message,
         script_name=name, script_index=index, script_total=total,
     )  # fmt: skip
 
