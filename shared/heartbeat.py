@@ -30,6 +30,6 @@ async def leave(redis: Redis, queue_name: str, worker_id: str) -> None:
     await redis.zrem(workers_key(queue_name), worker_id)
 
 
-def queue_count_alive(pipe: Pipeline, queue_name: str, ttl: float) -> None:
+def add_live_worker_count(pipe: Pipeline, queue_name: str, ttl: float) -> None:
     """Add the live-worker count to `pipe`, so callers can batch it with other commands."""
     pipe.zcount(workers_key(queue_name), time.time() - ttl, "+inf")

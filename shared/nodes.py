@@ -122,7 +122,7 @@ class NodeService:
             raise NotFound("No such node.")
         return node
 
-    async def get_then_release(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
+    async def get_and_end_transaction(self, user_id: uuid.UUID, node_id: uuid.UUID) -> Node:
         """`get`, then end the transaction: the caller is about to wait on the network, and a
         pooled database connection must not sit idle in a transaction meanwhile."""
         node = await self.get(user_id, node_id)
@@ -316,7 +316,7 @@ class NodeService:
         return node
 
     async def test(self, user_id: uuid.UUID, node_id: uuid.UUID) -> ConnectionReport:
-        node = await self.get_then_release(user_id, node_id)
+        node = await self.get_and_end_transaction(user_id, node_id)
         started = time.perf_counter()
         try:
             async with self.interactive(node), self.client(node) as client:
@@ -332,20 +332,20 @@ class NodeService:
     # -- what creation forms need ----------------------------------------------------------
 
     async def storages(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
-        node = await self.get_then_release(user_id, node_id)
+        node = await self.get_and_end_transaction(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/storage", enabled=1)
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def bridges(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
-        node = await self.get_then_release(user_id, node_id)
+        node = await self.get_and_end_transaction(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:
             data = await client.get(f"/nodes/{segment(node.name)}/network", type="any_bridge")
         return [item for item in data or [] if isinstance(item, dict)]
 
     async def os_templates(self, user_id: uuid.UUID, node_id: uuid.UUID) -> PveObjects:
         """Container templates (`vztmpl`) on every storage of the node that holds them."""
-        node = await self.get_then_release(user_id, node_id)
+        node = await self.get_and_end_transaction(user_id, node_id)
         async with self.interactive(node), self.client(node) as client:
             path = f"/nodes/{segment(node.name)}/storage"
             storages = await client.get(path, content="vztmpl", enabled=1)

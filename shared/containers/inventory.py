@@ -92,7 +92,7 @@ class InventoryMixin(ContainerServiceBase):
 
     async def refresh_vmids(self, user_id: uuid.UUID, node_id: uuid.UUID) -> int:
         """Every guest id of the node's cluster (LXC and QEMU) plus the ids our rows reserve."""
-        node = await self.nodes.get_then_release(user_id, node_id)
+        node = await self.nodes.get_and_end_transaction(user_id, node_id)
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
             resources = await client.get("/cluster/resources", type="vm")
         taken = {

@@ -99,7 +99,9 @@ async def _check_redis_and_workers(redis: Redis, settings: Settings) -> list[Dep
             redis.pipeline(transaction=False) as pipe,
         ):
             pipe.ping()
-            heartbeat.queue_count_alive(pipe, settings.queue_name, settings.worker_heartbeat_ttl)
+            heartbeat.add_live_worker_count(
+                pipe, settings.queue_name, settings.worker_heartbeat_ttl
+            )
             _, alive = await pipe.execute()
     except Exception as exc:
         return [
