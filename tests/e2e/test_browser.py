@@ -29,7 +29,7 @@ import httpx
 import msgspec
 import pytest
 
-from services.pvesim.process import RunningSimulator
+from services.pvesim.process import RunningSimulator, start_simulator_process
 from shared.embedded import free_port
 from shared.settings import Settings
 from tests.integration.helpers import forget_nodes
@@ -58,6 +58,15 @@ def _chromium_or_skip() -> None:
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+@pytest.fixture(scope="module")
+def pve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """A simulator of this module's own: the page's build takes the next free VMID, as a
+    user's would, and the session's simulator must keep that VMID free for other tests."""
+    simulator = start_simulator_process(tmp_path_factory.mktemp("pvesim-browser"))
+    yield simulator
+    simulator.stop()
 
 
 @pytest.fixture
