@@ -252,8 +252,13 @@ class NodeService:
         if merged.name != node.name:
             await self._check_name_free(user_id, merged.name)
         await self.session.commit()  # no transaction left open while the node is tested
+        supplied = frozenset(map(_camel, changes))
+        if merged.wants_ssh and merged.ssh_host_key is None:
+            # SSH was never checked at this endpoint (a node saved without SSH secrets): the
+            # request that turns it on answers for the whole SSH configuration, stored or sent
+            supplied |= _SSH_ENDPOINT_FIELDS
         try:
-            pinned, host_key = await self._verify(merged, frozenset(map(_camel, changes)))
+            pinned, host_key = await self._verify(merged, supplied)
         except Exception as exc:
             await self._audit_failure(user_id, "node.update", node_id, exc, fields=sorted(changes))
             raise
@@ -549,7 +554,12 @@ def _ssh_fields(exc: ProxmoxError, data: NodeInput) -> tuple[str, ...]:
         return (secret, "sshUser")
     if isinstance(exc, ssh.SshHostKeyChanged):
         return ("host", "sshPort")
-    return ("sshPort", "host", "sshUser")
+    return _SSH_REACH_FIELDS
+
+
+#: what explains an SSH endpoint that cannot be reached, the likeliest first
+_SSH_REACH_FIELDS = ("sshPort", "host", "sshUser")
+_SSH_ENDPOINT_FIELDS = frozenset(_SSH_REACH_FIELDS)
 
 
 def _caller_error(

@@ -14,6 +14,7 @@ from services.pvesim.process import RunningSimulator
 from shared import ssh
 from shared.crypto import SecretBox, generate_key
 from shared.db import Container, Node, create_engine, create_session_factory
+from shared.embedded import free_port
 from shared.nodes import rotate_secrets
 from shared.settings import Settings
 from tests.integration.helpers import Session, node_body
@@ -60,6 +61,25 @@ async def test_registration_is_refused_when_the_connection_test_fails(
     assert wrong_pin.json()["errors"][0]["field"] == "fingerprint"
 
     assert (await alice.call("GET", "/api/nodes")).json() == []  # nothing half-saved
+
+
+async def test_turning_ssh_on_for_an_unreachable_ssh_port_is_the_callers_422(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    """Found by the live schemathesis run: a node saved without SSH secrets keeps an sshPort
+    nobody checked; the PATCH that sends a secret must not be a 503 for that port."""
+    closed_port = free_port()  # nothing listens there
+    body = node_body(pve, sshPort=closed_port)
+    del body["sshPassword"]
+    created = await alice.call("POST", "/api/nodes", json=body)
+    assert created.status_code == 201, created.text
+    node_id = created.json()["id"]
+    patched = await alice.call(
+        "PATCH", f"/api/nodes/{node_id}", json={"sshPassword": pve.info["sshPassword"]}
+    )
+    assert patched.status_code == 422, patched.text
+    assert patched.json()["errors"][0]["field"] == "sshPort"
+    assert (await alice.call("DELETE", f"/api/nodes/{node_id}")).status_code == 204
 
 
 async def test_duplicate_names_conflict(alice: Session, pve: RunningSimulator) -> None:
