@@ -94,22 +94,27 @@ class SimulatorHandle:
         self.admin_server: HttpsServer
         self.ssh_listeners: dict[str, NodeSshListener] = {}
         self.authorized_keys: list[str] = list(config.ssh_authorized_keys)
+        # Admin requests run concurrently; one's pause must not interleave with another's
+        # resume (two resumes would bind one port, a late pause would close an "up" node).
+        self._reachability = asyncio.Lock()
 
     @property
     def entry_node(self) -> str:
         return next(iter(self.cluster.nodes))
 
     async def apply_reachability(self) -> None:
-        """Close or reopen listeners so "down" nodes refuse connections."""
-        for node, listener in self.ssh_listeners.items():
-            if self.cluster.faults.get(node).down:
-                await listener.pause()
+        """Close or reopen listeners so "down" nodes refuse connections (the faults as they
+        are once the lock is ours: the last change always wins)."""
+        async with self._reachability:
+            for node, listener in self.ssh_listeners.items():
+                if self.cluster.faults.get(node).down:
+                    await listener.pause()
+                else:
+                    await listener.resume()
+            if self.cluster.faults.get(self.entry_node).down:
+                await self.api_server.pause()
             else:
-                await listener.resume()
-        if self.cluster.faults.get(self.entry_node).down:
-            await self.api_server.pause()
-        else:
-            await self.api_server.resume()
+                await self.api_server.resume()
 
     async def stop(self) -> None:
         """Stop tasks and listeners; also safe after a start-up that failed half-way."""

@@ -12,6 +12,7 @@ import ipaddress
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import asyncssh
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -114,6 +115,21 @@ def check_network(ip: str, gateway: str | None) -> None:
             raise Unprocessable("The gateway is outside the ip's network.", field="gateway")
 
 
+def check_ssh_public_keys(keys: list[str]) -> None:
+    """Each key must be a readable authorized_keys line, as PVE checks it (`ssh-keygen -l`):
+    the edge's pattern only checks the shape, and a key PVE refuses would fail the build."""
+    for index, key in enumerate(keys):
+        try:
+            readable = bool(asyncssh.import_authorized_keys(key))
+        except (asyncssh.KeyImportError, ValueError):
+            readable = False
+        if not readable:
+            raise Unprocessable(
+                f"SSH public key {index + 1} is not a readable public key.",
+                field=f"sshPublicKeys[{index}]",
+            )
+
+
 class CreationMixin(ContainerServiceBase):
     if TYPE_CHECKING:  # defined by InventoryMixin, its sibling in ContainerService
 
@@ -129,6 +145,7 @@ class CreationMixin(ContainerServiceBase):
         node = await self._target_node(user_id, data.node_id)
         node_id, node_name = node.id, node.name  # a rollback below expires the ORM objects
         check_network(data.ip, data.gateway)
+        check_ssh_public_keys(data.ssh_public_keys)
         template = None
         if data.template_id is not None:
             template = await self.session.get(Template, data.template_id)

@@ -399,6 +399,9 @@ async def test_the_request_is_checked_before_anything_is_queued(
          "gateway"),
         ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/24", "gateway": "10.9.0.1"},
          422, "gateway"),
+        # the shape of a key, but no key PVE can read (it would fail the build, not the call)
+        ({**base, "osTemplate": "debian-12-standard", "sshPublicKeys": ["ssh-ed25519 AAAA"]},
+         422, "sshPublicKeys[0]"),
         # outside the schema: 400
         ({**base, "osTemplate": "debian-12-standard", "ip": "10.0.0.5/40"}, 400, "ip"),
         ({**base, "osTemplate": "debian-12-standard", "templateId": str(uuid.uuid4())}, 404, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncssh
@@ -152,3 +153,21 @@ async def test_ssh_latency_applies_to_commands(
         started = time.monotonic()
         await conn.run("pct status 101", check=True)
         assert time.monotonic() - started >= 0.2
+
+
+async def test_concurrent_fault_changes_leave_the_listeners_as_the_faults_say(
+    pvesim: SimulatorHandle, admin: httpx.AsyncClient
+) -> None:
+    """Admin requests that take a node down and up at once (as a fault suite does): without a
+    lock, one request's pause and another's resume interleave (two resumes bind one port, a
+    pause lands after the last resume), leaving a listener closed while the node is up."""
+    for _ in range(5):
+        answers = await asyncio.gather(
+            *(admin.put("/faults/pve", json={"down": down}) for down in (1, 0, 1, 0, 1, 0))
+        )
+        assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+        await admin.put("/faults/pve", json={"down": 0})
+        async with api_client(pvesim.info) as api:
+            assert (await api.get("/version")).status_code == 200
+        connection = await ssh_connect(pvesim.info, "pve")
+        connection.close()
