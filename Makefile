@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install browser run demo test test-fast openapi client bench lint typecheck format clean
+.PHONY: help install browser run demo test test-fast reliability openapi client bench lint typecheck format clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ test: $(INSTALLED) browser ## run every test against real PostgreSQL, Redis (the
 
 test-fast: $(INSTALLED) ## skip the slow end-to-end process tests
 	$(PY) -m pytest -m "not slow"
+
+reliability: $(INSTALLED) ## the fault suite alone; prints the figures docs/reliability.md records (make test runs it too)
+	$(PY) -m pytest -m reliability tests/reliability
 
 openapi: $(INSTALLED) ## regenerate openapi/openapi.json from the app
 	$(PY) -m services.api.openapi

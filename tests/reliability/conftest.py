@@ -1,0 +1,68 @@
+"""The reliability suite's figures: each scenario records what it measured (and asserts its
+"must be" value itself); the table of every figure is printed at the end of the run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from services.api.app import create_app
+from services.pvesim.process import RunningSimulator
+from shared.settings import Settings
+from tests.integration.helpers import Session, forget_nodes, login
+
+
+class Figure(msgspec.Struct):
+    scenario: str
+    figure: str
+    value: str
+    must_be: str
+
+
+_FIGURES: list[Figure] = []
+
+
+def record(scenario: str, figure: str, value: object, must_be: object = "") -> None:
+    """Add one row to the printed table (the caller has asserted `must_be` already)."""
+    _FIGURES.append(Figure(scenario, figure, str(value), str(must_be)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    terminalreporter.write_line("| scenario | figure | measured | must be |")
+    terminalreporter.write_line("| --- | --- | --- | --- |")
+    for row in _FIGURES:
+        terminalreporter.write_line(
+            f"| {row.scenario} | {row.figure} | {row.value} | {row.must_be} |"
+        )
+
+
+@pytest.fixture
+async def alice(
+    client: AsyncTestClient, pve: RunningSimulator, settings: Settings
+) -> AsyncIterator[Session]:
+    session = await login(client, pve, 0, "127.0.0.1")
+    await forget_nodes(settings, session.user_id)
+    yield session
+    await forget_nodes(settings, session.user_id)
+
+
+@pytest.fixture
+async def replica_b(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    """A second API replica (its own app instance) on the same PostgreSQL and Redis."""
+    async with AsyncTestClient(create_app(settings), base_url="https://testserver.local") as other:
+        yield other
+
+
+@pytest.fixture
+async def bob(pve: RunningSimulator, settings: Settings) -> AsyncIterator[Session]:
+    async with AsyncTestClient(create_app(settings), base_url="https://testserver.local") as other:
+        session = await login(other, pve, 1, "127.0.0.1")
+        await forget_nodes(settings, session.user_id)
+        yield session
+        await forget_nodes(settings, session.user_id)
