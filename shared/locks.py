@@ -60,12 +60,20 @@ class ContainerLocks:
         self._renew = redis.register_script(_RENEW)
 
     @asynccontextmanager
-    async def hold(self, container_id: uuid.UUID, action: str) -> AsyncIterator[None]:
-        """Run the block as the only action on this container, or raise `Conflict`."""
+    async def hold(
+        self, container_id: uuid.UUID, action: str, *, wait_for_build: float = 0.0
+    ) -> AsyncIterator[None]:
+        """Run the block as the only action on this container, or raise `Conflict`.
+
+        `wait_for_build`: seconds to wait while the holder is a build (it marks the container
+        `ready` a moment before it lets go of the lock); any other holder is a conflict."""
         holder = _Holder(action=action, token=secrets.token_hex(16), since=time.time())
         value = msgspec.json.encode(holder)
-        if not await self.redis.set(_key(container_id), value, nx=True, ex=self.ttl):
-            raise Conflict(await self._describe_holder(container_id))
+        deadline = time.monotonic() + wait_for_build
+        while not await self.redis.set(_key(container_id), value, nx=True, ex=self.ttl):
+            if await self.holder(container_id) != "build" or time.monotonic() >= deadline:
+                raise Conflict(await self._describe_holder(container_id))
+            await asyncio.sleep(0.1)
         renewing = asyncio.create_task(self._keep(container_id, value))
         try:
             yield

@@ -23,6 +23,9 @@ Action = Literal["start", "stop", "shutdown", "reboot"]
 _STATE_CONFLICTS = ("already running", "not running", "is locked")
 # A build or a delete owns the container until it ends.
 _BUSY = (Lifecycle.CREATING, Lifecycle.DELETING)
+# A build that just marked the container ready still holds its lock while it finishes up
+# (events flushed, build slot given back): an action waits that long instead of a 409.
+BUILD_FINISH_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -50,7 +53,7 @@ class ActionsMixin(ContainerServiceBase):
         await self.session.commit()  # no connection held during the task
         if container.lifecycle in _BUSY:
             raise Conflict(f"The container is {container.lifecycle}; try again when it is done.")
-        async with self.locks.hold(container.id, action):
+        async with self.locks.hold(container.id, action, wait_for_build=BUILD_FINISH_WAIT_SECONDS):
             # A delete may have been accepted between the check above and taking the lock.
             current = await self.session.scalar(
                 select(Container.lifecycle).where(Container.id == container.id)

@@ -259,6 +259,30 @@ async def test_concurrent_actions_on_one_container_run_exactly_once(
     ]  # fmt: skip
 
 
+async def test_an_action_waits_for_a_build_that_is_letting_go_of_its_lock(
+    alice: Session, pve: RunningSimulator, settings: Settings, token_api: httpx.AsyncClient
+) -> None:
+    """The build marks the container ready a moment before it releases its lock: an action
+    then waits for the lock instead of a 409 naming a build the user sees as done."""
+    from redis.asyncio import Redis
+
+    from shared.locks import ContainerLocks
+
+    node_id = await register(alice, pve)
+    container_id = await our_row(settings, alice, node_id, await pve_container(token_api, "pve"))
+    redis = Redis.from_url(settings.redis_url or "")
+    locks = ContainerLocks(redis, ttl_seconds=1)  # the build's lock, gone in a second
+    try:
+        async with locks.hold(uuid.UUID(container_id), "build"):
+            # (the in-process client blocks this loop: the lock's own expiry lets it go)
+            started = time.monotonic()
+            stopped = await alice.call("POST", f"/api/containers/{container_id}/stop")
+        assert stopped.status_code == 200, stopped.text
+        assert time.monotonic() - started >= 0.5  # it waited for the build to let go
+    finally:
+        await redis.aclose()
+
+
 async def test_shutdown_that_never_completes_falls_back_to_stop(
     alice: Session,
     pve: RunningSimulator,
