@@ -135,7 +135,7 @@ class NodeSsh:
             self._on_lost()
             raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None
         return SshResult(
-            exit_status=done.exit_status if done.exit_status is not None else 255,
+            exit_status=self._ended(done.exit_status),
             stdout=_text(done.stdout),
             stderr=_text(done.stderr),
         )
@@ -168,7 +168,15 @@ class NodeSsh:
         except _LOST as exc:
             self._on_lost()
             raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None
-        return done.exit_status if done.exit_status is not None else 255
+        return self._ended(done.exit_status)
+
+    def _ended(self, exit_status: int | None) -> int:
+        """No exit status at all (a signal gives -1): the channel closed under the command,
+        which is a lost connection, not a command that failed."""
+        if exit_status is None:
+            self._on_lost()
+            raise SshConnectionLost("SSH connection to the node was lost during a command")
+        return exit_status
 
     async def upload(self, data: bytes, remote_path: str, limit_seconds: float = 60.0) -> None:
         """Write `data` to `remote_path` on the node over SFTP (mode 0600: it may be secret)."""
