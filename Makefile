@@ -41,8 +41,8 @@ demo: $(INSTALLED) ## like run, plus a Proxmox VE simulator to try everything ag
 test: $(INSTALLED) browser ## run every test against real PostgreSQL, Redis (the machine's or embedded)
 	$(PY) -m pytest
 
-test-fast: $(INSTALLED) ## skip the slow end-to-end process tests
-	$(PY) -m pytest -m "not slow"
+test-fast: $(INSTALLED) ## skip the slow end-to-end process tests and the reliability suite
+	$(PY) -m pytest -m "not slow and not reliability"
 
 reliability: $(INSTALLED) ## the fault suite alone; prints the figures docs/reliability.md records (make test runs it too)
 	$(PY) -m pytest -m reliability tests/reliability
