@@ -265,7 +265,9 @@ def main() -> int:
         "--no-inventory", dest="inventory", action="store_false", help="skip the container list"
     )
     parser.add_argument(
-        "--no-pin", dest="pin", action="store_false", help="do not pin servers and load to CPUs"
+        "--pin",
+        action="store_true",
+        help="servers on one CPU, the load on the other (Redis then shares a CPU with one)",
     )
     args = parser.parse_args()
 
