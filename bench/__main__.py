@@ -19,19 +19,24 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import insert
 
+from bench.proc import tcp_local_ports_to
 from services.pvesim.process import RunningSimulator, start_simulator_process
 from shared.crypto import generate_key
 from shared.db import Container, create_engine
@@ -60,15 +65,64 @@ def _serve(
     raise RuntimeError(f"server on port {port} did not start: {command}")
 
 
-def _load(url: str, seconds: float, connections: int, headers: list[str]) -> dict[str, float]:
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.load", url, str(seconds), str(connections), *headers],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output)
+WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
+PYTHON_LOAD_PROCESSES = 2
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load(
+    url: str, seconds: float, connections: int, headers: list[str], server_pid: int
+) -> dict[str, float]:
+    """One round of load on `url`, with the CPU the server and the load generator used.
+
+    wrk (C, `apt-get install wrk`) when it is installed: one thread on its own CPU costs far
+    less per request than the server does. Otherwise several processes of `bench.load`
+    share the connections (its p50/p99 are then those of the slowest process).
+    """
+    server_before, load_before = _cpu_seconds(server_pid), _children_cpu_seconds()
+    if shutil.which("wrk"):
+        duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
+        command = ["wrk", "-t1", f"-c{connections}", duration, "-s", str(WRK_SCRIPT)]
+        command += [arg for header in headers for arg in ("-H", header)]
+        output = subprocess.run(
+            [*command, url], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+        result["rps"] = result["requests"] / result["seconds"]
+    else:
+        share = max(1, connections // PYTHON_LOAD_PROCESSES)
+        loads = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.load", url, str(seconds), str(share), *headers],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(PYTHON_LOAD_PROCESSES)
+        ]
+        parts = [json.loads(load.communicate()[0]) for load in loads]
+        result = {
+            "requests": sum(p["requests"] for p in parts),
+            "errors": sum(p["errors"] for p in parts),
+            "rps": sum(p["rps"] for p in parts),
+            "p50_ms": max(p["p50_ms"] for p in parts),
+            "p99_ms": max(p["p99_ms"] for p in parts),
+        }
+    # CPU used per second of the round: 1.0 is one whole core
+    result["server_cpu"] = (_cpu_seconds(server_pid) - server_before) / seconds
+    result["load_cpu"] = (_children_cpu_seconds() - load_before) / seconds
+    return result
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -76,14 +130,14 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _throughput(
-    targets: dict[str, tuple[str, list[str]]], args: argparse.Namespace
+    targets: dict[str, tuple[str, list[str], int]], args: argparse.Namespace
 ) -> dict[str, dict[str, float]]:
-    for url, headers in targets.values():  # warm up every target before measuring
-        _load(url, 0.5, args.connections, headers)
+    for url, headers, pid in targets.values():  # warm up every target before measuring
+        _load(url, 1, args.connections, headers, pid)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     for _ in range(args.rounds):
-        for name, (url, headers) in targets.items():
-            runs[name].append(_load(url, args.seconds, args.connections, headers))
+        for name, (url, headers, pid) in targets.items():
+            runs[name].append(_load(url, args.seconds, args.connections, headers, pid))
     return {name: _median(samples) for name, samples in runs.items()}
 
 
@@ -207,11 +261,25 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections")
+    parser.add_argument(
+        "--no-inventory", dest="inventory", action="store_false", help="skip the container list"
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="servers on one CPU, the load on the other (Redis then shares a CPU with one)",
+    )
     args = parser.parse_args()
 
     stack = Stack(Path(tempfile.mkdtemp(prefix="infrahaus-bench-")))
     try:
         stack.start()
+        api_pid, bare_pid = (process.pid for process in stack.processes)
+        cpus = sorted(os.sched_getaffinity(0))
+        if args.pin and len(cpus) > 1:  # the servers on one CPU, the load generator on the rest
+            for pid in (api_pid, bare_pid):
+                os.sched_setaffinity(pid, cpus[:1])
+            os.sched_setaffinity(0, cpus[1:])
         headers, nodes = _login_and_register(stack)
         me = httpx.get(f"{stack.api}/api/auth/me", headers=headers).json()
         first = nodes[0]["id"]
@@ -221,65 +289,118 @@ def main() -> int:
         auth = [f"Authorization: {headers['Authorization']}"]
         throughput = _throughput(
             {
-                "bare Litestar route": (stack.bare, []),
-                "GET /health": (f"{stack.api}/health", []),
-                "GET vmid check": (f"{stack.api}/api/nodes/{first}/vmids/150", auth),
+                "bare Litestar route": (stack.bare, [], bare_pid),
+                "GET /health": (f"{stack.api}/health", [], api_pid),
+                "GET /api/auth/me": (f"{stack.api}/api/auth/me", auth, api_pid),
+                "GET vmid check": (f"{stack.api}/api/nodes/{first}/vmids/150", auth, api_pid),
             },
             args,
         )
-        asyncio.run(_seed_containers(stack, me["user"]["id"], nodes))
-        slowest = asyncio.run(_set_latencies(stack))
-        inventory = _inventory(stack, headers, args.rounds)
-        redis_calls = asyncio.run(_redis_calls_per_vmid_check(stack, first, headers))
+        round_trips = asyncio.run(_round_trips_per_vmid_check(stack, api_pid, first, headers))
+        if args.inventory:
+            asyncio.run(_seed_containers(stack, me["user"]["id"], nodes))
+            slowest = asyncio.run(_set_latencies(stack))
+            inventory = _inventory(stack, headers, args.rounds)
     finally:
         stack.stop()
 
+    python_load = f"{PYTHON_LOAD_PROCESSES} bench.load processes"
+    load_tool = "wrk -t1" if shutil.which("wrk") else python_load
+    with open("/proc/loadavg") as loadavg:
+        machine_load = " ".join(loadavg.read().split()[:3])
     print(
         f"{args.rounds} rounds x {args.seconds:.0f} s, {args.connections} connections,"
-        " one uvicorn process per server, load from a separate process"
+        f" one uvicorn process per server, load: {load_tool}"
+        f"{' (servers on one CPU, load on the other)' if args.pin else ''};"
+        f" load average {machine_load}"
     )
-    print(f"{'target':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(
+        f"{'target':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+        f"{'server CPU':>12}{'load CPU':>10}"
+    )
     for name, result in throughput.items():
         print(
             f"{name:<22}{result['rps']:>10.0f}{result['p50_ms']:>10.2f}"
             f"{result['p99_ms']:>10.2f}{result['errors']:>8.0f}"
+            f"{result['server_cpu']:>11.0%} {result['load_cpu']:>9.0%}"
         )
     bare = throughput["bare Litestar route"]
     for name, result in throughput.items():
         if result is not bare:
             print(f"ratio {name} / bare route: throughput {result['rps'] / bare['rps']:.2f}")
-    print(f"Redis commands per VMID check: {redis_calls} (session GETEX, cache SMISMEMBER; no SQL)")
+    check = throughput["GET vmid check"]
+    print(f"GET vmid check: p99 / p50 = {check['p99_ms'] / check['p50_ms']:.1f}")
     print(
-        f"GET /api/containers, {INVENTORY_NODES} nodes x {CONTAINERS_PER_NODE} containers,"
-        f" node latencies 100..{slowest * 1000:.0f} ms:"
-        f" median {inventory['median_s'] * 1000:.0f} ms, max {inventory['max_s'] * 1000:.0f} ms;"
-        f" ratio to the slowest node {inventory['median_s'] / slowest:.2f}"
+        "Redis round trips per VMID check (MONITOR, the API's connections): "
+        + ", ".join(f"{name}: {count}" for name, count in round_trips.items())
     )
+    if args.inventory:
+        print(
+            f"GET /api/containers, {INVENTORY_NODES} nodes x {CONTAINERS_PER_NODE} containers,"
+            f" node latencies 100..{slowest * 1000:.0f} ms:"
+            f" median {inventory['median_s'] * 1000:.0f} ms,"
+            f" max {inventory['max_s'] * 1000:.0f} ms;"
+            f" ratio to the slowest node {inventory['median_s'] / slowest:.2f}"
+        )
     return 0
 
 
-async def _redis_calls_per_vmid_check(stack: Stack, node_id: str, headers: dict[str, str]) -> int:
-    """Count the Redis commands one VMID check costs (INFO commandstats before and after).
+async def _round_trips_per_vmid_check(
+    stack: Stack, api_pid: int, node_id: str, headers: dict[str, str]
+) -> dict[str, int]:
+    """Commands the API sends Redis for one VMID check, read from MONITOR: only those on the
+    API's command connections count (not its pub/sub subscribers, not commands a Lua script
+    runs inside Redis), so the figure is round trips, whatever else uses the same Redis."""
+    url = f"{stack.api}/api/nodes/{node_id}/vmids/150"
+    counts: dict[str, int] = {}
+    async with httpx.AsyncClient() as client:
+        await client.get(url, headers=headers)  # the pool's connections are open now
+        counts["repeated"] = await _monitored(
+            stack.servers.redis_url, api_pid, lambda: client.get(url, headers=headers)
+        )
+    return counts
 
-    The counters are server-wide, so the fewest of five tries is taken: anything else talking
-    to the same Redis can only add to a try.
-    """
-    redis = Redis.from_url(stack.servers.redis_url)
-    counts = []
+
+async def _monitored(redis_url: str, api_pid: int, request: Callable[[], Awaitable[Any]]) -> int:
+    parts = urlsplit(redis_url)
+    if parts.scheme != "redis":
+        raise SystemExit("counting round trips needs Redis over TCP (REDIS_URL=redis://...)")
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    reader, writer = await asyncio.open_connection(host, port)
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(5):
-                before = await _total_calls(redis)
-                await client.get(f"{stack.api}/api/nodes/{node_id}/vmids/150", headers=headers)
-                counts.append(await _total_calls(redis) - before - 1)  # minus our INFO
+        writer.write(b"MONITOR\r\n")
+        await reader.readline()  # +OK
+        await request()
+        await asyncio.sleep(0.3)
+        ports = tcp_local_ports_to(api_pid, port) - await _subscriber_ports(redis_url)
+        count = 0
+        while True:
+            try:
+                async with asyncio.timeout(0.2):
+                    line = await reader.readline()
+            except TimeoutError:
+                break
+            # +1700000000.123456 [15 127.0.0.1:54321] "getex" ... ; scripts' commands: [15 lua]
+            source = line.split(b"[", 1)[1].split(b"]", 1)[0].split()[-1]
+            if source != b"lua" and int(source.rsplit(b":", 1)[-1]) in ports:
+                count += 1
+        return count
+    finally:
+        writer.close()
+
+
+async def _subscriber_ports(redis_url: str) -> set[int]:
+    """Local ports of the API's pub/sub connections (named `infrahaus-...` by the API)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        clients = await redis.client_list()
     finally:
         await redis.aclose()
-    return min(counts)
-
-
-async def _total_calls(redis: Redis) -> int:
-    stats = await redis.info("commandstats")
-    return sum(int(value["calls"]) for value in stats.values())
+    return {
+        int(client["addr"].rsplit(":", 1)[1])
+        for client in clients
+        if client.get("name", "").startswith("infrahaus-")
+    }
 
 
 if __name__ == "__main__":

@@ -47,3 +47,21 @@ def tcp_connections_to(pid: int, port: int) -> int:
 def redis_connections(pid: int, redis_url: str) -> int:
     """Connections of process `pid` to the Redis server of `redis_url` (TCP URLs only)."""
     return tcp_connections_to(pid, urlsplit(redis_url).port or 6379)
+
+
+def tcp_local_ports_to(pid: int, port: int) -> set[int]:
+    """Local ports of the established TCP connections of process `pid` to remote `port`."""
+    inodes = _socket_inodes(pid)
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                    if fields[3] == "01" and remote_port == port and fields[9] in inodes:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            continue
+    return ports
