@@ -133,6 +133,13 @@ class EmbeddedRedis:
             time.sleep(0.05)
         return self.url
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would end it (nothing flushed)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM lets Redis flush its append-only file before exiting."""
         if self._process is None:
