@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -31,6 +32,21 @@ _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@"
 _PVE_TOKEN = re.compile(r"(PVEAPIToken=[^=\s]+=)\S+")
 # A logged URL of the event stream must not carry its single-use ticket (shared.tickets).
 _URL_TICKET = re.compile(r"([?&]ticket=)[^&#\s]+")
+
+
+#: the id of the API request being served; every line logged meanwhile carries it
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def add_request_id(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: `request_id` from `request_id_var` (set once per request by the
+    API, which is cheaper than binding structlog's context for each one)."""
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
 
 def redact_text(text: str) -> str:
@@ -84,6 +100,7 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -59,23 +59,24 @@ class SecurityHeaders:
 
     def __init__(self, app: Any, *, https: bool = False) -> None:
         self.app = app
-        self.common = _COMMON + (_HSTS if https else ())
+        common = _COMMON + (_HSTS if https else ())
+        # Built once: this runs on every answer.
+        self.api_headers = (*common, (b"content-security-policy", API_CSP.encode()))
+        self.docs_headers = (*common, (b"content-security-policy", DOCS_CSP.encode()))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = (DOCS_CSP if path.startswith("/schema") else API_CSP).encode()
+        added = self.docs_headers if path.startswith("/schema") else self.api_headers
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                for name, value in (*self.common, (b"content-security-policy", csp)):
-                    if name not in present:
-                        headers.append((name, value))
-                message = {**message, "headers": headers}
+                headers.extend(header for header in added if header[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

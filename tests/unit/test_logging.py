@@ -8,7 +8,7 @@ import logging
 
 import structlog
 
-from shared.logging import REDACTED, configure_logging, get_logger, redact_text
+from shared.logging import REDACTED, configure_logging, get_logger, redact_text, request_id_var
 from shared.settings import load_settings
 
 
@@ -65,3 +65,16 @@ def test_stream_tickets_in_logged_urls_are_redacted() -> None:
     url = "/api/containers/1/events/stream?ticket=abc-DEF_123&lastEventId=5"
     assert redact_text(url) == f"/api/containers/1/events/stream?ticket={REDACTED}&lastEventId=5"
     assert redact_text("GET /x?a=1&ticket=zzz") == f"GET /x?a=1&ticket={REDACTED}"
+
+
+def test_the_request_id_of_the_api_request_is_on_every_line() -> None:
+    stream = _capture()
+    token = request_id_var.set("req-7")
+    try:
+        get_logger("t").info("inside")
+    finally:
+        request_id_var.reset(token)
+    get_logger("t").info("outside")
+    inside, outside = (json.loads(line) for line in stream.getvalue().strip().splitlines()[-2:])
+    assert inside["request_id"] == "req-7"
+    assert "request_id" not in outside

@@ -7,7 +7,6 @@ from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import msgspec
-import structlog
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
@@ -36,7 +35,7 @@ from shared.containers import ContainerService
 from shared.containers.creation import CreateInput, PackageWanted
 from shared.db.models import Container, Node
 from shared.lifecycle import Lifecycle, Phase
-from shared.logging import get_logger
+from shared.logging import get_logger, request_id_var
 
 log = get_logger(__name__)
 
@@ -48,7 +47,7 @@ def provide_container_service(state: State, db_session: AsyncSession) -> Contain
 
 
 def _request_id() -> str | None:
-    return structlog.contextvars.get_contextvars().get("request_id")
+    return request_id_var.get()
 
 
 async def _queue_job(enqueuing: Awaitable[bool], container_id: uuid.UUID) -> None:
