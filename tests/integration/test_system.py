@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import msgspec
+import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -34,10 +36,21 @@ async def test_safe_request_id_is_echoed_and_hostile_one_replaced(
     assert len(replaced.headers["x-request-id"]) == 32
 
 
+@pytest.fixture
+async def lonely(
+    settings: Settings,
+) -> AsyncIterator[tuple[AsyncTestClient[Litestar], Settings]]:
+    """An app on a queue of its own: the run's shared worker (`running_worker`, started by
+    whichever test needs it first) beats on the run's queue and would answer for it."""
+    own = msgspec.structs.replace(settings, queue_name=f"lonely-{uuid.uuid4().hex[:8]}")
+    async with AsyncTestClient(create_app(own), base_url="https://testserver.local") as client:
+        yield client, own
+
+
 async def test_ready_without_a_worker_is_503_naming_the_worker(
-    client: AsyncTestClient[Litestar], redis: Redis, settings: Settings
+    lonely: tuple[AsyncTestClient[Litestar], Settings],
 ) -> None:
-    await redis.delete(heartbeat.workers_key(settings.queue_name))
+    client, _ = lonely
     response = await client.get("/ready")
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
@@ -50,8 +63,9 @@ async def test_ready_without_a_worker_is_503_naming_the_worker(
 
 
 async def test_ready_with_a_live_worker_is_200(
-    client: AsyncTestClient[Litestar], redis: Redis, settings: Settings
+    lonely: tuple[AsyncTestClient[Litestar], Settings], redis: Redis
 ) -> None:
+    client, settings = lonely
     await heartbeat.beat(redis, settings.queue_name, "test-worker", settings.worker_heartbeat_ttl)
     try:
         response = await client.get("/ready")
@@ -62,8 +76,9 @@ async def test_ready_with_a_live_worker_is_200(
 
 
 async def test_stale_heartbeat_does_not_count(
-    client: AsyncTestClient[Litestar], redis: Redis, settings: Settings
+    lonely: tuple[AsyncTestClient[Litestar], Settings], redis: Redis
 ) -> None:
+    client, settings = lonely
     key = heartbeat.workers_key(settings.queue_name)
     await redis.zadd(key, {"long-dead-worker": 1.0})
     response = await client.get("/ready")
