@@ -73,24 +73,31 @@ Outcome = Literal["failure", "client", "success", "none"]
 
 class LoginThrottle:
     def __init__(
-        self, redis: Redis, *, per_account: int, per_client: int, window_seconds: int
+        self,
+        redis: Redis,
+        *,
+        namespace: str,
+        per_account: int,
+        per_client: int,
+        window_seconds: int,
     ) -> None:
+        """`namespace` (the deployment's queue name) keeps the counters of two deployments that
+        share one Redis database apart: the keys name clients and accounts, not random ids."""
         self.redis = redis
+        self.prefix = f"{namespace}:login-attempts"
         self.per_account = per_account
         self.per_client = per_client
         self.window = window_seconds
         self._reserve = redis.register_script(_RESERVE)
         self._finish = redis.register_script(_FINISH)
 
-    @staticmethod
-    def _keys(client: str, account: str) -> list[str]:
+    def _keys(self, client: str, account: str) -> list[str]:
         digest = hashlib.sha256(account.lower().encode()).hexdigest()[:32]
         pair = f"{digest}:{client}"
-        return [
-            f"login-attempts:pair:{pair}", f"login-attempts:client:{client}",
-            f"login-attempts:account:{digest}", f"login-attempts:pending:pair:{pair}",
-            f"login-attempts:pending:client:{client}", f"login-attempts:pending:account:{digest}",
-        ]  # fmt: skip
+        scopes = (f"pair:{pair}", f"client:{client}", f"account:{digest}")
+        return [f"{self.prefix}:{scope}" for scope in scopes] + [
+            f"{self.prefix}:pending:{scope}" for scope in scopes
+        ]
 
     async def reserve(self, client: str, account: str) -> tuple[int, int]:
         """(0, delay): go ahead after `delay` seconds (the account is under attack); (1, s):

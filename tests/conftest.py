@@ -85,16 +85,6 @@ def settings(database_url: str, test_servers: LocalServers) -> Settings:
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
-async def _fresh_login_throttle(test_servers: LocalServers) -> None:
-    """Login counters outlive a run by their window; a new run starts without them."""
-    client = Redis.from_url(test_servers.redis_url)
-    keys = await client.keys("login-attempts:*")
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
-
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     client = Redis.from_url(settings.redis_url or "")

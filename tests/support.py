@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+from redis.asyncio import Redis
 
 from shared import heartbeat
 from shared.settings import Settings
@@ -57,3 +58,10 @@ async def wait_for_worker(redis_url: str, queue_name: str) -> None:
             await asyncio.sleep(0.1)
     finally:
         await client.aclose()
+
+
+async def forget_login_attempts(redis: Redis, settings: Settings) -> None:
+    """Drop this run's login-throttle counters (its keys sit under the run's queue name)."""
+    keys = await redis.keys(f"{settings.queue_name}:login-attempts:*")
+    if keys:
+        await redis.delete(*keys)

@@ -135,6 +135,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.stream_tickets = StreamTickets(redis)
         app.state.login_throttle = LoginThrottle(
             redis,
+            namespace=self.settings.queue_name,
             per_account=self.settings.login_max_failures,
             per_client=self.settings.login_max_failures_per_client,
             window_seconds=self.settings.login_window_seconds,

@@ -96,7 +96,7 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(
     """The per-client login throttle keys on the client address; a client that rotates
     X-Forwarded-For must not get a fresh count each time, unless it is a trusted proxy
     (then the header names the client)."""
-    keys = await redis.keys("login-attempts:*client:*")
+    keys = await redis.keys(f"{settings.queue_name}:login-attempts:*client:*")
     if keys:
         await redis.delete(*keys)
     port = free_port()
@@ -124,15 +124,17 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(
         if not trusted:
             # unreachable hosts count against the client (item 3), and the client is the peer
             assert codes == [422, 422, 422, 429, 429], codes
-            assert await redis.exists("login-attempts:client:127.0.0.1")
-            assert not await redis.exists("login-attempts:client:198.51.100.1")
+            assert await redis.exists(f"{settings.queue_name}:login-attempts:client:127.0.0.1")
+            assert not await redis.exists(
+                f"{settings.queue_name}:login-attempts:client:198.51.100.1"
+            )
         else:
             # behind a trusted proxy, each forwarded address is a client of its own
             assert codes == [422] * 5, codes
-            assert await redis.exists("login-attempts:client:198.51.100.5")
-            assert not await redis.exists("login-attempts:client:127.0.0.1")
+            assert await redis.exists(f"{settings.queue_name}:login-attempts:client:198.51.100.5")
+            assert not await redis.exists(f"{settings.queue_name}:login-attempts:client:127.0.0.1")
     finally:
         stop_process(api)
-        keys = await redis.keys("login-attempts:*client:*")
+        keys = await redis.keys(f"{settings.queue_name}:login-attempts:*client:*")
         if keys:
             await redis.delete(*keys)

@@ -21,6 +21,7 @@ from services.pvesim.process import RunningSimulator
 from shared.db import AuditEntry, PveHost, create_engine, create_session_factory
 from shared.embedded import free_port
 from shared.settings import Settings
+from tests.support import forget_login_attempts
 
 
 def credentials(pve: RunningSimulator, index: int = 0, **changes: Any) -> dict[str, Any]:
@@ -195,7 +196,7 @@ async def test_bearer_requests_need_no_csrf(
 async def test_failed_logins_are_throttled_per_account_and_per_client(
     settings: Settings, pve: RunningSimulator, redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     async with api_client(
         settings, login_max_failures=2, login_max_failures_per_client=4
     ) as client:
@@ -211,7 +212,7 @@ async def test_failed_logins_are_throttled_per_account_and_per_client(
         other = credentials(pve, 1, password="bad")
         codes = [(await client.post("/api/auth/login", json=other)).status_code for _ in range(3)]
         assert codes == [401, 401, 429]
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
 
 
 async def test_hosts_outside_the_allow_list_are_refused(
@@ -288,9 +289,9 @@ async def test_login_must_be_json_so_forms_cannot_forge_it(
 
 
 async def test_parallel_guesses_cannot_pass_the_throttle_together(
-    api_server: str, pve: RunningSimulator, redis
+    settings: Settings, api_server: str, pve: RunningSimulator, redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     bad = credentials(pve, 2, username=f"guess{uuid.uuid4().hex[:8]}", password="wrong")
     async with httpx.AsyncClient(timeout=30) as http:
         responses = await asyncio.gather(
@@ -298,10 +299,4 @@ async def test_parallel_guesses_cannot_pass_the_throttle_together(
         )
     codes = sorted(response.status_code for response in responses)
     assert codes == [401] * 5 + [429] * 7, codes  # LOGIN_MAX_FAILURES=5, all at once
-    await _forget_login_attempts(redis)
-
-
-async def _forget_login_attempts(redis) -> None:
-    keys = await redis.keys("login-attempts:*")
-    if keys:
-        await redis.delete(*keys)
+    await forget_login_attempts(redis, settings)

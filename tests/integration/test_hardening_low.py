@@ -22,7 +22,8 @@ from shared.embedded import free_port
 from shared.settings import Settings
 from shared.throttle import MAX_SLOWDOWN_SECONDS, LoginThrottle
 from tests.integration.helpers import Session, forget_nodes, login, node_body
-from tests.integration.test_auth import _forget_login_attempts, api_client, credentials
+from tests.integration.test_auth import api_client, credentials
+from tests.support import forget_login_attempts
 
 # -- item 8: what the caller sent is never a 5xx ------------------------------------------------
 
@@ -182,21 +183,27 @@ async def test_options_lists_every_method_of_the_path(alice: Session) -> None:
 
 
 async def test_concurrent_correct_logins_are_never_refused(
-    api_server: str, pve: RunningSimulator, redis: Redis
+    settings: Settings, api_server: str, pve: RunningSimulator, redis: Redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     good = credentials(pve, 2)
     async with httpx.AsyncClient(timeout=60) as http:
         responses = await asyncio.gather(
             *(http.post(f"{api_server}/api/auth/login", json=good) for _ in range(8))
         )
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
 
 
 async def test_an_outsider_slows_an_account_down_but_cannot_lock_it(redis: Redis) -> None:
     account = f"127.0.0.1:8006:victim-{uuid.uuid4().hex[:8]}@pam"
-    throttle = LoginThrottle(redis, per_account=5, per_client=20, window_seconds=300)
+    throttle = LoginThrottle(
+        redis,
+        namespace=f"test-{uuid.uuid4().hex[:8]}",
+        per_account=5,
+        per_client=20,
+        window_seconds=300,
+    )
     attacker, holder = "198.51.100.7", "203.0.113.9"
     try:
         for _ in range(5):
@@ -294,3 +301,28 @@ async def test_behind_https_browsers_are_told_to_keep_to_it(settings: Settings) 
     async with api_client(settings, session_cookie_secure=True) as client:
         response = await client.get("/health")
     assert response.headers["strict-transport-security"] == "max-age=31536000"
+
+
+async def test_two_deployments_on_one_redis_database_keep_their_own_counters(
+    redis: Redis,
+) -> None:
+    """The keys name clients and accounts, which two deployments (or two test runs) sharing a
+    Redis database have in common; each counts under its own queue name."""
+    account, client = "127.0.0.1:8006:shared@pam", "198.51.100.9"
+    first, second = (
+        LoginThrottle(
+            redis,
+            namespace=f"dep-{uuid.uuid4().hex[:8]}",
+            per_account=2,
+            per_client=2,
+            window_seconds=60,
+        )
+        for _ in range(2)
+    )
+    for _ in range(2):
+        assert (await first.reserve(client, account))[0] == 0
+        await first.finish(client, account, "failure")
+    assert (await first.reserve(client, account))[0] == 1  # this deployment: locked out
+    assert (await second.reserve(client, account)) == (0, 0)  # the other: untouched
+    await second.finish(client, account, "none")
+    await redis.delete(*await redis.keys(f"{first.prefix}:*"))

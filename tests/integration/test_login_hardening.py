@@ -33,6 +33,7 @@ from shared.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.settings import Settings
 from tests.integration.helpers import Session, node_body
 from tests.integration.test_auth import api_client, credentials
+from tests.support import forget_login_attempts
 
 Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
 
@@ -158,12 +159,6 @@ def huge_declared_body(request: http.server.BaseHTTPRequestHandler) -> None:
     request.wfile.write(b'{"data": ')
 
 
-async def _forget_login_attempts(redis: Redis) -> None:
-    keys = await redis.keys("login-attempts:*")
-    if keys:
-        await redis.delete(*keys)
-
-
 def _login(port: int, **changes: Any) -> dict[str, Any]:
     body = {"host": "127.0.0.1", "port": port, "username": "root", "password": "x"}
     return {**body, **changes}
@@ -175,7 +170,7 @@ def _login(port: int, **changes: Any) -> dict[str, Any]:
 async def test_unreachable_silent_and_non_pve_hosts_get_one_generic_answer(
     settings: Settings, scratch_dir: Path, redis: Redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     answers = []
     async with api_client(settings, pve_connect_timeout_seconds=1.0) as client:
         with (
@@ -186,7 +181,7 @@ async def test_unreachable_silent_and_non_pve_hosts_get_one_generic_answer(
             for port in (free_port(), silent, page, error_page):
                 response = await client.post("/api/auth/login", json=_login(port))
                 answers.append((response.status_code, response.json()["detail"]))
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     assert len(set(answers)) == 1, answers  # closed, silent, HTML 200, HTML 404: all alike
     status, detail = answers[0]
     assert status == 422
@@ -197,25 +192,25 @@ async def test_unreachable_silent_and_non_pve_hosts_get_one_generic_answer(
 async def test_failed_connections_count_against_the_client(
     settings: Settings, redis: Redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     async with api_client(settings, login_max_failures_per_client=3) as client:
         codes = []
         for _ in range(5):
             # a different closed port (and account) each time: a port scan
             response = await client.post("/api/auth/login", json=_login(free_port()))
             codes.append(response.status_code)
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     assert codes == [422, 422, 422, 429, 429], codes
 
 
 async def test_text_of_a_pve_shaped_answer_is_sanitized_and_short(
     settings: Settings, scratch_dir: Path, redis: Redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     async with api_client(settings) as client:
         with https_server(scratch_dir, pve_shaped_error) as port:
             response = await client.post("/api/auth/login", json=_login(port))
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     assert response.status_code == 502
     detail = response.json()["detail"]
     assert detail.startswith("boom Set-Cookie: stolen=1")
@@ -246,11 +241,11 @@ async def test_node_error_texts_in_the_inventory_are_sanitized(
 async def test_an_oversized_answer_is_502_and_not_read(
     settings: Settings, scratch_dir: Path, redis: Redis, handler: Handler
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     async with api_client(settings, pve_max_response_bytes=1024 * 1024) as client:
         with https_server(scratch_dir, handler) as port:
             response = await client.post("/api/auth/login", json=_login(port))
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     assert response.status_code == 502, response.text
     assert "larger than 1048576 bytes" in response.json()["detail"]
 
@@ -280,7 +275,7 @@ def test_the_edge_refuses_what_the_schema_would_let_through(host: str) -> None:
 async def test_spellings_of_one_host_are_one_user_and_one_throttle_account(
     settings: Settings, pve: RunningSimulator, redis: Redis
 ) -> None:
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     async with api_client(settings, login_max_failures=2) as client:
         ids = set()
         for host in ("127.0.0.1", "::ffff:127.0.0.1", "[::ffff:7f00:1]"):
@@ -301,5 +296,5 @@ async def test_spellings_of_one_host_are_one_user_and_one_throttle_account(
         for host in ("127.0.0.1", "::FFFF:7F00:1", "[::ffff:127.0.0.1]"):
             bad = credentials(pve, 2, host=host, password="wrong")
             codes.append((await client.post("/api/auth/login", json=bad)).status_code)
-    await _forget_login_attempts(redis)
+    await forget_login_attempts(redis, settings)
     assert codes == [401, 401, 429], codes
