@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from sqlalchemy import Select, delete, func, insert, select
@@ -21,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.models import Package, PackageBucket, Template, TemplateFile, TemplateScript
 from shared.errors import Conflict, NotFound
 from shared.templates.specs import (
-    SCALAR_FIELDS,
+    SETTINGS,
     BucketSpec,
     FileSpec,
     PackageSpec,
     ScriptSpec,
     TemplateSpec,
     merge_packages,
-    scalar_values,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -51,21 +50,16 @@ class TemplateDetail:
     def spec(self) -> TemplateSpec:
         t = self.template
         return TemplateSpec(
-            **scalar_values(t),
+            name=t.name,
+            settings={name: getattr(t, name) for name in SETTINGS},
+            # `order` is stored as `sort_order` (ORDER is an SQL keyword)
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)
                 for s in self.scripts
             ),
             files=tuple(
-                FileSpec(
-                    name=f.name,
-                    target_path=f.target_path,
-                    content=f.content,
-                    mode=f.mode,
-                    owner=f.owner,
-                    policy=f.policy,
-                )
-                for f in self.files
+                FileSpec(**{f.name: getattr(row, f.name) for f in fields(FileSpec)})
+                for row in self.files
             ),
             packages=tuple(package_spec(p) for p in self.packages),
         ).normalized()
@@ -235,7 +229,7 @@ class TemplateService:
     ) -> bool:
         """Apply the changes; False (and nothing written) when the template stays the same."""
         current = (await self._detail(template)).spec()
-        wanted = replace(current, **changes)
+        wanted = current.with_values(changes)
         wanted = await self._with_buckets(wanted, wanted.packages, bucket_ids)
         if wanted == current:
             return False
@@ -265,9 +259,10 @@ class TemplateService:
 
     @staticmethod
     def _set_scalars(template: Template, spec: TemplateSpec) -> None:
-        for name in SCALAR_FIELDS:
-            value = getattr(spec, name)
-            setattr(template, name, list(value) if name == "tags" else value)
+        """A setting the spec leaves out keeps the row's value (a new row: the column default)."""
+        template.name = spec.name
+        for name, value in spec.settings.items():
+            setattr(template, name, list(value) if isinstance(value, tuple) else value)
 
     async def _replace_children(
         self, template_id: uuid.UUID, spec: TemplateSpec, previous: TemplateSpec | None
@@ -300,16 +295,7 @@ class TemplateService:
                 await self.session.execute(
                     insert(TemplateFile),
                     [
-                        {
-                            "id": uuid.uuid4(),
-                            "template_id": template_id,
-                            "name": f.name,
-                            "target_path": f.target_path,
-                            "mode": f.mode,
-                            "owner": f.owner,
-                            "policy": f.policy,
-                            "content": f.content,
-                        }
+                        {"id": uuid.uuid4(), "template_id": template_id, **asdict(f)}
                         for f in spec.files
                     ],
                 )

@@ -63,10 +63,16 @@ def test_malformed_conf_lines_are_refused(text: str, message: str) -> None:
 
 def test_conf_to_spec_with_defaults() -> None:
     spec = spec_from_conf("dir-name", {})
+    settings = spec.settings
     assert spec.name == "dir-name"
-    assert (spec.cores, spec.memory, spec.swap, spec.disk) == (1, 512, 512, 8)
-    assert spec.os_template == "debian-12-standard"
-    assert (spec.unprivileged, spec.nesting, spec.keyctl, spec.fuse) == (True, False, False, False)
+    assert [settings[k] for k in ("cores", "memory", "swap", "disk")] == [1, 512, 512, 8]
+    assert settings["os_template"] == "debian-12-standard"
+    assert [settings[k] for k in ("unprivileged", "nesting", "keyctl", "fuse")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
     full = spec_from_conf(
         "d",
         {
@@ -78,9 +84,9 @@ def test_conf_to_spec_with_defaults() -> None:
             "TEMPLATE_FUSE": "true",
         },
     )
-    assert full.name == "app" and full.tags == ("web", "db")
-    assert full.memory == full.swap == 4096
-    assert full.os_template == "ubuntu-24.04-standard" and full.fuse
+    assert full.name == "app" and full.settings["tags"] == ("web", "db")
+    assert full.settings["memory"] == full.settings["swap"] == 4096
+    assert full.settings["os_template"] == "ubuntu-24.04-standard" and full.settings["fuse"]
 
 
 @pytest.mark.parametrize(
@@ -171,11 +177,11 @@ def test_patterns_reach_the_api_schemas() -> None:
 def test_specs_normalize_to_a_canonical_form() -> None:
     spec = TemplateSpec(
         name="t",
-        tags=("a", "b", "a"),
+        settings={"tags": ["a", "b", "a"]},
         scripts=(ScriptSpec("b.sh", 1, ""), ScriptSpec("a.sh", 1, ""), ScriptSpec("c.sh", 0, "")),
         packages=(PackageSpec("x", "pip"), PackageSpec("x", "apt"), PackageSpec("x", "pip", "1")),
     ).normalized()
-    assert spec.tags == ("a", "b")
+    assert spec.settings == {"tags": ("a", "b")}
     assert [s.name for s in spec.scripts] == ["c.sh", "a.sh", "b.sh"]
     assert spec.packages == (PackageSpec("x", "apt"), PackageSpec("x", "pip"))
     assert merge_packages([PackageSpec("x", "apt", "1")], [PackageSpec("x", "apt", "2")]) == [

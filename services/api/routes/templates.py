@@ -35,7 +35,7 @@ from shared.db.models import Package, Template
 from shared.templates import rules
 from shared.templates.discovery import discover
 from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
-from shared.templates.specs import TemplateSpec, scalar_values
+from shared.templates.specs import TemplateSpec
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]
@@ -74,9 +74,9 @@ def template_read(detail: TemplateDetail) -> TemplateRead:
     )
 
 
-def _changes(data: TemplateUpdate) -> dict[str, Any]:
-    """The TemplateSpec fields a PATCH sets, sub-lists converted to specs."""
-    changes: dict[str, Any] = {}
+def _values(data: TemplateCreate | TemplateUpdate) -> dict[str, Any]:
+    """The TemplateSpec values a body sets (by field name), sub-lists converted to specs."""
+    values: dict[str, Any] = {}
     for name in data.__struct_fields__:
         value = getattr(data, name)
         if value is msgspec.UNSET or name == "bucket_ids":
@@ -85,10 +85,8 @@ def _changes(data: TemplateUpdate) -> dict[str, Any]:
             value = tuple(item.spec() for item in value)
         elif name == "packages":
             value = package_specs(value)
-        elif name == "tags":
-            value = tuple(value)
-        changes[name] = value
-    return changes
+        values[name] = value
+    return values
 
 
 def provide_template_service(db_session: AsyncSession) -> TemplateService:
@@ -150,12 +148,7 @@ class TemplateController(Controller):
         """`bucketIds` copies those buckets' packages into the template (404 for an unknown
         bucket); a package listed in `packages` wins over the same one from a bucket. Two
         scripts or two files with the same name are a 409."""
-        spec = TemplateSpec(
-            **scalar_values(data),
-            scripts=tuple(s.spec() for s in data.scripts),
-            files=tuple(f.spec() for f in data.files),
-            packages=package_specs(data.packages),
-        )
+        spec = TemplateSpec(name=data.name).with_values(_values(data))
         return template_read(await templates.create(spec, data.bucket_ids))
 
     @post(
@@ -207,7 +200,7 @@ class TemplateController(Controller):
         list, the others are kept. `bucketIds` adds those buckets' packages. `revision`
         increments when anything changed."""
         bucket_ids = None if data.bucket_ids is msgspec.UNSET else data.bucket_ids
-        detail = await templates.update(template_id, _changes(data), bucket_ids)
+        detail = await templates.update(template_id, _values(data), bucket_ids)
         return template_read(detail)
 
     @delete(
