@@ -18,7 +18,7 @@ from shared.templates.discovery import (
     scan,
     spec_from_conf,
 )
-from shared.templates.specs import PackageSpec, ScriptSpec, TemplateSpec, merge_packages
+from shared.templates.specs import SETTINGS, PackageSpec, ScriptSpec, TemplateSpec, merge_packages
 
 
 def test_conf_values_quotes_comments_and_default_expansions() -> None:
@@ -244,3 +244,16 @@ def test_the_shipped_example_is_valid() -> None:
     assert "systemctl enable nginx" in web.spec.scripts[1].content
     assert {f.policy for f in web.spec.files} >= {"default"}
     assert PackageSpec("nginx", "apt") in web.spec.packages
+
+
+def test_spec_settings_are_the_model_columns() -> None:
+    """A template's settings are read off the model: identity and bookkeeping are not among
+    them, and a value that is no column is refused rather than dropped."""
+    assert "cores" in SETTINGS and "tags" in SETTINGS
+    assert not {"id", "name", "revision", "source", "created_at"} & set(SETTINGS)
+    spec = TemplateSpec(name="t", settings={"cores": 1})
+    changed = spec.with_values({"name": "u", "cores": 2, "scripts": (ScriptSpec("a.sh", 1, ""),)})
+    assert (changed.name, changed.settings, len(changed.scripts)) == ("u", {"cores": 2}, 1)
+    assert changed.values()["cores"] == 2 and changed.values()["name"] == "u"
+    with pytest.raises(ValueError, match="not a template setting: colour"):
+        spec.with_values({"colour": "red"})
