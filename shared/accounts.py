@@ -28,10 +28,6 @@ from shared.proxmox.tls import normalize_fingerprint
 from shared.settings import Settings
 
 
-class HostNotAllowed(Exception):
-    """The host is outside `PVE_ALLOWED_HOSTS`."""
-
-
 def host_identity(host: str, port: int) -> str:
     return f"{host.lower()}:{port}"
 
@@ -67,8 +63,7 @@ class AccountService:
         """The certificate to trust: the one pinned before (a `fingerprint` naming another is a
         `PinConflict`: logins never move a pin), else (first contact) the one the host presents,
         which must be the one `fingerprint` names when given."""
-        if not self.hosts.allows(host):
-            raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
         known = await self.session.scalar(
             select(PveHost).where(PveHost.host == host.lower(), PveHost.port == port)
         )
@@ -164,8 +159,7 @@ class AccountService:
         """Move a host's pin to the certificate with `fingerprint`, which the host must present
         now. Returns (previous, new) fingerprints. Callers are a user of the host whose session
         was made under the current pin (`session_fingerprint`), or an operator (`operator`)."""
-        if not self.hosts.allows(host):
-            raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
         wanted = normalize_fingerprint(fingerprint)
         identity = host_identity(host, port)
         known = await self.session.scalar(

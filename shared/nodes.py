@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import audit, ssh
 from shared.crypto import DecryptionError, SecretBox
 from shared.db.models import Container, Node, User
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.logging import get_logger
 from shared.proxmox import (
     CertificateMismatch,
@@ -382,8 +382,7 @@ class NodeService:
             log.exception("could not audit a refused node change", action=action)
 
     def _check_host(self, host: str) -> None:
-        if not self.hosts.allows(host):
-            raise Forbidden(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
 
     async def _check_name_free(self, user_id: uuid.UUID, name: str) -> None:
         taken = await self.session.scalar(

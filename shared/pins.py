@@ -18,7 +18,7 @@ import sys
 
 from sqlalchemy import select
 
-from shared.accounts import AccountService, HostNotAllowed
+from shared.accounts import AccountService
 from shared.db import create_engine, create_session_factory
 from shared.db.models import PveHost
 from shared.errors import DomainError
@@ -47,10 +47,7 @@ async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> 
                 host=host, port=port, fingerprint=fingerprint, actor_user_id=None,
                 actor=f"operator ({getpass.getuser()})", operator=True,
             )  # fmt: skip
-    except (DomainError, ProxmoxError) as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except HostNotAllowed as exc:
+    except (DomainError, ProxmoxError) as exc:  # HostNotAllowed is a DomainError
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     finally:

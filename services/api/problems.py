@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from shared.crypto import DecryptionError
-from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
+from shared.errors import DomainError, InvalidInput
 from shared.logging import get_logger
 from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
 
@@ -219,17 +219,8 @@ def integrity_exception_handler(
     return problem_response(problem)
 
 
-_DOMAIN_STATUS: dict[type[DomainError], int] = {
-    Unprocessable: 422,  # before InvalidInput, which it refines
-    NotFound: 404,
-    Conflict: 409,
-    Forbidden: 403,
-    InvalidInput: 400,
-}
-
-
 def domain_exception_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    status = next((code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
+    status = exc.http_status
     errors = None
     if isinstance(exc, InvalidInput):
         errors = [FieldError(message=exc.message, field=exc.field, source="body")]

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import (
@@ -30,7 +30,7 @@ from services.api.schemas.auth import (
     RepinResponse,
     UserRead,
 )
-from shared.accounts import AccountService, HostNotAllowed, PinConflict, repin_hint
+from shared.accounts import AccountService, PinConflict, repin_hint
 from shared.errors import InvalidInput, Unprocessable
 from shared.proxmox import (
     CertificateMismatch,
@@ -149,8 +149,6 @@ async def login(
     except PinConflict:
         outcome = "client"
         raise
-    except HostNotAllowed as exc:
-        raise PermissionDeniedException(str(exc)) from None
     finally:
         await throttle.finish(client, account, outcome)
 
@@ -266,8 +264,6 @@ async def repin(
             host=user.host, port=user.port, fingerprint=data.fingerprint, actor_user_id=user.id,
             actor=user.userid, session_fingerprint=user.session.tls_fingerprint,
         )  # fmt: skip
-    except HostNotAllowed as exc:
-        raise PermissionDeniedException(str(exc)) from None
     except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
         raise HTTPException(status_code=502, detail=UNREACHABLE) from None
     except CertificateMismatch as exc:  # the host does not present the certificate named
