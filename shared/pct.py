@@ -16,7 +16,7 @@ import posixpath
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure, ProxmoxError
 from shared.ssh import NodeSsh
 
 # Seconds the node's `timeout` waits after SIGTERM before SIGKILL.
@@ -92,8 +92,8 @@ class Pct:
             result = await self.ssh.run_sequence(
                 [parent, push, ["rm", "-f", "--", staging], verify], limit_seconds=120
             )
-        except ProxmoxError:  # the staging copy may hold a secret: do not leave it behind
-            with contextlib.suppress(ProxmoxError):
+        except NodeFailure:  # the staging copy may hold a secret: do not leave it behind
+            with contextlib.suppress(NodeFailure):
                 await self.ssh.run(["rm", "-f", "--", staging], limit_seconds=30)
             raise
         expected = hashlib.sha256(content).hexdigest()

@@ -22,7 +22,7 @@ from shared.accounts import AccountService
 from shared.db import create_engine, create_session_factory
 from shared.db.models import PveHost
 from shared.errors import DomainError
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure
 from shared.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -47,7 +47,7 @@ async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> 
                 host=host, port=port, fingerprint=fingerprint, actor_user_id=None,
                 actor=f"operator ({getpass.getuser()})", operator=True,
             )  # fmt: skip
-    except (DomainError, ProxmoxError) as exc:  # HostNotAllowed is a DomainError
+    except (DomainError, NodeFailure) as exc:  # HostNotAllowed is a DomainError
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from shared.crypto import DecryptionError
 from shared.errors import DomainError, InvalidInput
 from shared.logging import get_logger
-from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
+from shared.proxmox.errors import NodeFailure, ProxmoxValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -167,8 +167,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return problem_response(problem, headers=dict(exc.headers or {}))
 
 
-def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError) -> Response[Any]:
-    """A Proxmox node's failure, with PVE's own message (and per-parameter `errors`)."""
+def node_exception_handler(request: Request[Any, Any, Any], exc: NodeFailure) -> Response[Any]:
+    """A node's failure (its API or its SSH), with its own message (and PVE's per-parameter
+    `errors`)."""
     status = exc.http_status
     log.warning("proxmox error", status=status, error_type=type(exc).__name__, detail=exc.message)
     errors = None
@@ -287,7 +288,7 @@ def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: http_exception_handler,
-    ProxmoxError: proxmox_exception_handler,
+    NodeFailure: node_exception_handler,
     DomainError: domain_exception_handler,
     DecryptionError: decryption_exception_handler,
     IntegrityError: integrity_exception_handler,

@@ -13,7 +13,7 @@ from shared.containers.base import ContainerServiceBase
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
-from shared.proxmox import ProxmoxClient, ProxmoxError, ProxmoxTimeout
+from shared.proxmox import NodeFailure, ProxmoxClient, ProxmoxTimeout
 from shared.proxmox.client import TaskResult, segment
 from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
@@ -64,7 +64,7 @@ class ActionsMixin(ContainerServiceBase):
             try:
                 async with self.nodes.client(node) as client:
                     outcome = await self._perform(client, node, container, action, shutdown_timeout)
-            except ProxmoxError as exc:
+            except NodeFailure as exc:
                 await self._record(user_id, container, action, "failure", exc.message)
                 if any(text in exc.message for text in _STATE_CONFLICTS):
                     raise Conflict(exc.message) from None

@@ -11,7 +11,13 @@ from shared.containers.base import ContainerServiceBase, built_by_us
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import EventType, Lifecycle, transition
-from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox import (
+    NodeFailure,
+    ProxmoxError,
+    ProxmoxNotFound,
+    ProxmoxTimeout,
+    ProxmoxUnavailable,
+)
 from shared.proxmox.client import segment
 from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
@@ -91,7 +97,7 @@ class DeletionMixin(ContainerServiceBase):
                             raise ProxmoxError(result.exitstatus)
             except (ProxmoxUnavailable, ProxmoxTimeout):
                 raise
-            except ProxmoxError as exc:
+            except NodeFailure as exc:
                 await self.mark_delete_failed(container_id, exc.message)
                 return f"failed: {exc.message}"
             doomed = await self.session.get(Container, container_id)

@@ -15,7 +15,7 @@ from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
-from shared.proxmox import ProxmoxError, ProxmoxNotFound
+from shared.proxmox import NodeFailure, ProxmoxNotFound
 from shared.proxmox.client import segment
 from shared.vmids import lowest_free
 
@@ -182,7 +182,7 @@ class InventoryMixin(ContainerServiceBase):
                     data = await client.get(f"/nodes/{segment(node.name)}/lxc")
         except TimeoutError:
             return f"no answer within {self.settings.inventory_node_timeout_seconds:g} s"
-        except (ProxmoxError, Conflict) as exc:
+        except (NodeFailure, Conflict) as exc:
             return exc.message
         except Exception as exc:  # one odd node must never fail the whole list
             log.exception("inventory: node failed unexpectedly", node=node.name)
@@ -217,7 +217,7 @@ class InventoryMixin(ContainerServiceBase):
             return ContainerDetail(
                 container, node, LiveStatus(), True, None, container.ip_address, error
             )
-        except (ProxmoxError, Conflict) as exc:
+        except (NodeFailure, Conflict) as exc:
             return ContainerDetail(
                 container, node, LiveStatus(), True, None, container.ip_address, exc.message
             )

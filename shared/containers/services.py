@@ -28,7 +28,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
 from shared.pct import Pct
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure, ProxmoxError
 from shared.proxmox.client import segment
 from shared.ssh import NodeSsh
 
@@ -245,7 +245,7 @@ class ServicesMixin(ContainerServiceBase):
             if status != 0 or "@@END" not in out:
                 raise ProxmoxError(f"discovery failed in the container: {(err or out)[-300:]}")
             found = parse_discovery(out, ip)
-        except (ProxmoxError, Conflict) as exc:
+        except (NodeFailure, Conflict) as exc:
             await self.session.rollback()
             await self.session.execute(
                 update(Container)

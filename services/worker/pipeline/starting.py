@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from services.worker.pipeline.build import Build, BuildFailed
 from shared.lifecycle import Phase
 from shared.node_time import on_node
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure
 from shared.proxmox.tasks import run_task
 
 # Probes start fast (an address is often there at once) and back off to once a second.
@@ -73,7 +73,7 @@ async def _until(build: Build, probe: Callable[[], Awaitable[str | None]]) -> st
 async def _from_api_then_container(build: Build) -> str | None:
     try:
         interfaces = await build.client.get(f"{build.lxc_path}/interfaces")
-    except ProxmoxError:
+    except NodeFailure:
         interfaces = None
     for interface in interfaces or []:
         if interface.get("name") == "lo":
