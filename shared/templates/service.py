@@ -66,7 +66,9 @@ class TemplateDetail:
 
 
 @dataclass
-class TemplateSummary:
+class TemplateListItem:
+    """A row of the template list with its counts (the API's `TemplateSummary`)."""
+
     template: Template
     script_count: int
     file_count: int
@@ -80,7 +82,9 @@ class BucketDetail:
 
 
 @dataclass
-class BucketSummary:
+class BucketListItem:
+    """A row of the bucket list with its package count (the API's `BucketSummary`)."""
+
     bucket: PackageBucket
     package_count: int
 
@@ -123,7 +127,7 @@ class TemplateService:
         sort: TemplateSort = "name",
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[TemplateSummary], int]:
+    ) -> tuple[list[TemplateListItem], int]:
         counts = [
             select(func.count())
             .where(model.template_id == Template.id)
@@ -139,7 +143,7 @@ class TemplateService:
         column = _SORT_COLUMNS[sort.removeprefix("-")]
         query = query.order_by(column.desc() if sort.startswith("-") else column, Template.id)
         rows, total = await _page(self.session, query, limit, offset)
-        return [TemplateSummary(t, s, f, p) for t, s, f, p in rows], total
+        return [TemplateListItem(t, s, f, p) for t, s, f, p in rows], total
 
     async def get(self, template_id: uuid.UUID) -> TemplateDetail:
         template = await self.session.get(Template, template_id)
@@ -364,7 +368,7 @@ class BucketService:
 
     async def list(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[BucketSummary], int]:
+    ) -> tuple[list[BucketListItem], int]:
         count = (
             select(func.count())
             .where(Package.bucket_id == PackageBucket.id)
@@ -376,7 +380,7 @@ class BucketService:
             query = query.where(PackageBucket.name.icontains(search, autoescape=True))
         query = query.order_by(PackageBucket.name, PackageBucket.id)
         rows, total = await _page(self.session, query, limit, offset)
-        return [BucketSummary(bucket, n) for bucket, n in rows], total
+        return [BucketListItem(bucket, n) for bucket, n in rows], total
 
     async def get(self, bucket_id: uuid.UUID) -> BucketDetail:
         return await self._detail(await self._bucket(bucket_id))

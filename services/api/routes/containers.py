@@ -29,9 +29,8 @@ from services.api.schemas.containers import (
     DeleteAccepted,
     NodeError,
 )
-from shared import containers as domain
 from shared import queue
-from shared.containers import ContainerService
+from shared.containers import Action, ContainerService, ContainerView, InventoryItem
 from shared.containers.creation import CreateInput, PackageWanted
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger, request_id_var
@@ -76,7 +75,7 @@ def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
             )
 
 
-def _summary(item: domain.InventoryItem | domain.ContainerDetail) -> dict[str, Any]:
+def _summary(item: InventoryItem | ContainerView) -> dict[str, Any]:
     """The values of a container answer that are not the row's own attributes."""
     return {
         "node_id": item.node.id,
@@ -330,7 +329,7 @@ async def _act(
     request: Request[CurrentUser, Any, Any],
     container_id: uuid.UUID,
     containers: ContainerService,
-    action: domain.Action,
+    action: Action,
     shutdown_timeout: int = 30,
 ) -> ActionResult:
     outcome = await containers.act(
