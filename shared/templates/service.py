@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -113,9 +113,42 @@ async def _page(
     return rows, int(total or 0)
 
 
-class TemplateService:
+_Named = TypeVar("_Named", Template, PackageBucket)
+
+
+class _NamedStore(Generic[_Named]):
+    """What the template and the bucket services share: a session, and a unique name that a
+    concurrent request may take first (a 409, never a 500)."""
+
+    model: type[_Named]
+    kind: str  # how messages name the thing stored
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def find_by_name(self, name: str) -> _Named | None:
+        return await self.session.scalar(select(self.model).where(self.model.name == name))
+
+    async def _ensure_name_free(self, name: str) -> None:
+        if await self.find_by_name(name) is not None:
+            raise Conflict(f"a {self.kind} named {name!r} already exists")
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"a {self.kind} with that name already exists") from exc
+
+    async def _commit(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            raise Conflict(f"a {self.kind} with that name already exists") from exc
+
+
+class TemplateService(_NamedStore[Template]):
+    model = Template
+    kind = "template"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -150,9 +183,6 @@ class TemplateService:
         if template is None:
             raise NotFound("template not found")
         return await self._detail(template)
-
-    async def find_by_name(self, name: str) -> Template | None:
-        return await self.session.scalar(select(Template).where(Template.name == name))
 
     async def _detail(self, template: Template) -> TemplateDetail:
         scripts = await self.session.scalars(
@@ -257,10 +287,6 @@ class TemplateService:
         extra = await bucket_packages(self.session, bucket_ids) if bucket_ids else []
         return replace(spec, packages=tuple(merge_packages(own, extra))).normalized()
 
-    async def _ensure_name_free(self, name: str) -> None:
-        if await self.find_by_name(name) is not None:
-            raise Conflict(f"a template named {name!r} already exists")
-
     @staticmethod
     def _set_scalars(template: Template, spec: TemplateSpec) -> None:
         """A setting the spec leaves out keeps the row's value (a new row: the column default)."""
@@ -307,19 +333,6 @@ class TemplateService:
             await self.session.execute(delete(Package).where(Package.template_id == template_id))
             await _insert_packages(self.session, spec.packages, template_id=template_id)
 
-    async def _flush(self) -> None:
-        """A unique name raced by a concurrent request ends as a 409, not a 500."""
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("a template with that name already exists") from exc
-
-    async def _commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            raise Conflict("a template with that name already exists") from exc
-
 
 async def bucket_packages(
     session: AsyncSession, bucket_ids: Sequence[uuid.UUID]
@@ -362,9 +375,9 @@ async def _insert_packages(
         await session.execute(insert(Package), rows)
 
 
-class BucketService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class BucketService(_NamedStore[PackageBucket]):
+    model = PackageBucket
+    kind = "package bucket"
 
     async def list(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
@@ -384,9 +397,6 @@ class BucketService:
 
     async def get(self, bucket_id: uuid.UUID) -> BucketDetail:
         return await self._detail(await self._bucket(bucket_id))
-
-    async def find_by_name(self, name: str) -> PackageBucket | None:
-        return await self.session.scalar(select(PackageBucket).where(PackageBucket.name == name))
 
     async def create(self, spec: BucketSpec) -> BucketDetail:
         bucket = await self.create_in_transaction(spec)
@@ -474,20 +484,3 @@ class BucketService:
             .order_by(Package.manager, Package.name)
         )
         return BucketDetail(bucket, list(packages))
-
-    async def _ensure_name_free(self, name: str) -> None:
-        if await self.find_by_name(name) is not None:
-            raise Conflict(f"a package bucket named {name!r} already exists")
-
-    async def _flush(self) -> None:
-        """A unique name raced by a concurrent request ends as a 409, not a 500."""
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("a package bucket with that name already exists") from exc
-
-    async def _commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            raise Conflict("a package bucket with that name already exists") from exc
