@@ -34,6 +34,7 @@ class Pct:
 
     def _exec_argv(self, script: str, args: Sequence[str], limit_seconds: float) -> list[str]:
         # `bash -c SCRIPT bash ARG...`: values travel as positional arguments, never as code.
+        # fmt: skip: an argv reads as its options and their values, not one word a line
         return [
             "timeout", "-k", _KILL_AFTER, str(max(1, int(limit_seconds))),
             "pct", "exec", self.vmid, "--", "bash", "-c", script, "bash", *args,

@@ -44,9 +44,13 @@ async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> 
     try:
         async with create_session_factory(engine)() as session:
             previous, new = await AccountService(session, settings).repin(
-                host=host, port=port, fingerprint=fingerprint, actor_user_id=None,
-                actor=f"operator ({getpass.getuser()})", operator=True,
-            )  # fmt: skip
+                host=host,
+                port=port,
+                fingerprint=fingerprint,
+                actor_user_id=None,
+                actor=f"operator ({getpass.getuser()})",
+                operator=True,
+            )
     except (DomainError, NodeFailure) as exc:  # HostNotAllowed is a DomainError
         print(f"refused: {exc}", file=sys.stderr)
         return 1

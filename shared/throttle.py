@@ -87,10 +87,13 @@ class LoginThrottle:
         digest = hashlib.sha256(account.lower().encode()).hexdigest()[:32]
         pair = f"{digest}:{client}"
         return [
-            f"login-attempts:pair:{pair}", f"login-attempts:client:{client}",
-            f"login-attempts:account:{digest}", f"login-attempts:pending:pair:{pair}",
-            f"login-attempts:pending:client:{client}", f"login-attempts:pending:account:{digest}",
-        ]  # fmt: skip
+            f"login-attempts:pair:{pair}",
+            f"login-attempts:client:{client}",
+            f"login-attempts:account:{digest}",
+            f"login-attempts:pending:pair:{pair}",
+            f"login-attempts:pending:client:{client}",
+            f"login-attempts:pending:account:{digest}",
+        ]
 
     async def reserve(self, client: str, account: str) -> tuple[int, int]:
         """(0, delay): go ahead after `delay` seconds (the account is under attack); (1, s):
@@ -99,10 +102,13 @@ class LoginThrottle:
         status, value = await self._reserve(
             keys=self._keys(client, account),
             args=[
-                self.per_account, self.per_client, self.per_account, PENDING_TTL_SECONDS,
+                self.per_account,
+                self.per_client,
+                self.per_account,
+                PENDING_TTL_SECONDS,
                 MAX_SLOWDOWN_SECONDS,
             ],
-        )  # fmt: skip
+        )
         return (BUSY, 0) if int(status) == 2 else (int(status), int(value))
 
     async def finish(self, client: str, account: str, outcome: Outcome) -> None:

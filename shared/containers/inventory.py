@@ -216,9 +216,14 @@ class InventoryMixin(ContainerServiceBase):
                     )
         except ProxmoxNotFound:
             return ContainerView(
-                container, node, GuestStatus(status="missing"), False, None,
-                container.ip_address, "The container does not exist on the node.",
-            )  # fmt: skip
+                container,
+                node,
+                GuestStatus(status="missing"),
+                False,
+                None,
+                container.ip_address,
+                "The container does not exist on the node.",
+            )
         except TimeoutError:
             error = f"no answer within {self.settings.inventory_node_timeout_seconds:g} s"
             return ContainerView(

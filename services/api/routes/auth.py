@@ -126,9 +126,13 @@ async def login(
     outcome: Outcome = "none"
     try:
         user, pinned = await AccountService(db_session, settings).login(
-            host=host, port=data.port, username=data.username, realm=data.realm,
-            password=data.password, fingerprint=data.fingerprint,
-        )  # fmt: skip
+            host=host,
+            port=data.port,
+            username=data.username,
+            realm=data.realm,
+            password=data.password,
+            fingerprint=data.fingerprint,
+        )
         outcome = "success"
     except ProxmoxAuthError:
         outcome = "failure"  # only a wrong password counts against the account
@@ -158,9 +162,12 @@ async def login(
         await store.destroy(previous)
     host, port = user.host_identity.rsplit(":", 1)
     new = await store.create(
-        user_id=str(user.id), userid=user.userid, host=host, port=int(port),
+        user_id=str(user.id),
+        userid=user.userid,
+        host=host,
+        port=int(port),
         tls_fingerprint=pinned.fingerprint,
-    )  # fmt: skip
+    )
     body = LoginResponse(
         user=UserRead(id=user.id, userid=user.userid, host=host, port=int(port)),
         csrf_token=new.data.csrf_token,
@@ -261,17 +268,24 @@ async def repin(
     settings: Settings = state.settings
     try:
         previous, new = await AccountService(db_session, settings).repin(
-            host=user.host, port=user.port, fingerprint=data.fingerprint, actor_user_id=user.id,
-            actor=user.userid, session_fingerprint=user.session.tls_fingerprint,
-        )  # fmt: skip
+            host=user.host,
+            port=user.port,
+            fingerprint=data.fingerprint,
+            actor_user_id=user.id,
+            actor=user.userid,
+            session_fingerprint=user.session.tls_fingerprint,
+        )
     except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
         raise HTTPException(status_code=502, detail=UNREACHABLE) from None
     except CertificateMismatch as exc:  # the host does not present the certificate named
         raise Unprocessable(exc.message, field="fingerprint") from None
     return RepinResponse(
-        host=user.host, port=user.port, tls_fingerprint=new, previous_fingerprint=previous,
+        host=user.host,
+        port=user.port,
+        tls_fingerprint=new,
+        previous_fingerprint=previous,
         changed=previous != new,
-    )  # fmt: skip
+    )
 
 
 ROUTES = [login, logout, me, repin]

@@ -137,10 +137,15 @@ class Build:
         if message is draft.message:
             return draft
         return events.EventDraft(
-            type=draft.type, message=message, step=draft.step, percent=draft.percent,
-            script_name=draft.script_name, script_index=draft.script_index,
-            script_total=draft.script_total, metadata=draft.metadata,
-        )  # fmt: skip
+            type=draft.type,
+            message=message,
+            step=draft.step,
+            percent=draft.percent,
+            script_name=draft.script_name,
+            script_index=draft.script_index,
+            script_total=draft.script_total,
+            metadata=draft.metadata,
+        )
 
     def lines(self, **script: Any) -> LineSink:
         return LineSink(self, script)

@@ -95,9 +95,11 @@ async def _from_container(build: Build, wanted: str | None = None) -> str | None
         return None
     found = [
         str(info.get("local"))
-        for link in links if isinstance(link, dict)
-        for info in link.get("addr_info") or [] if isinstance(info, dict) and info.get("local")
-    ]  # fmt: skip
+        for link in links
+        if isinstance(link, dict)
+        for info in link.get("addr_info") or []
+        if isinstance(info, dict) and info.get("local")
+    ]
     if wanted is not None:
         return wanted if wanted in found else None
     return found[0] if found else None
