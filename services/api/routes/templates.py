@@ -17,21 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
+from services.api.schemas import from_row
 from services.api.schemas.templates import (
-    DiscoveryErrorRead,
     DiscoveryResult,
-    FileRead,
-    PackageRead,
     ScriptRead,
     TemplateCreate,
-    TemplateFields,
     TemplatePage,
     TemplateRead,
     TemplateSummary,
     TemplateUpdate,
     package_specs,
 )
-from shared.db.models import Package, Template
 from shared.templates import rules
 from shared.templates.discovery import discover
 from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
@@ -49,28 +45,14 @@ Search = Annotated[
 ]
 
 
-def package_read(package: Package) -> PackageRead:
-    return msgspec.convert(package, PackageRead, from_attributes=True)
-
-
-def _template_fields(template: Template) -> dict[str, Any]:
-    """The row's values under the read schemas' own field names (see `TemplateFields`)."""
-    fields = msgspec.convert(template, TemplateFields, from_attributes=True)
-    return msgspec.structs.asdict(fields)
-
-
 def template_read(detail: TemplateDetail) -> TemplateRead:
-    return TemplateRead(
-        **_template_fields(detail.template),
-        scripts=[
-            # `order` is stored as `sort_order` (ORDER is an SQL keyword)
-            ScriptRead(
-                id=s.id, name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled
-            )
-            for s in detail.scripts
-        ],
-        files=[msgspec.convert(f, FileRead, from_attributes=True) for f in detail.files],
-        packages=[package_read(p) for p in detail.packages],
+    return from_row(
+        detail.template,
+        TemplateRead,
+        # `order` is stored as `sort_order` (ORDER is an SQL keyword)
+        scripts=[from_row(s, ScriptRead, order=s.sort_order) for s in detail.scripts],
+        files=detail.files,
+        packages=detail.packages,
     )
 
 
@@ -122,8 +104,9 @@ class TemplateController(Controller):
         )
         return TemplatePage(
             items=[
-                TemplateSummary(
-                    **_template_fields(item.template),
+                from_row(
+                    item.template,
+                    TemplateSummary,
                     script_count=item.script_count,
                     file_count=item.file_count,
                     package_count=item.package_count,
@@ -164,13 +147,7 @@ class TemplateController(Controller):
         templates it describes; a broken template is listed in `errors` and the others still
         sync. Idempotent: a template that did not change is listed in `unchanged`."""
         report = await discover(db_session, Path(state.settings.templates_dir))
-        return DiscoveryResult(
-            discovered=report.discovered,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            errors=[DiscoveryErrorRead(template=e.template, error=e.error) for e in report.errors],
-        )
+        return from_row(report, DiscoveryResult)
 
     @get(
         "/{template_id:uuid}",

@@ -285,7 +285,7 @@ _TemplateFieldsBase: Any = msgspec.defstruct(
 
 
 class TemplateFields(_TemplateFieldsBase):  # type: ignore[misc]  # base made at run time
-    """What every template answer carries; the routes fill it from the row by attribute name."""
+    """What every template answer carries; `from_row` fills it from the row by attribute name."""
 
 
 class TemplateRead(TemplateFields):
