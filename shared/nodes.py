@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import audit, ssh
 from shared.crypto import DecryptionError, SecretBox
 from shared.db.models import Container, Node, User
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.logging import get_logger
 from shared.proxmox import (
     CertificateMismatch,
+    NodeFailure,
     PinnedCertificate,
     ProxmoxAuthError,
     ProxmoxClient,
@@ -329,7 +330,7 @@ class NodeService:
                 # /version answers for the whole cluster (any node serves it); the node's own
                 # status says whether this node is up
                 await client.get(f"/nodes/{segment(node.name)}/status")
-        except ProxmoxError as exc:
+        except NodeFailure as exc:
             return ConnectionReport(ok=False, error=exc.message)
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ConnectionReport(ok=True, pve_version=version.version, latency_ms=latency)
@@ -382,8 +383,7 @@ class NodeService:
             log.exception("could not audit a refused node change", action=action)
 
     def _check_host(self, host: str) -> None:
-        if not self.hosts.allows(host):
-            raise Forbidden(f"{host} is not in PVE_ALLOWED_HOSTS")
+        self.hosts.check(host)
 
     async def _check_name_free(self, user_id: uuid.UUID, name: str) -> None:
         taken = await self.session.scalar(
@@ -423,7 +423,7 @@ class NodeService:
         if data.wants_ssh:
             try:
                 host_key = await self._verify_ssh(data)
-            except ProxmoxError as exc:
+            except NodeFailure as exc:
                 raise _caller_error(exc, _ssh_fields(exc, data), supplied) from None
         return pinned, host_key
 
@@ -548,7 +548,7 @@ def _api_fields(exc: ProxmoxError) -> tuple[str, ...]:
     return ("host", "port")  # unreachable, silent, not Proxmox VE, or an error of its own
 
 
-def _ssh_fields(exc: ProxmoxError, data: NodeInput) -> tuple[str, ...]:
+def _ssh_fields(exc: NodeFailure, data: NodeInput) -> tuple[str, ...]:
     if isinstance(exc, ssh.SshAuthFailed):
         secret = "sshPrivateKey" if data.ssh_private_key else "sshPassword"
         return (secret, "sshUser")
@@ -562,9 +562,7 @@ _SSH_REACH_FIELDS = ("sshPort", "host", "sshUser")
 _SSH_ENDPOINT_FIELDS = frozenset(_SSH_REACH_FIELDS)
 
 
-def _caller_error(
-    exc: ProxmoxError, fields: tuple[str, ...], supplied: frozenset[str]
-) -> Exception:
+def _caller_error(exc: NodeFailure, fields: tuple[str, ...], supplied: frozenset[str]) -> Exception:
     """A 422 naming the first field sent that explains `exc`, else `exc` itself."""
     field = next((name for name in fields if name in supplied), None)
     if field is None:

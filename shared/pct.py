@@ -16,7 +16,7 @@ import posixpath
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure, ProxmoxError
 from shared.ssh import NodeSsh
 
 # Seconds the node's `timeout` waits after SIGTERM before SIGKILL.
@@ -34,6 +34,7 @@ class Pct:
 
     def _exec_argv(self, script: str, args: Sequence[str], limit_seconds: float) -> list[str]:
         # `bash -c SCRIPT bash ARG...`: values travel as positional arguments, never as code.
+        # fmt: skip: an argv reads as its options and their values, not one word a line
         return [
             "timeout", "-k", _KILL_AFTER, str(max(1, int(limit_seconds))),
             "pct", "exec", self.vmid, "--", "bash", "-c", script, "bash", *args,
@@ -92,8 +93,8 @@ class Pct:
             result = await self.ssh.run_sequence(
                 [parent, push, ["rm", "-f", "--", staging], verify], limit_seconds=120
             )
-        except ProxmoxError:  # the staging copy may hold a secret: do not leave it behind
-            with contextlib.suppress(ProxmoxError):
+        except NodeFailure:  # the staging copy may hold a secret: do not leave it behind
+            with contextlib.suppress(NodeFailure):
                 await self.ssh.run(["rm", "-f", "--", staging], limit_seconds=30)
             raise
         expected = hashlib.sha256(content).hexdigest()

@@ -18,11 +18,11 @@ import sys
 
 from sqlalchemy import select
 
-from shared.accounts import AccountService, HostNotAllowed
+from shared.accounts import AccountService
 from shared.db import create_engine, create_session_factory
 from shared.db.models import PveHost
 from shared.errors import DomainError
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure
 from shared.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.settings import Settings, SettingsError, load_settings
 
@@ -44,13 +44,14 @@ async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> 
     try:
         async with create_session_factory(engine)() as session:
             previous, new = await AccountService(session, settings).repin(
-                host=host, port=port, fingerprint=fingerprint, actor_user_id=None,
-                actor=f"operator ({getpass.getuser()})", operator=True,
-            )  # fmt: skip
-    except (DomainError, ProxmoxError) as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except HostNotAllowed as exc:
+                host=host,
+                port=port,
+                fingerprint=fingerprint,
+                actor_user_id=None,
+                actor=f"operator ({getpass.getuser()})",
+                operator=True,
+            )
+    except (DomainError, NodeFailure) as exc:  # HostNotAllowed is a DomainError
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -18,14 +18,18 @@ import asyncssh
 
 from shared import node_time
 from shared.node_time import on_node
-from shared.proxmox.errors import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox.errors import NodeFailure, ProxmoxTimeout, ProxmoxUnavailable
 
 
-class SshAuthFailed(ProxmoxError):
+class SshError(NodeFailure):
+    """The node's SSH refused or failed us (not its API: these are no `ProxmoxError`)."""
+
+
+class SshAuthFailed(SshError):
     """The node refused the SSH user name, password or key."""
 
 
-class SshHostKeyChanged(ProxmoxError):
+class SshHostKeyChanged(SshError):
     """The node presented another host key than the pinned one: refuse, never fall back."""
 
 
@@ -195,7 +199,7 @@ class NodeSsh:
                 f"upload to the node did not finish in {limit_seconds:g} s"
             ) from None
         except asyncssh.SFTPError as exc:
-            raise ProxmoxError(f"upload to the node failed: {exc.reason}") from None
+            raise SshError(f"upload to the node failed: {exc.reason}") from None
         except _LOST as exc:
             self._on_lost()
             raise SshConnectionLost(f"SSH connection to the node was lost: {exc}") from None

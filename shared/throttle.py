@@ -106,10 +106,13 @@ class LoginThrottle:
         status, value = await self._reserve(
             keys=self._keys(client, account),
             args=[
-                self.per_account, self.per_client, self.per_account, PENDING_TTL_SECONDS,
+                self.per_account,
+                self.per_client,
+                self.per_account,
+                PENDING_TTL_SECONDS,
                 MAX_SLOWDOWN_SECONDS,
             ],
-        )  # fmt: skip
+        )
         return (BUSY, 0) if int(status) == 2 else (int(status), int(value))
 
     async def finish(self, client: str, account: str, outcome: Outcome) -> None:

@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from shared.crypto import DecryptionError
-from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
+from shared.errors import DomainError, InvalidInput
 from shared.logging import get_logger
-from shared.proxmox.errors import ProxmoxError, ProxmoxValidationError
+from shared.proxmox.errors import NodeFailure, ProxmoxValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -127,6 +127,26 @@ def _request_id(request: Request[Any, Any, Any]) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
+def _answer(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str | None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    """The problem document of a handler below: titled with the status's phrase, for this
+    request's path and id."""
+    problem = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+    )
+    return problem_response(problem, headers=headers)
+
+
 def _field_errors(extra: Any) -> list[FieldError] | None:
     if not isinstance(extra, list):
         return None
@@ -156,19 +176,12 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else None
     errors = _field_errors(exc.extra) if isinstance(exc, ValidationException) else None
-    problem = Problem(
-        title=phrase,
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        request_id=_request_id(request),
-        errors=errors,
-    )
-    return problem_response(problem, headers=dict(exc.headers or {}))
+    return _answer(request, status, detail, errors, headers=dict(exc.headers or {}))
 
 
-def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError) -> Response[Any]:
-    """A Proxmox node's failure, with PVE's own message (and per-parameter `errors`)."""
+def node_exception_handler(request: Request[Any, Any, Any], exc: NodeFailure) -> Response[Any]:
+    """A node's failure (its API or its SSH), with its own message (and PVE's per-parameter
+    `errors`)."""
     status = exc.http_status
     log.warning("proxmox error", status=status, error_type=type(exc).__name__, detail=exc.message)
     errors = None
@@ -177,15 +190,7 @@ def proxmox_exception_handler(request: Request[Any, Any, Any], exc: ProxmoxError
             FieldError(message=message, field=name, source="proxmox")
             for name, message in exc.errors.items()
         ] or None
-    problem = Problem(
-        title=HTTPStatus(status).phrase,
-        status=status,
-        detail=exc.message,
-        instance=request.url.path,
-        request_id=_request_id(request),
-        errors=errors,
-    )
-    return problem_response(problem)
+    return _answer(request, status, exc.message, errors)
 
 
 def decryption_exception_handler(
@@ -193,15 +198,12 @@ def decryption_exception_handler(
 ) -> Response[Any]:
     """A stored secret no configured key opens: the operator changed SECRET_KEYS too early."""
     log.error("stored secret cannot be decrypted", path=request.url.path)
-    problem = Problem(
-        title=HTTPStatus.CONFLICT.phrase,
-        status=409,
-        detail="A stored secret cannot be decrypted with the configured SECRET_KEYS; enter it"
+    return _answer(
+        request,
+        409,
+        "A stored secret cannot be decrypted with the configured SECRET_KEYS; enter it"
         " again (update the node), or restore the key that encrypted it.",
-        instance=request.url.path,
-        request_id=_request_id(request),
     )
-    return problem_response(problem)
 
 
 def integrity_exception_handler(
@@ -209,52 +211,27 @@ def integrity_exception_handler(
 ) -> Response[Any]:
     """Two requests raced for the same unique thing; the database kept one. Retry to see it."""
     log.warning("integrity conflict", path=request.url.path, error=str(exc.orig)[:200])
-    problem = Problem(
-        title=HTTPStatus.CONFLICT.phrase,
-        status=409,
-        detail="A concurrent change conflicted with this one; reload and try again.",
-        instance=request.url.path,
-        request_id=_request_id(request),
+    return _answer(
+        request, 409, "A concurrent change conflicted with this one; reload and try again."
     )
-    return problem_response(problem)
-
-
-_DOMAIN_STATUS: dict[type[DomainError], int] = {
-    Unprocessable: 422,  # before InvalidInput, which it refines
-    NotFound: 404,
-    Conflict: 409,
-    Forbidden: 403,
-    InvalidInput: 400,
-}
 
 
 def domain_exception_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    status = next((code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
     errors = None
     if isinstance(exc, InvalidInput):
         errors = [FieldError(message=exc.message, field=exc.field, source="body")]
-    problem = Problem(
-        title=HTTPStatus(status).phrase,
-        status=status,
-        detail=exc.message,
-        instance=request.url.path,
-        request_id=_request_id(request),
-        errors=errors,
-    )
-    return problem_response(problem)
+    return _answer(request, exc.http_status, exc.message, errors)
 
 
 def dependency_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """PostgreSQL or Redis unreachable: a 503 the client may retry, not a 500."""
     log.error("dependency unavailable", error_type=type(exc).__name__, error=str(exc)[:300])
-    problem = Problem(
-        title=HTTPStatus.SERVICE_UNAVAILABLE.phrase,
-        status=503,
-        detail="A service Infrahaus depends on (database or Redis) is unavailable; retry shortly.",
-        instance=request.url.path,
-        request_id=_request_id(request),
+    return _answer(
+        request,
+        503,
+        "A service Infrahaus depends on (database or Redis) is unavailable; retry shortly.",
+        headers={"Retry-After": "5"},
     )
-    return problem_response(problem, headers={"Retry-After": "5"})
 
 
 # SQLSTATEs that say "the database is not there right now", whatever class the driver gives
@@ -284,19 +261,16 @@ def database_exception_handler(request: Request[Any, Any, Any], exc: DBAPIError)
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug: the client gets a request id to quote, the stack trace goes to the log only."""
     log.exception("unhandled exception", path=request.url.path, error_type=type(exc).__name__)
-    problem = Problem(
-        title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
-        status=HTTP_500_INTERNAL_SERVER_ERROR,
-        detail="An unexpected error occurred; quote the request id when reporting it.",
-        instance=request.url.path,
-        request_id=_request_id(request),
+    return _answer(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "An unexpected error occurred; quote the request id when reporting it.",
     )
-    return problem_response(problem)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: http_exception_handler,
-    ProxmoxError: proxmox_exception_handler,
+    NodeFailure: node_exception_handler,
     DomainError: domain_exception_handler,
     DecryptionError: decryption_exception_handler,
     IntegrityError: integrity_exception_handler,

@@ -552,7 +552,7 @@ class NodeShell:
         try:
             return getopt(args, spec)
         except PctParseError as exc:
-            exc.usage = usage + "\n"  # type: ignore[attr-defined]
+            exc.usage = usage + "\n"  # type: ignore[attr-defined]  # read by our own handler
             raise
 
     @staticmethod

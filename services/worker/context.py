@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -56,9 +56,13 @@ class WorkerContext:
         """A container service on a fresh database session, closed after the block."""
         async with self.db_sessions() as session:
             yield ContainerService(
-                session, self.settings, self.secret_box, self.redis, self.proxmox_clients,
+                session,
+                self.settings,
+                self.secret_box,
+                self.redis,
+                self.proxmox_clients,
                 self.ssh_pool,
-            )  # fmt: skip
+            )
 
     async def aclose(self) -> None:
         await self.ssh_pool.aclose()
@@ -69,4 +73,4 @@ class WorkerContext:
 
 def context_of(ctx: dict[str, Any]) -> WorkerContext:
     """arq hands jobs a plain dict; ours lives under one key."""
-    return ctx["app"]  # type: ignore[no-any-return]
+    return cast(WorkerContext, ctx["app"])

@@ -8,12 +8,12 @@ from shared.containers.actions import Action, ActionOutcome, ActionsMixin
 from shared.containers.creation import CreationMixin
 from shared.containers.deletion import DeletionMixin
 from shared.containers.inventory import (
-    ContainerDetail,
+    ContainerView,
+    GuestStatus,
     Inventory,
     InventoryItem,
     InventoryMixin,
-    LiveStatus,
-    NodeError,
+    UnreachableNode,
 )
 from shared.containers.services import DiscoveryReport, ServicesMixin
 
@@ -25,11 +25,11 @@ class ContainerService(InventoryMixin, ActionsMixin, DeletionMixin, CreationMixi
 __all__ = [
     "Action",
     "ActionOutcome",
-    "ContainerDetail",
     "ContainerService",
+    "ContainerView",
     "DiscoveryReport",
+    "GuestStatus",
     "Inventory",
     "InventoryItem",
-    "LiveStatus",
-    "NodeError",
+    "UnreachableNode",
 ]

@@ -13,7 +13,7 @@ from shared.containers.base import ContainerServiceBase
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
-from shared.proxmox import ProxmoxClient, ProxmoxError, ProxmoxTimeout
+from shared.proxmox import NodeFailure, ProxmoxClient, ProxmoxTimeout
 from shared.proxmox.client import TaskResult, segment
 from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
@@ -64,7 +64,7 @@ class ActionsMixin(ContainerServiceBase):
             try:
                 async with self.nodes.client(node) as client:
                     outcome = await self._perform(client, node, container, action, shutdown_timeout)
-            except ProxmoxError as exc:
+            except NodeFailure as exc:
                 await self._record(user_id, container, action, "failure", exc.message)
                 if any(text in exc.message for text in _STATE_CONFLICTS):
                     raise Conflict(exc.message) from None
@@ -73,9 +73,13 @@ class ActionsMixin(ContainerServiceBase):
         return outcome
 
     async def _perform(
-        self, client: ProxmoxClient, node: Node, container: Container, action: Action,
+        self,
+        client: ProxmoxClient,
+        node: Node,
+        container: Container,
+        action: Action,
         shutdown_timeout: int,
-    ) -> ActionOutcome:  # fmt: skip
+    ) -> ActionOutcome:
         base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}/status"
         if action != "shutdown":
             result = await self._run_task(client, node, f"{base}/{action}")
@@ -93,9 +97,12 @@ class ActionsMixin(ContainerServiceBase):
             reason = f"no shutdown within {shutdown_timeout} s"
         forced = await self._run_task(client, node, f"{base}/stop", {"overrule-shutdown": 1})
         return ActionOutcome(
-            action, forced.upid, forced.exitstatus, forced=True,
+            action,
+            forced.upid,
+            forced.exitstatus,
+            forced=True,
             message=f"graceful shutdown failed ({reason}); stopped instead",
-        )  # fmt: skip
+        )
 
     async def _run_task(
         self, client: ProxmoxClient, node: Node, path: str, params: dict[str, object] | None = None
@@ -103,15 +110,25 @@ class ActionsMixin(ContainerServiceBase):
         return await run_task(client, node.name, path, params, limit_seconds=TASK_LIMIT_SECONDS)
 
     async def _record(
-        self, user_id: uuid.UUID, container: Container, action: str, outcome: str, message: str
+        self,
+        user_id: uuid.UUID,
+        container: Container,
+        action: str,
+        outcome: Literal["success", "failure"],
+        message: str,
     ) -> None:
         staged = await events.stage(
-            self.session, container.id,
+            self.session,
+            container.id,
             [events.log_line(f"{action}: {message}", action=action, outcome=outcome)],
-        )  # fmt: skip
+        )
         audit.record(
-            self.session, user_id=user_id, action=f"container.{action}", target_type="container",
-            target_id=container.id, outcome=outcome,  # type: ignore[arg-type]
-        )  # fmt: skip
+            self.session,
+            user_id=user_id,
+            action=f"container.{action}",
+            target_type="container",
+            target_id=container.id,
+            outcome=outcome,
+        )
         await self.session.commit()
         await events.publish(self.redis, container.id, staged)

@@ -11,7 +11,13 @@ from shared.containers.base import ContainerServiceBase, built_by_us
 from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import EventType, Lifecycle, transition
-from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox import (
+    NodeFailure,
+    ProxmoxError,
+    ProxmoxNotFound,
+    ProxmoxTimeout,
+    ProxmoxUnavailable,
+)
 from shared.proxmox.client import segment
 from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
 
@@ -30,9 +36,14 @@ class DeletionMixin(ContainerServiceBase):
         if container.lifecycle != Lifecycle.DELETING:
             container.lifecycle = transition(container.lifecycle, Lifecycle.DELETING).value
             audit.record(
-                self.session, user_id=user_id, action="container.delete", target_type="container",
-                target_id=container.id, outcome="success", phase="requested",
-            )  # fmt: skip
+                self.session,
+                user_id=user_id,
+                action="container.delete",
+                target_type="container",
+                target_id=container.id,
+                outcome="success",
+                phase="requested",
+            )
             await self.session.commit()
         return container
 
@@ -78,9 +89,11 @@ class DeletionMixin(ContainerServiceBase):
                     if current is not None:
                         if current.get("status") == "running":
                             await run_task(
-                                client, node.name, f"{base}/status/stop",
+                                client,
+                                node.name,
+                                f"{base}/status/stop",
                                 limit_seconds=TASK_LIMIT_SECONDS,
-                            )  # fmt: skip
+                            )
                         upid = await client.delete(
                             base, purge=1, **{"destroy-unreferenced-disks": 1}
                         )
@@ -91,18 +104,24 @@ class DeletionMixin(ContainerServiceBase):
                             raise ProxmoxError(result.exitstatus)
             except (ProxmoxUnavailable, ProxmoxTimeout):
                 raise
-            except ProxmoxError as exc:
+            except NodeFailure as exc:
                 await self.mark_delete_failed(container_id, exc.message)
                 return f"failed: {exc.message}"
             doomed = await self.session.get(Container, container_id)
             if doomed is not None:
                 await self.session.delete(doomed)  # its events go with it (ON DELETE CASCADE)
             audit.record(
-                self.session, user_id=container.created_by, action="container.delete",
-                target_type="container", target_id=container_id, outcome="success",
-                vmid=container.vmid, node=node.name, already_gone=current is None and not foreign,
+                self.session,
+                user_id=container.created_by,
+                action="container.delete",
+                target_type="container",
+                target_id=container_id,
+                outcome="success",
+                vmid=container.vmid,
+                node=node.name,
+                already_gone=current is None and not foreign,
                 left_foreign_guest=foreign,
-            )  # fmt: skip
+            )
             await self.session.commit()
         await self.vmids.invalidate(node.id)
         return "deleted"
@@ -115,14 +134,24 @@ class DeletionMixin(ContainerServiceBase):
             return  # forgotten, or another job for it has already said why it failed
         container.lifecycle = transition(container.lifecycle, Lifecycle.ERROR).value
         failure = await events.stage(
-            self.session, container.id,
-            [events.EventDraft(type=EventType.ERROR, message=f"delete failed: {reason}",
-                               metadata={"action": "delete"})],
-        )  # fmt: skip
+            self.session,
+            container.id,
+            [
+                events.EventDraft(
+                    type=EventType.ERROR,
+                    message=f"delete failed: {reason}",
+                    metadata={"action": "delete"},
+                )
+            ],
+        )
         audit.record(
-            self.session, user_id=container.created_by, action="container.delete",
-            target_type="container", target_id=container.id, outcome="failure",
+            self.session,
+            user_id=container.created_by,
+            action="container.delete",
+            target_type="container",
+            target_id=container.id,
+            outcome="failure",
             reason=reason[:300],
-        )  # fmt: skip
+        )
         await self.session.commit()
         await events.publish(self.redis, container.id, failure)

@@ -15,7 +15,7 @@ from shared.db.models import Container, Node
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
-from shared.proxmox import ProxmoxError, ProxmoxNotFound
+from shared.proxmox import NodeFailure, ProxmoxNotFound
 from shared.proxmox.client import segment
 from shared.vmids import lowest_free
 
@@ -23,7 +23,9 @@ log = get_logger(__name__)
 
 
 @dataclass
-class LiveStatus:
+class GuestStatus:
+    """The guest as its node reports it now (the API answers it as `LiveStatus`)."""
+
     status: str | None = None  # running | stopped | missing (not on the node) | None (unknown)
     cpu: float | None = None
     mem: int | None = None
@@ -37,12 +39,14 @@ class LiveStatus:
 class InventoryItem:
     container: Any  # a `containers` row: the ORM's attribute names, without the ORM's cost
     node: Node
-    live: LiveStatus
+    live: GuestStatus
     status_unknown: bool
 
 
 @dataclass
-class NodeError:
+class UnreachableNode:
+    """A node the inventory could not ask, and why (the API's `NodeError`)."""
+
     node_id: uuid.UUID
     node_name: str
     error: str
@@ -51,22 +55,25 @@ class NodeError:
 @dataclass
 class Inventory:
     items: list[InventoryItem] = field(default_factory=list)
-    node_errors: list[NodeError] = field(default_factory=list)
+    node_errors: list[UnreachableNode] = field(default_factory=list)
 
 
 @dataclass
-class ContainerDetail:
+class ContainerView:
+    """One container: its row, its node, and what the node says of it now (the API's
+    `ContainerDetail`)."""
+
     container: Container
     node: Node
-    live: LiveStatus
+    live: GuestStatus
     status_unknown: bool
     config: dict[str, Any] | None
     ip_address: str | None
     error: str | None
 
 
-def _live_from(item: dict[str, Any]) -> LiveStatus:
-    return LiveStatus(
+def _live_from(item: dict[str, Any]) -> GuestStatus:
+    return GuestStatus(
         status=str(item.get("status") or "unknown"),
         cpu=item.get("cpu"),
         mem=item.get("mem"),
@@ -155,26 +162,26 @@ class InventoryMixin(ContainerServiceBase):
             await self.session.commit()  # no connection held while the nodes answer
         finally:
             results = await asyncio.gather(*asking)
-        live_by_node: dict[uuid.UUID, dict[int, LiveStatus] | None] = {}
+        live_by_node: dict[uuid.UUID, dict[int, GuestStatus] | None] = {}
         inventory = Inventory()
         for node, result in zip(nodes.values(), results, strict=True):
             if isinstance(result, str):
                 live_by_node[node.id] = None
-                inventory.node_errors.append(NodeError(node.id, node.name, result))
+                inventory.node_errors.append(UnreachableNode(node.id, node.name, result))
             else:
                 live_by_node[node.id] = result
         for container in sorted(containers, key=lambda c: (nodes[c.node_id].name, c.vmid)):
             node = nodes[container.node_id]
             live = live_by_node[node.id]
             if live is None:
-                item = InventoryItem(container, node, LiveStatus(), status_unknown=True)
+                item = InventoryItem(container, node, GuestStatus(), status_unknown=True)
             else:
-                status = live.get(container.vmid, LiveStatus(status="missing"))
+                status = live.get(container.vmid, GuestStatus(status="missing"))
                 item = InventoryItem(container, node, status, status_unknown=False)
             inventory.items.append(item)
         return inventory
 
-    async def _live_list(self, node: Node) -> dict[int, LiveStatus] | str:
+    async def _live_list(self, node: Node) -> dict[int, GuestStatus] | str:
         """The node's containers by VMID, or the reason it could not be asked."""
         try:
             async with asyncio.timeout(self.settings.inventory_node_timeout_seconds):
@@ -182,7 +189,7 @@ class InventoryMixin(ContainerServiceBase):
                     data = await client.get(f"/nodes/{segment(node.name)}/lxc")
         except TimeoutError:
             return f"no answer within {self.settings.inventory_node_timeout_seconds:g} s"
-        except (ProxmoxError, Conflict) as exc:
+        except (NodeFailure, Conflict) as exc:
             return exc.message
         except Exception as exc:  # one odd node must never fail the whole list
             log.exception("inventory: node failed unexpectedly", node=node.name)
@@ -193,7 +200,7 @@ class InventoryMixin(ContainerServiceBase):
             if isinstance(item, dict) and str(item.get("vmid", "")).isdigit()
         }
 
-    async def detail(self, user_id: uuid.UUID, container_id: uuid.UUID) -> ContainerDetail:
+    async def detail(self, user_id: uuid.UUID, container_id: uuid.UUID) -> ContainerView:
         container, node = await self.get(user_id, container_id)
         await self.session.commit()  # no connection held while the node answers
         base = f"/nodes/{segment(node.name)}/lxc/{container.vmid}"
@@ -208,18 +215,23 @@ class InventoryMixin(ContainerServiceBase):
                         else []
                     )
         except ProxmoxNotFound:
-            return ContainerDetail(
-                container, node, LiveStatus(status="missing"), False, None,
-                container.ip_address, "The container does not exist on the node.",
-            )  # fmt: skip
+            return ContainerView(
+                container,
+                node,
+                GuestStatus(status="missing"),
+                False,
+                None,
+                container.ip_address,
+                "The container does not exist on the node.",
+            )
         except TimeoutError:
             error = f"no answer within {self.settings.inventory_node_timeout_seconds:g} s"
-            return ContainerDetail(
-                container, node, LiveStatus(), True, None, container.ip_address, error
+            return ContainerView(
+                container, node, GuestStatus(), True, None, container.ip_address, error
             )
-        except (ProxmoxError, Conflict) as exc:
-            return ContainerDetail(
-                container, node, LiveStatus(), True, None, container.ip_address, exc.message
+        except (NodeFailure, Conflict) as exc:
+            return ContainerView(
+                container, node, GuestStatus(), True, None, container.ip_address, exc.message
             )
         ip = _first_ipv4(interfaces or []) or container.ip_address
-        return ContainerDetail(container, node, _live_from(current), False, config, ip, None)
+        return ContainerView(container, node, _live_from(current), False, config, ip, None)

@@ -28,7 +28,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger
 from shared.pct import Pct
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure, ProxmoxError
 from shared.proxmox.client import segment
 from shared.ssh import NodeSsh
 
@@ -197,20 +197,31 @@ def parse_discovery(output: str, ip: str | None) -> list[Found]:
         ports = sorted({item.port for item in mine})
         base = name.split("@", 1)[0]
         found[name] = Found(
-            name=name, unit=unit, status="running",
-            is_system=bool(_SYSTEM_UNIT.match(name)), main_pid=main_pid,
-            listeners=[{"address": i.address, "port": i.port}
-                       for i in sorted(mine, key=lambda i: (i.port, i.address))],
+            name=name,
+            unit=unit,
+            status="running",
+            is_system=bool(_SYSTEM_UNIT.match(name)),
+            main_pid=main_pid,
+            listeners=[
+                {"address": i.address, "port": i.port}
+                for i in sorted(mine, key=lambda i: (i.port, i.address))
+            ],
             web_url=web_url(ip, ports),
             credentials=credentials.get(name, credentials.get(base, {})),
-        )  # fmt: skip
+        )
     claimed = {name for name in found} | {name.split("@", 1)[0] for name in found}
     for name, values in sorted(credentials.items()):
         if name not in claimed:  # saved for a service that does not run (now)
             found[name] = Found(
-                name=name, unit=None, status="stopped", is_system=False, main_pid=None,
-                listeners=[], web_url=None, credentials=values,
-            )  # fmt: skip
+                name=name,
+                unit=None,
+                status="stopped",
+                is_system=False,
+                main_pid=None,
+                listeners=[],
+                web_url=None,
+                credentials=values,
+            )
     return list(found.values())
 
 
@@ -245,7 +256,7 @@ class ServicesMixin(ContainerServiceBase):
             if status != 0 or "@@END" not in out:
                 raise ProxmoxError(f"discovery failed in the container: {(err or out)[-300:]}")
             found = parse_discovery(out, ip)
-        except (ProxmoxError, Conflict) as exc:
+        except (NodeFailure, Conflict) as exc:
             await self.session.rollback()
             await self.session.execute(
                 update(Container)
@@ -264,11 +275,18 @@ class ServicesMixin(ContainerServiceBase):
         )
         for item in found:
             row = DiscoveredService(
-                id=uuid.uuid4(), container_id=container.id, name=item.name, unit=item.unit,
-                status=item.status, is_system=item.is_system, main_pid=item.main_pid,
-                listeners=item.listeners, web_url=item.web_url,
-                credential_keys=sorted(item.credentials), discovered_at=now,
-            )  # fmt: skip
+                id=uuid.uuid4(),
+                container_id=container.id,
+                name=item.name,
+                unit=item.unit,
+                status=item.status,
+                is_system=item.is_system,
+                main_pid=item.main_pid,
+                listeners=item.listeners,
+                web_url=item.web_url,
+                credential_keys=sorted(item.credentials),
+                discovered_at=now,
+            )
             if item.credentials:
                 plain = msgspec.json.encode(item.credentials).decode()
                 row.credentials_enc = self.nodes.box.encrypt(plain, _context(row.id))
@@ -351,9 +369,14 @@ class ServicesMixin(ContainerServiceBase):
                 " the services to read them again."
             ) from None
         audit.record(
-            self.session, user_id=user_id, action="container.credentials.reveal",
-            target_type="container", target_id=container.id, outcome="success", service=name,
-        )  # fmt: skip
+            self.session,
+            user_id=user_id,
+            action="container.credentials.reveal",
+            target_type="container",
+            target_id=container.id,
+            outcome="success",
+            service=name,
+        )
         await self.session.commit()
         return values
 
@@ -366,9 +389,11 @@ class ServicesMixin(ContainerServiceBase):
         container, node = await self._running_target(user_id, container_id)
         async with self.nodes.ssh(node) as ssh:
             status, out, err = await Pct(ssh, container.vmid).run(
-                'journalctl --no-pager -u "$1" -n "$2"', name, str(lines),
+                'journalctl --no-pager -u "$1" -n "$2"',
+                name,
+                str(lines),
                 limit_seconds=30,
-            )  # fmt: skip
+            )
         if status != 0:
             raise ProxmoxError(f"journalctl failed: {(err or out).strip()[-300:]}")
         return [line for line in out.splitlines() if line.strip()][-lines:]

@@ -3,6 +3,7 @@
 from shared.proxmox.client import ProxmoxClient, TicketAuth, TokenAuth
 from shared.proxmox.errors import (
     CertificateMismatch,
+    NodeFailure,
     ProxmoxAuthError,
     ProxmoxError,
     ProxmoxLockTimeout,
@@ -16,6 +17,7 @@ from shared.proxmox.tls import PinnedCertificate, fetch_certificate
 
 __all__ = [
     "CertificateMismatch",
+    "NodeFailure",
     "PinnedCertificate",
     "ProxmoxAuthError",
     "ProxmoxClient",

@@ -19,8 +19,9 @@ def remote_text(text: str, limit: int = REMOTE_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
-class ProxmoxError(Exception):
-    """The node answered with an error (or not at all). `message` is PVE's own text."""
+class NodeFailure(Exception):
+    """A node failed a call: its API (`ProxmoxError`) or its SSH (`shared.ssh.SshError`).
+    Callers that only need "the node failed" catch this; the API answers `http_status`."""
 
     #: the status our API answers with when this reaches a client
     http_status = 502
@@ -29,6 +30,14 @@ class ProxmoxError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+class ProxmoxError(NodeFailure):
+    """The node's API answered with an error (or not at all). `message` is PVE's own text.
+
+    The reachability errors below (`ProxmoxUnavailable`, `ProxmoxTimeout`) are raised for SSH
+    too: callers retry on them whichever way the node was reached.
+    """
 
 
 class ProxmoxAuthError(ProxmoxError):

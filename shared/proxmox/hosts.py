@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 
+from shared.errors import Forbidden
 from shared.settings import SettingsError
+
+
+class HostNotAllowed(Forbidden):
+    """The host is outside `PVE_ALLOWED_HOSTS` (403)."""
 
 
 class HostPolicy:
@@ -46,6 +51,11 @@ class HostPolicy:
         except ValueError:
             return host in self.names or any(host.endswith(s) for s in self.suffixes)
         return any(address in network for network in self.networks)
+
+    def check(self, host: str) -> None:
+        """`HostNotAllowed` unless the host may be contacted."""
+        if not self.allows(host):
+            raise HostNotAllowed(f"{host} is not in PVE_ALLOWED_HOSTS")
 
 
 class NonCanonicalHost(ValueError):

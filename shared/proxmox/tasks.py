@@ -36,9 +36,13 @@ async def wait_for_task(
 
 
 async def _poll(
-    client: ProxmoxClient, node: str, upid: str, limit_seconds: float, first_poll: float,
+    client: ProxmoxClient,
+    node: str,
+    upid: str,
+    limit_seconds: float,
+    first_poll: float,
     max_poll: float,
-) -> TaskResult:  # fmt: skip
+) -> TaskResult:
     deadline = time.monotonic() + limit_seconds
     delay = first_poll
     while True:

@@ -22,7 +22,7 @@ import errno
 import os
 import re
 import stat
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -164,20 +164,23 @@ def spec_from_conf(directory: str, conf: dict[str, str]) -> TemplateSpec:
             f"{CONF_FILE}: TEMPLATE_OS/TEMPLATE_VERSION: not an OS name and version"
         )
     memory = number("RAM", 512, rules.MEMORY_MB)
-    return TemplateSpec(
-        name=name,
-        description=description,
-        os_template=os_template,
-        cores=number("CPU", 1, rules.CORES),
-        memory=memory,
-        swap=number("SWAP", min(memory, rules.SWAP_MB[1]), rules.SWAP_MB),
-        disk=number("DISK", 8, rules.DISK_GB),
-        unprivileged=flag("UNPRIVILEGED", True),
-        nesting=flag("NESTING", False),
-        keyctl=flag("KEYCTL", False),
-        fuse=flag("FUSE", False),
-        tags=tuple(tags),
-    )
+    # A setting without a TEMPLATE_* key here takes the column's default on a new template.
+    settings = {
+        "description": description,
+        "os_template": os_template,
+        "cores": number("CPU", 1, rules.CORES),
+        "memory": memory,
+        "swap": number("SWAP", min(memory, rules.SWAP_MB[1]), rules.SWAP_MB),
+        "disk": number("DISK", 8, rules.DISK_GB),
+        "storage": "local-lvm",
+        "bridge": "vmbr0",
+        "unprivileged": flag("UNPRIVILEGED", True),
+        "nesting": flag("NESTING", False),
+        "keyctl": flag("KEYCTL", False),
+        "fuse": flag("FUSE", False),
+        "tags": tuple(tags),
+    }
+    return TemplateSpec(name=name, settings=settings)
 
 
 def _check_inside(path: Path, root: Path) -> None:
@@ -455,8 +458,7 @@ async def _sync_one(
             f"a template named {item.spec.name!r} was created through the API; "
             "rename the directory's TEMPLATE_APP or the stored template"
         )
-    changes = {f.name: getattr(item.spec, f.name) for f in fields(item.spec)}
-    changed = await templates.update_in_transaction(existing, changes)
+    changed = await templates.update_in_transaction(existing, item.spec.values())
     return "updated" if changed else "unchanged"
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -21,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.models import Package, PackageBucket, Template, TemplateFile, TemplateScript
 from shared.errors import Conflict, NotFound
 from shared.templates.specs import (
-    SCALAR_FIELDS,
+    SETTINGS,
     BucketSpec,
     FileSpec,
     PackageSpec,
     ScriptSpec,
     TemplateSpec,
     merge_packages,
-    scalar_values,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -51,28 +50,25 @@ class TemplateDetail:
     def spec(self) -> TemplateSpec:
         t = self.template
         return TemplateSpec(
-            **scalar_values(t),
+            name=t.name,
+            settings={name: getattr(t, name) for name in SETTINGS},
+            # `order` is stored as `sort_order` (ORDER is an SQL keyword)
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)
                 for s in self.scripts
             ),
             files=tuple(
-                FileSpec(
-                    name=f.name,
-                    target_path=f.target_path,
-                    content=f.content,
-                    mode=f.mode,
-                    owner=f.owner,
-                    policy=f.policy,
-                )
-                for f in self.files
+                FileSpec(**{f.name: getattr(row, f.name) for f in fields(FileSpec)})
+                for row in self.files
             ),
             packages=tuple(package_spec(p) for p in self.packages),
         ).normalized()
 
 
 @dataclass
-class TemplateSummary:
+class TemplateListItem:
+    """A row of the template list with its counts (the API's `TemplateSummary`)."""
+
     template: Template
     script_count: int
     file_count: int
@@ -86,7 +82,9 @@ class BucketDetail:
 
 
 @dataclass
-class BucketSummary:
+class BucketListItem:
+    """A row of the bucket list with its package count (the API's `BucketSummary`)."""
+
     bucket: PackageBucket
     package_count: int
 
@@ -115,9 +113,42 @@ async def _page(
     return rows, int(total or 0)
 
 
-class TemplateService:
+_Named = TypeVar("_Named", Template, PackageBucket)
+
+
+class _NamedStore(Generic[_Named]):
+    """What the template and the bucket services share: a session, and a unique name that a
+    concurrent request may take first (a 409, never a 500)."""
+
+    model: type[_Named]
+    kind: str  # how messages name the thing stored
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def find_by_name(self, name: str) -> _Named | None:
+        return await self.session.scalar(select(self.model).where(self.model.name == name))
+
+    async def _ensure_name_free(self, name: str) -> None:
+        if await self.find_by_name(name) is not None:
+            raise Conflict(f"a {self.kind} named {name!r} already exists")
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"a {self.kind} with that name already exists") from exc
+
+    async def _commit(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            raise Conflict(f"a {self.kind} with that name already exists") from exc
+
+
+class TemplateService(_NamedStore[Template]):
+    model = Template
+    kind = "template"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -129,7 +160,7 @@ class TemplateService:
         sort: TemplateSort = "name",
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[TemplateSummary], int]:
+    ) -> tuple[list[TemplateListItem], int]:
         counts = [
             select(func.count())
             .where(model.template_id == Template.id)
@@ -145,16 +176,13 @@ class TemplateService:
         column = _SORT_COLUMNS[sort.removeprefix("-")]
         query = query.order_by(column.desc() if sort.startswith("-") else column, Template.id)
         rows, total = await _page(self.session, query, limit, offset)
-        return [TemplateSummary(t, s, f, p) for t, s, f, p in rows], total
+        return [TemplateListItem(t, s, f, p) for t, s, f, p in rows], total
 
     async def get(self, template_id: uuid.UUID) -> TemplateDetail:
         template = await self.session.get(Template, template_id)
         if template is None:
             raise NotFound("template not found")
         return await self._detail(template)
-
-    async def find_by_name(self, name: str) -> Template | None:
-        return await self.session.scalar(select(Template).where(Template.name == name))
 
     async def _detail(self, template: Template) -> TemplateDetail:
         scripts = await self.session.scalars(
@@ -235,7 +263,7 @@ class TemplateService:
     ) -> bool:
         """Apply the changes; False (and nothing written) when the template stays the same."""
         current = (await self._detail(template)).spec()
-        wanted = replace(current, **changes)
+        wanted = current.with_values(changes)
         wanted = await self._with_buckets(wanted, wanted.packages, bucket_ids)
         if wanted == current:
             return False
@@ -259,15 +287,12 @@ class TemplateService:
         extra = await bucket_packages(self.session, bucket_ids) if bucket_ids else []
         return replace(spec, packages=tuple(merge_packages(own, extra))).normalized()
 
-    async def _ensure_name_free(self, name: str) -> None:
-        if await self.find_by_name(name) is not None:
-            raise Conflict(f"a template named {name!r} already exists")
-
     @staticmethod
     def _set_scalars(template: Template, spec: TemplateSpec) -> None:
-        for name in SCALAR_FIELDS:
-            value = getattr(spec, name)
-            setattr(template, name, list(value) if name == "tags" else value)
+        """A setting the spec leaves out keeps the row's value (a new row: the column default)."""
+        template.name = spec.name
+        for name, value in spec.settings.items():
+            setattr(template, name, list(value) if isinstance(value, tuple) else value)
 
     async def _replace_children(
         self, template_id: uuid.UUID, spec: TemplateSpec, previous: TemplateSpec | None
@@ -300,35 +325,13 @@ class TemplateService:
                 await self.session.execute(
                     insert(TemplateFile),
                     [
-                        {
-                            "id": uuid.uuid4(),
-                            "template_id": template_id,
-                            "name": f.name,
-                            "target_path": f.target_path,
-                            "mode": f.mode,
-                            "owner": f.owner,
-                            "policy": f.policy,
-                            "content": f.content,
-                        }
+                        {"id": uuid.uuid4(), "template_id": template_id, **asdict(f)}
                         for f in spec.files
                     ],
                 )
         if previous is None or previous.packages != spec.packages:
             await self.session.execute(delete(Package).where(Package.template_id == template_id))
             await _insert_packages(self.session, spec.packages, template_id=template_id)
-
-    async def _flush(self) -> None:
-        """A unique name raced by a concurrent request ends as a 409, not a 500."""
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("a template with that name already exists") from exc
-
-    async def _commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            raise Conflict("a template with that name already exists") from exc
 
 
 async def bucket_packages(
@@ -372,13 +375,13 @@ async def _insert_packages(
         await session.execute(insert(Package), rows)
 
 
-class BucketService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class BucketService(_NamedStore[PackageBucket]):
+    model = PackageBucket
+    kind = "package bucket"
 
     async def list(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[BucketSummary], int]:
+    ) -> tuple[list[BucketListItem], int]:
         count = (
             select(func.count())
             .where(Package.bucket_id == PackageBucket.id)
@@ -390,13 +393,10 @@ class BucketService:
             query = query.where(PackageBucket.name.icontains(search, autoescape=True))
         query = query.order_by(PackageBucket.name, PackageBucket.id)
         rows, total = await _page(self.session, query, limit, offset)
-        return [BucketSummary(bucket, n) for bucket, n in rows], total
+        return [BucketListItem(bucket, n) for bucket, n in rows], total
 
     async def get(self, bucket_id: uuid.UUID) -> BucketDetail:
         return await self._detail(await self._bucket(bucket_id))
-
-    async def find_by_name(self, name: str) -> PackageBucket | None:
-        return await self.session.scalar(select(PackageBucket).where(PackageBucket.name == name))
 
     async def create(self, spec: BucketSpec) -> BucketDetail:
         bucket = await self.create_in_transaction(spec)
@@ -484,20 +484,3 @@ class BucketService:
             .order_by(Package.manager, Package.name)
         )
         return BucketDetail(bucket, list(packages))
-
-    async def _ensure_name_free(self, name: str) -> None:
-        if await self.find_by_name(name) is not None:
-            raise Conflict(f"a package bucket named {name!r} already exists")
-
-    async def _flush(self) -> None:
-        """A unique name raced by a concurrent request ends as a 409, not a 500."""
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("a package bucket with that name already exists") from exc
-
-    async def _commit(self) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as exc:
-            raise Conflict("a package bucket with that name already exists") from exc

@@ -2,15 +2,19 @@
 
 A `TemplateSpec` is the whole of a template except its identity and bookkeeping; two specs are
 equal exactly when the stored templates would be the same, which is how an update (or a
-discovery run) knows whether anything changed and the revision must move.
+discovery run) knows whether anything changed and the revision must move. Its settings are not
+listed here: they are the columns of the `Template` model (see `SETTINGS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
+
+from shared.db.models import Template
 from shared.templates import rules
 
 
@@ -43,31 +47,57 @@ class PackageSpec:
         return (self.manager, self.name)
 
 
+# Of the `Template` columns, these are its identity and bookkeeping (and `name`, a field of the
+# spec of its own); every other column is one of the template's settings. A new column is a new
+# setting without being listed anywhere else.
+_NOT_SETTINGS = frozenset({"id", "name", "revision", "source", "created_at", "updated_at"})
+SETTINGS: tuple[str, ...] = tuple(
+    column.key for column in sa_inspect(Template).column_attrs if column.key not in _NOT_SETTINGS
+)
+_SUB_LISTS = ("scripts", "files", "packages")
+
+
 @dataclass(frozen=True)
 class TemplateSpec:
+    """`settings` holds the template's own values (cores, memory, tags, ...) by column name; a
+    setting left out keeps the stored value, or the column's default on a new template."""
+
     name: str
-    description: str = ""
-    os_template: str = "debian-12-standard"
-    cores: int = 1
-    memory: int = 512
-    swap: int = 512
-    disk: int = 8
-    storage: str = "local-lvm"
-    bridge: str = "vmbr0"
-    unprivileged: bool = True
-    nesting: bool = False
-    keyctl: bool = False
-    fuse: bool = False
-    tags: tuple[str, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
     scripts: tuple[ScriptSpec, ...] = ()
     files: tuple[FileSpec, ...] = ()
     packages: tuple[PackageSpec, ...] = ()
 
+    def values(self) -> dict[str, Any]:
+        """Every value by field name (`name`, each setting, the sub-lists): what `with_values`
+        takes."""
+        return {
+            "name": self.name,
+            **self.settings,
+            **{sub_list: getattr(self, sub_list) for sub_list in _SUB_LISTS},
+        }
+
+    def with_values(self, values: Mapping[str, Any]) -> TemplateSpec:
+        """This spec with `values` (by field name, as `values()` gives them) replaced."""
+        own = {key: value for key, value in values.items() if key == "name" or key in _SUB_LISTS}
+        settings = {key: value for key, value in values.items() if key not in own}
+        unknown = sorted(settings.keys() - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"not a template setting: {', '.join(unknown)}")
+        return replace(self, **own, settings={**self.settings, **settings})
+
     def normalized(self) -> TemplateSpec:
-        """Canonical form: tags de-duplicated, modes four digits, sub-lists in a fixed order."""
+        """Canonical form: lists as tuples, tags de-duplicated, modes four digits, sub-lists in a
+        fixed order."""
+        settings = {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in self.settings.items()
+        }
+        if "tags" in settings:
+            settings["tags"] = tuple(dict.fromkeys(settings["tags"]))
         return replace(
             self,
-            tags=tuple(dict.fromkeys(self.tags)),
+            settings=settings,
             scripts=tuple(sorted(self.scripts, key=lambda s: (s.order, s.name))),
             files=tuple(
                 sorted(
@@ -77,22 +107,6 @@ class TemplateSpec:
             ),
             packages=tuple(sorted(merge_packages(self.packages), key=lambda p: p.key)),
         )
-
-
-# The template's own values (not its sub-lists), read off TemplateSpec itself: a new field is
-# declared on TemplateSpec (and the model and the API schema), never listed again here.
-_SUB_LISTS = frozenset({"scripts", "files", "packages"})
-SCALAR_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(TemplateSpec) if f.name not in _SUB_LISTS
-)
-
-
-def scalar_values(source: object) -> dict[str, Any]:
-    """The TemplateSpec scalars of anything that has them as attributes (a Template row, an
-    API body), tags as a tuple."""
-    values = {name: getattr(source, name) for name in SCALAR_FIELDS}
-    values["tags"] = tuple(values["tags"])
-    return values
 
 
 def merge_packages(*groups: Iterable[PackageSpec]) -> list[PackageSpec]:

@@ -201,7 +201,7 @@ async def test_a_missing_templates_directory_is_reported(
 def test_the_cli_prints_the_summary(settings: Settings, tmp_path: Path) -> None:
     names = build_tree(tmp_path, uuid.uuid4().hex[:8])
     env = settings_environment(settings)
-    command = [sys.executable, "-m", "shared.templates.discover", "--dir", str(tmp_path)]
+    command = [sys.executable, "-m", "shared.templates", "--dir", str(tmp_path)]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 1, first.stderr  # two templates are broken
     report = json.loads(first.stdout)
@@ -214,7 +214,7 @@ def test_the_shipped_templates_sync_cleanly(settings: Settings) -> None:
     """`templates/` in the repository: what the README walkthrough and the e2e tests use."""
     env = settings_environment(settings)
     shipped = Path(__file__).resolve().parents[2] / "templates"
-    command = [sys.executable, "-m", "shared.templates.discover", "--dir", str(shipped)]
+    command = [sys.executable, "-m", "shared.templates", "--dir", str(shipped)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

@@ -18,7 +18,7 @@ from shared.templates.discovery import (
     scan,
     spec_from_conf,
 )
-from shared.templates.specs import PackageSpec, ScriptSpec, TemplateSpec, merge_packages
+from shared.templates.specs import SETTINGS, PackageSpec, ScriptSpec, TemplateSpec, merge_packages
 
 
 def test_conf_values_quotes_comments_and_default_expansions() -> None:
@@ -63,10 +63,16 @@ def test_malformed_conf_lines_are_refused(text: str, message: str) -> None:
 
 def test_conf_to_spec_with_defaults() -> None:
     spec = spec_from_conf("dir-name", {})
+    settings = spec.settings
     assert spec.name == "dir-name"
-    assert (spec.cores, spec.memory, spec.swap, spec.disk) == (1, 512, 512, 8)
-    assert spec.os_template == "debian-12-standard"
-    assert (spec.unprivileged, spec.nesting, spec.keyctl, spec.fuse) == (True, False, False, False)
+    assert [settings[k] for k in ("cores", "memory", "swap", "disk")] == [1, 512, 512, 8]
+    assert settings["os_template"] == "debian-12-standard"
+    assert [settings[k] for k in ("unprivileged", "nesting", "keyctl", "fuse")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
     full = spec_from_conf(
         "d",
         {
@@ -78,9 +84,9 @@ def test_conf_to_spec_with_defaults() -> None:
             "TEMPLATE_FUSE": "true",
         },
     )
-    assert full.name == "app" and full.tags == ("web", "db")
-    assert full.memory == full.swap == 4096
-    assert full.os_template == "ubuntu-24.04-standard" and full.fuse
+    assert full.name == "app" and full.settings["tags"] == ("web", "db")
+    assert full.settings["memory"] == full.settings["swap"] == 4096
+    assert full.settings["os_template"] == "ubuntu-24.04-standard" and full.settings["fuse"]
 
 
 @pytest.mark.parametrize(
@@ -171,11 +177,11 @@ def test_patterns_reach_the_api_schemas() -> None:
 def test_specs_normalize_to_a_canonical_form() -> None:
     spec = TemplateSpec(
         name="t",
-        tags=("a", "b", "a"),
+        settings={"tags": ["a", "b", "a"]},
         scripts=(ScriptSpec("b.sh", 1, ""), ScriptSpec("a.sh", 1, ""), ScriptSpec("c.sh", 0, "")),
         packages=(PackageSpec("x", "pip"), PackageSpec("x", "apt"), PackageSpec("x", "pip", "1")),
     ).normalized()
-    assert spec.tags == ("a", "b")
+    assert spec.settings == {"tags": ("a", "b")}
     assert [s.name for s in spec.scripts] == ["c.sh", "a.sh", "b.sh"]
     assert spec.packages == (PackageSpec("x", "apt"), PackageSpec("x", "pip"))
     assert merge_packages([PackageSpec("x", "apt", "1")], [PackageSpec("x", "apt", "2")]) == [
@@ -238,3 +244,16 @@ def test_the_shipped_example_is_valid() -> None:
     assert "systemctl enable nginx" in web.spec.scripts[1].content
     assert {f.policy for f in web.spec.files} >= {"default"}
     assert PackageSpec("nginx", "apt") in web.spec.packages
+
+
+def test_spec_settings_are_the_model_columns() -> None:
+    """A template's settings are read off the model: identity and bookkeeping are not among
+    them, and a value that is no column is refused rather than dropped."""
+    assert "cores" in SETTINGS and "tags" in SETTINGS
+    assert not {"id", "name", "revision", "source", "created_at"} & set(SETTINGS)
+    spec = TemplateSpec(name="t", settings={"cores": 1})
+    changed = spec.with_values({"name": "u", "cores": 2, "scripts": (ScriptSpec("a.sh", 1, ""),)})
+    assert (changed.name, changed.settings, len(changed.scripts)) == ("u", {"cores": 2}, 1)
+    assert changed.values()["cores"] == 2 and changed.values()["name"] == "u"
+    with pytest.raises(ValueError, match="not a template setting: colour"):
+        spec.with_values({"colour": "red"})

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import (
@@ -30,7 +30,7 @@ from services.api.schemas.auth import (
     RepinResponse,
     UserRead,
 )
-from shared.accounts import AccountService, HostNotAllowed, PinConflict, repin_hint
+from shared.accounts import AccountService, PinConflict, repin_hint
 from shared.errors import InvalidInput, Unprocessable
 from shared.proxmox import (
     CertificateMismatch,
@@ -126,9 +126,13 @@ async def login(
     outcome: Outcome = "none"
     try:
         user, pinned = await AccountService(db_session, settings).login(
-            host=host, port=data.port, username=data.username, realm=data.realm,
-            password=data.password, fingerprint=data.fingerprint,
-        )  # fmt: skip
+            host=host,
+            port=data.port,
+            username=data.username,
+            realm=data.realm,
+            password=data.password,
+            fingerprint=data.fingerprint,
+        )
         outcome = "success"
     except ProxmoxAuthError:
         outcome = "failure"  # only a wrong password counts against the account
@@ -149,8 +153,6 @@ async def login(
     except PinConflict:
         outcome = "client"
         raise
-    except HostNotAllowed as exc:
-        raise PermissionDeniedException(str(exc)) from None
     finally:
         await throttle.finish(client, account, outcome)
 
@@ -160,9 +162,12 @@ async def login(
         await store.destroy(previous)
     host, port = user.host_identity.rsplit(":", 1)
     new = await store.create(
-        user_id=str(user.id), userid=user.userid, host=host, port=int(port),
+        user_id=str(user.id),
+        userid=user.userid,
+        host=host,
+        port=int(port),
         tls_fingerprint=pinned.fingerprint,
-    )  # fmt: skip
+    )
     body = LoginResponse(
         user=UserRead(id=user.id, userid=user.userid, host=host, port=int(port)),
         csrf_token=new.data.csrf_token,
@@ -263,19 +268,24 @@ async def repin(
     settings: Settings = state.settings
     try:
         previous, new = await AccountService(db_session, settings).repin(
-            host=user.host, port=user.port, fingerprint=data.fingerprint, actor_user_id=user.id,
-            actor=user.userid, session_fingerprint=user.session.tls_fingerprint,
-        )  # fmt: skip
-    except HostNotAllowed as exc:
-        raise PermissionDeniedException(str(exc)) from None
+            host=user.host,
+            port=user.port,
+            fingerprint=data.fingerprint,
+            actor_user_id=user.id,
+            actor=user.userid,
+            session_fingerprint=user.session.tls_fingerprint,
+        )
     except (ProxmoxUnavailable, ProxmoxTimeout, NotProxmox):
         raise HTTPException(status_code=502, detail=UNREACHABLE) from None
     except CertificateMismatch as exc:  # the host does not present the certificate named
         raise Unprocessable(exc.message, field="fingerprint") from None
     return RepinResponse(
-        host=user.host, port=user.port, tls_fingerprint=new, previous_fingerprint=previous,
+        host=user.host,
+        port=user.port,
+        tls_fingerprint=new,
+        previous_fingerprint=previous,
         changed=previous != new,
-    )  # fmt: skip
+    )
 
 
 ROUTES = [login, logout, me, repin]

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
-from services.api.routes.templates import Limit, Offset, Search, package_read
+from services.api.routes.templates import Limit, Offset, Search
+from services.api.schemas import from_row
 from services.api.schemas.templates import (
     BucketCreate,
     BucketPackagesAdd,
@@ -26,25 +27,12 @@ from services.api.schemas.templates import (
     BucketUpdate,
     package_specs,
 )
-from shared.db.models import PackageBucket
 from shared.templates.service import BucketDetail, BucketService
 from shared.templates.specs import BucketSpec
 
 
-def _bucket_fields(bucket: PackageBucket) -> dict[str, Any]:
-    return {
-        "id": bucket.id,
-        "name": bucket.name,
-        "description": bucket.description,
-        "created_at": bucket.created_at,
-        "updated_at": bucket.updated_at,
-    }
-
-
 def bucket_read(detail: BucketDetail) -> BucketRead:
-    return BucketRead(
-        **_bucket_fields(detail.bucket), packages=[package_read(p) for p in detail.packages]
-    )
+    return from_row(detail.bucket, BucketRead, packages=detail.packages)
 
 
 def provide_bucket_service(db_session: AsyncSession) -> BucketService:
@@ -72,7 +60,7 @@ class BucketController(Controller):
         items, total = await buckets.list(search=search, limit=limit, offset=offset)
         return BucketPage(
             items=[
-                BucketSummary(**_bucket_fields(item.bucket), package_count=item.package_count)
+                from_row(item.bucket, BucketSummary, package_count=item.package_count)
                 for item in items
             ],
             total=total,

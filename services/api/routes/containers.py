@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
+from services.api.schemas import from_row
 from services.api.schemas.containers import (
     ActionResult,
     BuildState,
@@ -26,15 +27,12 @@ from services.api.schemas.containers import (
     ContainerSummary,
     CreateAccepted,
     DeleteAccepted,
-    LiveStatus,
     NodeError,
 )
-from shared import containers as domain
 from shared import queue
-from shared.containers import ContainerService
+from shared.containers import Action, ContainerService, ContainerView, InventoryItem
 from shared.containers.creation import CreateInput, PackageWanted
-from shared.db.models import Container, Node
-from shared.lifecycle import Lifecycle, Phase
+from shared.lifecycle import Lifecycle
 from shared.logging import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -63,14 +61,6 @@ async def _queue_job(enqueuing: Awaitable[bool], container_id: uuid.UUID) -> Non
         )  # fmt: skip
 
 
-def _build_state(container: Container) -> BuildState:
-    return BuildState(
-        id=container.id, lifecycle=Lifecycle(container.lifecycle),
-        last_completed_phase=container.last_completed_phase,  # type: ignore[arg-type]
-        cancel_requested=container.cancel_requested,
-    )  # fmt: skip
-
-
 CONTAINER_DEPENDENCIES = {"containers": Provide(provide_container_service, sync_to_thread=False)}
 
 
@@ -85,29 +75,13 @@ def reject_null_text(request: Request[Any, Any, Any], *names: str) -> None:
             )
 
 
-def _live(status: domain.LiveStatus) -> LiveStatus:
-    return LiveStatus(
-        status=status.status, cpu=status.cpu, mem=status.mem, maxmem=status.maxmem,
-        disk=status.disk, maxdisk=status.maxdisk, uptime=status.uptime,
-    )  # fmt: skip
-
-
-def _summary_fields(
-    container: Container, node: Node, live: domain.LiveStatus, unknown: bool
-) -> dict[str, Any]:
+def _summary(item: InventoryItem | ContainerView) -> dict[str, Any]:
+    """The values of a container answer that are not the row's own attributes."""
     return {
-        "id": container.id,
-        "node_id": node.id,
-        "node_name": node.name,
-        "vmid": container.vmid,
-        "hostname": container.hostname,
-        "lifecycle": container.lifecycle,
-        "template_id": container.template_id,
-        "template_revision": container.template_revision,
-        "ip_address": container.ip_address,
-        "status_unknown": unknown,
-        "live": _live(live),
-        "created_at": container.created_at,
+        "node_id": item.node.id,
+        "node_name": item.node.name,
+        "status_unknown": item.status_unknown,
+        "live": item.live,
     }
 
 
@@ -141,15 +115,10 @@ class ContainerController(Controller):
         )
         return ContainerList(
             items=[
-                ContainerSummary(
-                    **_summary_fields(item.container, item.node, item.live, item.status_unknown)
-                )
+                from_row(item.container, ContainerSummary, **_summary(item))
                 for item in inventory.items
             ],
-            node_errors=[
-                NodeError(node_id=e.node_id, node_name=e.node_name, error=e.error)
-                for e in inventory.node_errors
-            ],
+            node_errors=[from_row(e, NodeError) for e in inventory.node_errors],
         )
 
     @get(
@@ -165,14 +134,11 @@ class ContainerController(Controller):
         containers: NamedDependency[ContainerService],
     ) -> ContainerDetail:
         detail = await containers.detail(request.user.id, container_id)
-        fields = _summary_fields(detail.container, detail.node, detail.live, detail.status_unknown)
-        fields["ip_address"] = detail.ip_address
-        return ContainerDetail(
-            **fields,
-            last_completed_phase=_phase(detail.container.last_completed_phase),
-            failed_phase=_phase(detail.container.failed_phase),
-            failure_reason=detail.container.failure_reason,
-            cleanup_on_failure=detail.container.cleanup_on_failure,
+        return from_row(
+            detail.container,
+            ContainerDetail,
+            **_summary(detail),
+            ip_address=detail.ip_address,  # the live one, not the stored one
             config=detail.config,
             error=detail.error,
         )
@@ -338,7 +304,7 @@ class ContainerController(Controller):
             queue.enqueue_create(state.queue, container.id, _request_id(), wait_seconds=10),
             container.id,
         )
-        return _build_state(container)
+        return from_row(container, BuildState)
 
     @post(
         "/{container_id:uuid}/cancel",
@@ -356,25 +322,17 @@ class ContainerController(Controller):
         """The build stops between steps: lifecycle `error`, an `error` event saying it was
         cancelled, and the Proxmox container destroyed if the build asked for
         `cleanupOnFailure`. 409 when no build is running."""
-        return _build_state(await containers.cancel(request.user.id, container_id))
+        return from_row(await containers.cancel(request.user.id, container_id), BuildState)
 
 
 async def _act(
     request: Request[CurrentUser, Any, Any],
     container_id: uuid.UUID,
     containers: ContainerService,
-    action: domain.Action,
+    action: Action,
     shutdown_timeout: int = 30,
 ) -> ActionResult:
     outcome = await containers.act(
         request.user.id, container_id, action, shutdown_timeout=shutdown_timeout
     )
-    return ActionResult(
-        action=outcome.action, upid=outcome.upid, exit_status=outcome.exit_status,
-        forced=outcome.forced, message=outcome.message,
-    )  # fmt: skip
-
-
-def _phase(value: str | None) -> Phase | None:
-    """A phase column as the enum (the CHECK constraint admits only its values)."""
-    return None if value is None else Phase(value)
+    return from_row(outcome, ActionResult)

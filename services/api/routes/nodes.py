@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
+from services.api.schemas import from_row
 from services.api.schemas.nodes import (
     Bridge,
     ConnectionTest,
@@ -33,24 +34,16 @@ from shared.vmids import VmidCache
 
 
 def node_read(node: Node) -> NodeRead:
-    return NodeRead(
-        id=node.id,
-        name=node.name,
-        host=node.host,
-        port=node.port,
-        token_id=node.token_id,
+    """Secrets are never answered: only whether each one is set."""
+    return from_row(
+        node,
+        NodeRead,
         has_token_secret=bool(node.token_secret_enc),
-        tls_fingerprint=node.tls_fingerprint,
-        ssh_user=node.ssh_user,
-        ssh_port=node.ssh_port,
         has_ssh_password=node.ssh_password_enc is not None,
         has_ssh_private_key=node.ssh_private_key_enc is not None,
         ssh_host_key_fingerprint=(
             ssh.host_key_fingerprint(node.ssh_host_key) if node.ssh_host_key else None
         ),
-        is_default=node.is_default,
-        created_at=node.created_at,
-        updated_at=node.updated_at,
     )
 
 
@@ -178,13 +171,7 @@ class NodeController(Controller):
         nodes: NamedDependency[NodeService],
     ) -> ConnectionTest:
         """`ok: false` with the reason when the node cannot be reached or refuses the token."""
-        report = await nodes.test(request.user.id, node_id)
-        return ConnectionTest(
-            ok=report.ok,
-            pve_version=report.pve_version,
-            latency_ms=report.latency_ms,
-            error=report.error,
-        )
+        return from_row(await nodes.test(request.user.id, node_id), ConnectionTest)
 
     @get(
         "/{node_id:uuid}/storages",

@@ -17,25 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
+from services.api.schemas import from_row
 from services.api.schemas.templates import (
-    DiscoveryErrorRead,
     DiscoveryResult,
-    FileRead,
-    PackageRead,
     ScriptRead,
     TemplateCreate,
-    TemplateFields,
     TemplatePage,
     TemplateRead,
     TemplateSummary,
     TemplateUpdate,
     package_specs,
 )
-from shared.db.models import Package, Template
 from shared.templates import rules
 from shared.templates.discovery import discover
 from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
-from shared.templates.specs import TemplateSpec, scalar_values
+from shared.templates.specs import TemplateSpec
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]
@@ -49,34 +45,20 @@ Search = Annotated[
 ]
 
 
-def package_read(package: Package) -> PackageRead:
-    return msgspec.convert(package, PackageRead, from_attributes=True)
-
-
-def _template_fields(template: Template) -> dict[str, Any]:
-    """The row's values under the read schemas' own field names (see `TemplateFields`)."""
-    fields = msgspec.convert(template, TemplateFields, from_attributes=True)
-    return msgspec.structs.asdict(fields)
-
-
 def template_read(detail: TemplateDetail) -> TemplateRead:
-    return TemplateRead(
-        **_template_fields(detail.template),
-        scripts=[
-            # `order` is stored as `sort_order` (ORDER is an SQL keyword)
-            ScriptRead(
-                id=s.id, name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled
-            )
-            for s in detail.scripts
-        ],
-        files=[msgspec.convert(f, FileRead, from_attributes=True) for f in detail.files],
-        packages=[package_read(p) for p in detail.packages],
+    return from_row(
+        detail.template,
+        TemplateRead,
+        # `order` is stored as `sort_order` (ORDER is an SQL keyword)
+        scripts=[from_row(s, ScriptRead, order=s.sort_order) for s in detail.scripts],
+        files=detail.files,
+        packages=detail.packages,
     )
 
 
-def _changes(data: TemplateUpdate) -> dict[str, Any]:
-    """The TemplateSpec fields a PATCH sets, sub-lists converted to specs."""
-    changes: dict[str, Any] = {}
+def _values(data: TemplateCreate | TemplateUpdate) -> dict[str, Any]:
+    """The TemplateSpec values a body sets (by field name), sub-lists converted to specs."""
+    values: dict[str, Any] = {}
     for name in data.__struct_fields__:
         value = getattr(data, name)
         if value is msgspec.UNSET or name == "bucket_ids":
@@ -85,10 +67,8 @@ def _changes(data: TemplateUpdate) -> dict[str, Any]:
             value = tuple(item.spec() for item in value)
         elif name == "packages":
             value = package_specs(value)
-        elif name == "tags":
-            value = tuple(value)
-        changes[name] = value
-    return changes
+        values[name] = value
+    return values
 
 
 def provide_template_service(db_session: AsyncSession) -> TemplateService:
@@ -124,8 +104,9 @@ class TemplateController(Controller):
         )
         return TemplatePage(
             items=[
-                TemplateSummary(
-                    **_template_fields(item.template),
+                from_row(
+                    item.template,
+                    TemplateSummary,
                     script_count=item.script_count,
                     file_count=item.file_count,
                     package_count=item.package_count,
@@ -150,12 +131,7 @@ class TemplateController(Controller):
         """`bucketIds` copies those buckets' packages into the template (404 for an unknown
         bucket); a package listed in `packages` wins over the same one from a bucket. Two
         scripts or two files with the same name are a 409."""
-        spec = TemplateSpec(
-            **scalar_values(data),
-            scripts=tuple(s.spec() for s in data.scripts),
-            files=tuple(f.spec() for f in data.files),
-            packages=package_specs(data.packages),
-        )
+        spec = TemplateSpec(name=data.name).with_values(_values(data))
         return template_read(await templates.create(spec, data.bucket_ids))
 
     @post(
@@ -171,13 +147,7 @@ class TemplateController(Controller):
         templates it describes; a broken template is listed in `errors` and the others still
         sync. Idempotent: a template that did not change is listed in `unchanged`."""
         report = await discover(db_session, Path(state.settings.templates_dir))
-        return DiscoveryResult(
-            discovered=report.discovered,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            errors=[DiscoveryErrorRead(template=e.template, error=e.error) for e in report.errors],
-        )
+        return from_row(report, DiscoveryResult)
 
     @get(
         "/{template_id:uuid}",
@@ -207,7 +177,7 @@ class TemplateController(Controller):
         list, the others are kept. `bucketIds` adds those buckets' packages. `revision`
         increments when anything changed."""
         bucket_ids = None if data.bucket_ids is msgspec.UNSET else data.bucket_ids
-        detail = await templates.update(template_id, _changes(data), bucket_ids)
+        detail = await templates.update(template_id, _values(data), bucket_ids)
         return template_read(detail)
 
     @delete(

@@ -14,17 +14,21 @@ from services.api.schemas.common import Fingerprint, Hostname, Port
 PveUserName = Annotated[
     str,
     msgspec.Meta(
-        min_length=1, max_length=64, pattern=r"^[^\x00-\x20\x7f-\x9f@:!/]+$(?!\n)",
-        description="Proxmox user name without the realm, e.g. `root`.", examples=["root"],
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x20\x7f-\x9f@:!/]+$(?!\n)",
+        description="Proxmox user name without the realm, e.g. `root`.",
+        examples=["root"],
     ),
-]  # fmt: skip
+]
 Realm = Annotated[
     str,
     msgspec.Meta(
         pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,31}$(?!\n)",
-        description="Proxmox realm: `pam`, `pve` or a configured one.", examples=["pam"],
+        description="Proxmox realm: `pam`, `pve` or a configured one.",
+        examples=["pam"],
     ),
-]  # fmt: skip
+]
 Password = Annotated[
     str,
     msgspec.Meta(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
 
@@ -177,9 +177,7 @@ class ScriptInput(CamelStruct):
     enabled: bool = True
 
     def spec(self) -> ScriptSpec:
-        return ScriptSpec(
-            name=self.name, order=self.order, content=self.content, enabled=self.enabled
-        )
+        return ScriptSpec(**msgspec.structs.asdict(self))
 
 
 class FileInput(CamelStruct):
@@ -191,14 +189,7 @@ class FileInput(CamelStruct):
     policy: FilePolicy = FilePolicy.REPLACE
 
     def spec(self) -> FileSpec:
-        return FileSpec(
-            name=self.name,
-            target_path=self.target_path,
-            content=self.content,
-            mode=self.mode,
-            owner=self.owner,
-            policy=self.policy,
-        )
+        return FileSpec(**msgspec.structs.asdict(self))
 
 
 Scripts = Annotated[list[ScriptInput], msgspec.Meta(max_length=rules.ITEMS_MAX)]
@@ -210,6 +201,10 @@ BucketIds = Annotated[
 
 
 class TemplateCreate(CamelStruct):
+    """The one list of a template's fields, with their limits and defaults: the PATCH body and
+    the answers below are made from it (and the stored settings are the model's columns), so a
+    new field is declared here, on `shared.db.models.Template` and in a migration."""
+
     name: TemplateName
     description: Description = ""
     os_template: OsTemplate = "debian-12-standard"
@@ -230,28 +225,22 @@ class TemplateCreate(CamelStruct):
     bucket_ids: BucketIds = msgspec.field(default_factory=list)
 
 
-class TemplateUpdate(CamelStruct):
+def _optional(struct: type[msgspec.Struct]) -> list[tuple[str, Any, Any]]:
+    """`struct`'s fields, each optional: a PATCH body's."""
+    return [
+        (f.name, f.type | msgspec.UnsetType, msgspec.UNSET) for f in msgspec.structs.fields(struct)
+    ]
+
+
+# Made from TemplateCreate (see there); mypy sees Any, hence the `type: ignore[misc]` below.
+_TemplateUpdateFields: Any = msgspec.defstruct(
+    "_TemplateUpdateFields", _optional(TemplateCreate), bases=(CamelStruct,), module=__name__
+)
+
+
+class TemplateUpdate(_TemplateUpdateFields):  # type: ignore[misc]  # base made at run time
     """PATCH: only the fields sent change; a sub-list sent replaces the stored one.
     `bucketIds` adds those buckets' packages to the resulting package list."""
-
-    name: TemplateName | msgspec.UnsetType = msgspec.UNSET
-    description: Description | msgspec.UnsetType = msgspec.UNSET
-    os_template: OsTemplate | msgspec.UnsetType = msgspec.UNSET
-    cores: Cores | msgspec.UnsetType = msgspec.UNSET
-    memory: MemoryMb | msgspec.UnsetType = msgspec.UNSET
-    swap: SwapMb | msgspec.UnsetType = msgspec.UNSET
-    disk: DiskGb | msgspec.UnsetType = msgspec.UNSET
-    storage: StorageId | msgspec.UnsetType = msgspec.UNSET
-    bridge: BridgeName | msgspec.UnsetType = msgspec.UNSET
-    unprivileged: bool | msgspec.UnsetType = msgspec.UNSET
-    nesting: bool | msgspec.UnsetType = msgspec.UNSET
-    keyctl: bool | msgspec.UnsetType = msgspec.UNSET
-    fuse: bool | msgspec.UnsetType = msgspec.UNSET
-    tags: Tags | msgspec.UnsetType = msgspec.UNSET
-    scripts: Scripts | msgspec.UnsetType = msgspec.UNSET
-    files: Files | msgspec.UnsetType = msgspec.UNSET
-    packages: PackageList | msgspec.UnsetType = msgspec.UNSET
-    bucket_ids: BucketIds | msgspec.UnsetType = msgspec.UNSET
 
 
 class ScriptRead(CamelStruct):
@@ -272,28 +261,31 @@ class FileRead(CamelStruct):
     content: str
 
 
-class TemplateFields(CamelStruct):
-    """What every template answer carries; the routes fill it from the row by attribute name."""
+# The values of a template as answers carry them: TemplateCreate's fields, without the
+# sub-lists and `bucketIds`, typed without their input limits (`get_type_hints` drops them).
+_NOT_VALUES = frozenset({"scripts", "files", "packages", "bucket_ids"})
+_PLAIN_TYPES = get_type_hints(TemplateCreate)
+_TemplateFieldsBase: Any = msgspec.defstruct(
+    "_TemplateFieldsBase",
+    [
+        ("id", uuid.UUID),
+        *(
+            (name, _PLAIN_TYPES[name])
+            for name in TemplateCreate.__struct_fields__
+            if name not in _NOT_VALUES
+        ),
+        ("revision", int),
+        ("source", TemplateSource),
+        ("created_at", dt.datetime),
+        ("updated_at", dt.datetime),
+    ],
+    bases=(CamelStruct,),
+    module=__name__,
+)
 
-    id: uuid.UUID
-    name: str
-    description: str
-    os_template: str
-    cores: int
-    memory: int
-    swap: int
-    disk: int
-    storage: str
-    bridge: str
-    unprivileged: bool
-    nesting: bool
-    keyctl: bool
-    fuse: bool
-    tags: list[str]
-    revision: int
-    source: TemplateSource
-    created_at: dt.datetime
-    updated_at: dt.datetime
+
+class TemplateFields(_TemplateFieldsBase):  # type: ignore[misc]  # base made at run time
+    """What every template answer carries; `from_row` fills it from the row by attribute name."""
 
 
 class TemplateRead(TemplateFields):

@@ -36,6 +36,7 @@ from shared.locks import ContainerLocks
 from shared.logging import get_logger
 from shared.outages import is_database_outage
 from shared.proxmox import (
+    NodeFailure,
     ProxmoxError,
     ProxmoxLockTimeout,
     ProxmoxNotFound,
@@ -138,12 +139,12 @@ async def _run_phases(build: Build, job_try: int) -> str:
         await _flush_quietly(build)
         if is_transient(exc) and job_try < TRANSIENT_TRIES:
             delay = min(2**job_try, 30)
-            message = exc.message if isinstance(exc, DomainError | ProxmoxError) else str(exc)
+            message = exc.message if isinstance(exc, DomainError | NodeFailure) else str(exc)
             await build.log(f"{build.phase}: {message}; trying again in {delay} s")
             raise Retry(defer=delay) from exc
         if is_database_outage(exc):
             raise  # the job is run again when PostgreSQL is back (services.worker.jobs)
-        if isinstance(exc, BuildFailed | DomainError | ProxmoxError):
+        if isinstance(exc, BuildFailed | DomainError | NodeFailure):
             reason = exc.message
         else:
             log.exception("build failed unexpectedly", container_id=str(build.container.id))
@@ -228,6 +229,6 @@ async def _destroy_ours(build: Build) -> str:
         return DESTROYED
     except ProxmoxNotFound:
         return "nothing to clean up on Proxmox (no container was created)"
-    except ProxmoxError as exc:
+    except NodeFailure as exc:
         log.warning("cleanup after a failed build failed", error=exc.message)
         return f"cleaning up failed: {exc.message}; the Proxmox container may be left"

@@ -137,10 +137,15 @@ class Build:
         if message is draft.message:
             return draft
         return events.EventDraft(
-            type=draft.type, message=message, step=draft.step, percent=draft.percent,
-            script_name=draft.script_name, script_index=draft.script_index,
-            script_total=draft.script_total, metadata=draft.metadata,
-        )  # fmt: skip
+            type=draft.type,
+            message=message,
+            step=draft.step,
+            percent=draft.percent,
+            script_name=draft.script_name,
+            script_index=draft.script_index,
+            script_total=draft.script_total,
+            metadata=draft.metadata,
+        )
 
     def lines(self, **script: Any) -> LineSink:
         return LineSink(self, script)
@@ -215,24 +220,31 @@ class Build:
             [p.spec() for p in request.packages], template.packages if template else (), extra
         )
 
+        def setting(name: str, default: Any) -> Any:
+            return template.settings.get(name, default) if template is not None else default
+
         def pick(name: str, default: Any) -> Any:
-            asked = getattr(request, name, None)
-            if asked is not None:
-                return asked
-            return getattr(template, name) if template is not None else default
+            """The request's value, else the template's setting, else `default`."""
+            asked = getattr(request, name)
+            return asked if asked is not None else setting(name, default)
 
         self.plan = BuildPlan(
-            os_template=request.os_template, hostname=self.container.hostname,
-            cores=pick("cores", 1), memory=pick("memory", 512), swap=pick("swap", 512),
-            disk_size=request.disk_size or (template.disk if template else 8),
-            storage=pick("storage", "local-lvm"), bridge=pick("bridge", "vmbr0"),
-            unprivileged=template.unprivileged if template else True,
-            nesting=template.nesting if template else False,
-            keyctl=template.keyctl if template else False,
-            fuse=template.fuse if template else False,
-            tags=list(dict.fromkeys([*(template.tags if template else ()), *request.tags])),
-            template=template, packages=packages,
-        )  # fmt: skip
+            os_template=request.os_template,
+            hostname=self.container.hostname,
+            cores=pick("cores", 1),
+            memory=pick("memory", 512),
+            swap=pick("swap", 512),
+            disk_size=request.disk_size or setting("disk", 8),
+            storage=pick("storage", "local-lvm"),
+            bridge=pick("bridge", "vmbr0"),
+            unprivileged=setting("unprivileged", True),
+            nesting=setting("nesting", False),
+            keyctl=setting("keyctl", False),
+            fuse=setting("fuse", False),
+            tags=list(dict.fromkeys([*setting("tags", ()), *request.tags])),
+            template=template,
+            packages=packages,
+        )
         return self.plan
 
 

@@ -16,7 +16,7 @@ from services.worker.pipeline.build import Build, BuildFailed
 from shared.containers.base import built_by_us
 from shared.db.models import Container
 from shared.lifecycle import Phase
-from shared.proxmox import ProxmoxError, ProxmoxNotFound, ProxmoxPermissionError
+from shared.proxmox import NodeFailure, ProxmoxNotFound, ProxmoxPermissionError
 from shared.proxmox.client import segment
 from shared.proxmox.tasks import TASK_LIMIT_SECONDS, wait_for_task
 
@@ -91,7 +91,7 @@ async def run(build: Build) -> None:
             if "feature flags" in exc.message:
                 raise BuildFailed(feature_advice(build, exc.message)) from None
             raise BuildFailed(f"Proxmox refused the create: {exc.message}") from None
-        except ProxmoxError as exc:
+        except NodeFailure as exc:
             if "already exists" not in exc.message:
                 raise
             await _take_another_vmid(build, exc.message)

@@ -31,9 +31,12 @@ async def run(build: Build) -> None:
         facts["wallSeconds"] = round(build.timing.wall_seconds, 3)
         facts["nodeSeconds"] = round(build.timing.node_seconds, 3)
     complete = events.EventDraft(
-        type=EventType.COMPLETE, step=Phase.FINALIZING, percent=100,
-        message=f"Container {build.container.hostname} is ready{where}", metadata=facts,
-    )  # fmt: skip
+        type=EventType.COMPLETE,
+        step=Phase.FINALIZING,
+        percent=100,
+        message=f"Container {build.container.hostname} is ready{where}",
+        metadata=facts,
+    )
     if rows_matched(done) == 0:
         await build.session.rollback()
         raise BuildSuperseded("the container is no longer being built")

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from services.worker.pipeline.build import Build, BuildFailed
 from shared.lifecycle import Phase
 from shared.node_time import on_node
-from shared.proxmox import ProxmoxError
+from shared.proxmox import NodeFailure
 from shared.proxmox.tasks import run_task
 
 # Probes start fast (an address is often there at once) and back off to once a second.
@@ -73,7 +73,7 @@ async def _until(build: Build, probe: Callable[[], Awaitable[str | None]]) -> st
 async def _from_api_then_container(build: Build) -> str | None:
     try:
         interfaces = await build.client.get(f"{build.lxc_path}/interfaces")
-    except ProxmoxError:
+    except NodeFailure:
         interfaces = None
     for interface in interfaces or []:
         if interface.get("name") == "lo":
@@ -95,9 +95,11 @@ async def _from_container(build: Build, wanted: str | None = None) -> str | None
         return None
     found = [
         str(info.get("local"))
-        for link in links if isinstance(link, dict)
-        for info in link.get("addr_info") or [] if isinstance(info, dict) and info.get("local")
-    ]  # fmt: skip
+        for link in links
+        if isinstance(link, dict)
+        for info in link.get("addr_info") or []
+        if isinstance(info, dict) and info.get("local")
+    ]
     if wanted is not None:
         return wanted if wanted in found else None
     return found[0] if found else None

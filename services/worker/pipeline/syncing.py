@@ -133,9 +133,12 @@ async def run_scripts(build: Build) -> None:
         await pct.push(script.content.encode(), path, mode="0700", user="root", group="root")
         sink = build.lines(name=script.name, index=index, total=total)
         status = await pct.stream(
-            'exec bash "$1"', path, on_line=sink, limit_seconds=_SCRIPT_LIMIT_SECONDS,
+            'exec bash "$1"',
+            path,
+            on_line=sink,
+            limit_seconds=_SCRIPT_LIMIT_SECONDS,
             env={"BASH_ENV": LIBRARY_PATH, "INFRAHAUS_SCRIPT": script.name},
-        )  # fmt: skip
+        )
         if status != 0:
             raise BuildFailed(
                 f"script {script.name!r} ({index}/{total}) {_ended(status, _SCRIPT_LIMIT_SECONDS)}"
@@ -149,9 +152,14 @@ def _script_step(
     low, high = Phase.SYNCING.percent_range
     percent = round(low + (high - low) * (0.3 + 0.7 * (index - 1) / total))
     return events.EventDraft(
-        type=EventType.STEP, step=Phase.SYNCING, percent=percent, message=message,
-        script_name=name, script_index=index, script_total=total,
-    )  # fmt: skip
+        type=EventType.STEP,
+        step=Phase.SYNCING,
+        percent=percent,
+        message=message,
+        script_name=name,
+        script_index=index,
+        script_total=total,
+    )
 
 
 def _ended(status: int, limit_seconds: float) -> str:

@@ -1,7 +1,8 @@
-"""Sync the templates directory into the database: `python -m shared.templates.discover`.
+"""Sync the templates directory into the database: `python -m shared.templates`.
 
 Uses DATABASE_URL and TEMPLATES_DIR (or `--dir`), prints the same JSON summary as
 `POST /api/templates/discover`, and exits with 1 when a template could not be synced.
+The logic is `shared.templates.discovery`; this is only its operator command.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ async def run(settings: Settings, templates_dir: Path) -> DiscoveryReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.templates.discover", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m shared.templates", description=__doc__)
     parser.add_argument("--dir", help="templates directory (default: TEMPLATES_DIR)")
     args = parser.parse_args(argv)
     try:
