@@ -149,6 +149,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     sse_ping_seconds: Annotated[
         float, _setting("not a number of seconds between 0.05 and 300", ge=0.05, le=300)
     ] = 15.0
+    # The API process's cache of sessions and VMID sets (shared.readcache): how long an entry
+    # may live at most (a safety net; pushed invalidations keep it correct). 0 turns it off.
+    api_read_cache_seconds: Annotated[
+        float, _setting("not a number of seconds between 0 (off) and 60", ge=0, le=60)
+    ] = 5.0
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.
