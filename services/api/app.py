@@ -22,6 +22,7 @@ from services.api.cors import cors_config
 from services.api.events_hub import EventHub
 from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
+from services.api.middleware import log as access_log
 from services.api.openapi_plugins import StrictStructSchemaPlugin, query_parameters_without_null
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.requests import InfrahausRequest, complete_allow_headers
@@ -194,5 +195,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     complete_allow_headers(app)
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
+    app.on_shutdown.append(access_log.flush)  # the access log's last batch
     app.asgi_handler = SecurityHeaders(app.asgi_handler, https=settings.session_cookie_secure)
     return app
