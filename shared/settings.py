@@ -141,7 +141,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         int, _setting("0 (off) or a number of seconds between 1 and 3600", ge=0, le=3600)
     ] = 30
     # Redis connections one API process uses for commands (sessions, locks, caches); requests
-    # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients.
+    # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients,
+    # and the read cache's invalidation subscriber one more.
     api_redis_connections: Annotated[
         int, _setting("not a number from 1 to 1000", ge=1, le=1000)
     ] = 8
