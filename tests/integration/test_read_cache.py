@@ -22,7 +22,14 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from shared.embedded import free_port
-from shared.readcache import MISS, InvalidationSubscriber, ReadCache, invalidation_channel
+from shared.readcache import (
+    MISS,
+    InvalidationSubscriber,
+    ReadCache,
+    _Incomplete,
+    _parse,
+    invalidation_channel,
+)
 from shared.sessions import SessionStore
 from shared.settings import Settings
 from shared.vmids import VmidCache
@@ -123,6 +130,31 @@ def test_a_fill_that_raced_an_invalidation_is_dropped() -> None:
     assert cache.get("k") is MISS and len(cache) == 0
     cache.turn_on()
     assert cache.get("k") is MISS  # on again, empty
+
+
+def test_the_subscriber_parses_replies_split_anywhere() -> None:
+    """RESP as it arrives: any reply cut at any byte is completed by the next chunk."""
+    wire = (
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$11\r\nsession:a b\r\n"
+        b"*2\r\n$4\r\npong\r\n$0\r\n\r\n+OK\r\n-ERR no\r\n$-1\r\n"
+    )
+    expected = [
+        [b"subscribe", b"ch", 1], [b"message", b"ch", b"session:a b"], [b"pong", b""], b"OK",
+        "ERR no", None,
+    ]  # fmt: skip
+    for cut in range(len(wire)):
+        buffer, replies, pos = bytearray(wire[:cut]), [], 0
+        for chunk in (None, wire[cut:]):
+            if chunk is not None:
+                buffer += chunk
+            try:
+                while pos < len(buffer):
+                    reply, pos = _parse(buffer, pos)
+                    replies.append(reply)
+            except _Incomplete:
+                pass
+        assert replies == expected, cut
 
 
 # -- round trips -----------------------------------------------------------------------------
