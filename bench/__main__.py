@@ -355,7 +355,25 @@ async def _round_trips_per_vmid_check(
     counts: dict[str, int] = {}
     async with httpx.AsyncClient() as client:
         await client.get(url, headers=headers)  # the pool's connections are open now
-        counts["repeated"] = await _monitored(
+        counts["repeated (cached)"] = await _monitored(
+            stack.servers.redis_url, api_pid, lambda: client.get(url, headers=headers)
+        )
+        # a session this process has not cached yet (the set is cached): its GETEX only
+        assert stack.simulator is not None
+        info, pve = stack.simulator.info, httpx.URL(stack.simulator.info["apiUrl"])
+        user = info["users"][0]
+        login = await client.post(f"{stack.api}/api/auth/login", json={
+            "host": pve.host, "port": pve.port, "username": user["username"],
+            "realm": user["realm"], "password": user["password"],
+        })  # fmt: skip
+        fresh = {"Authorization": f"Bearer {login.json()['token']}"}
+        counts["new session"] = await _monitored(
+            stack.servers.redis_url, api_pid, lambda: client.get(url, headers=fresh)
+        )
+        # the set just refreshed (invalidated everywhere), the session cached: the set's read
+        refresh = f"{stack.api}/api/nodes/{node_id}/vmids/refresh"
+        (await client.post(refresh, headers=headers)).raise_for_status()
+        counts["set just refreshed"] = await _monitored(
             stack.servers.redis_url, api_pid, lambda: client.get(url, headers=headers)
         )
     return counts

@@ -2,13 +2,15 @@
 `python -m bench.load URL SECONDS CONNECTIONS [HEADER: VALUE ...]`.
 
 Plain asyncio streams speaking HTTP/1.1 keep-alive GETs, so the client costs far less per
-request than an HTTP library would and the server stays the bottleneck. Prints one JSON line.
+request than an HTTP library would and the server stays the bottleneck. Prints one JSON line,
+at the end of SECONDS or on SIGTERM (a test's background load stops when the test is done).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import statistics
 import sys
 import time
@@ -21,7 +23,7 @@ async def _connection(
 ) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop_at and not _STOPPED:
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -38,6 +40,9 @@ async def _connection(
         writer.close()
 
 
+_STOPPED: list[bool] = []  # non-empty after SIGTERM
+
+
 async def measure(
     url: str, seconds: float, connections: int, headers: list[str] | None = None
 ) -> dict[str, float]:
@@ -49,6 +54,7 @@ async def measure(
     ).encode()
     latencies: list[float] = []
     errors: list[int] = []
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, _STOPPED.append, True)
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(

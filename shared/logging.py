@@ -7,6 +7,9 @@ every line. Anything that looks like a secret is replaced before a line is rende
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import datetime as dt
 import functools
 import logging
 import re
@@ -15,6 +18,7 @@ from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+import msgspec
 import structlog
 
 from shared.settings import Settings
@@ -112,6 +116,7 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         if use_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    _OUTPUT.update(stream=stream, json=use_json, level=level)
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -143,6 +148,78 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+# What `configure_logging` chose, for `AccessLog` (which writes the same lines its own way).
+_OUTPUT: dict[str, Any] = {"stream": None, "json": False, "level": logging.INFO}
+
+
+class AccessLog:
+    """The API's access-log lines (one per request, the hottest log call there is): the keys,
+    order and redaction structlog's JSON pipeline gives them, encoded by msgspec, and written
+    in batches: flushed ~50 ms after the first line of a batch, when a batch grows past 64 KiB,
+    and at shutdown (`flush`, also at exit). Other than JSON (a terminal), or below info, it
+    hands the line to structlog as before."""
+
+    FLUSH_SECONDS = 0.05
+    MAX_BUFFER = 64 * 1024
+
+    def __init__(self, logger_name: str) -> None:
+        self.logger_name = logger_name
+        self._fallback = get_logger(logger_name)
+        self._encode = msgspec.json.Encoder().encode
+        self._buffer = bytearray()
+        self._timer: asyncio.TimerHandle | None = None
+        self._stream: Any = None
+        atexit.register(self.flush)
+
+    def info(self, event: str, **fields: Any) -> None:
+        stream = _OUTPUT["stream"]
+        if stream is None or not _OUTPUT["json"]:
+            self._fallback.info(event, **fields)
+            return
+        if _OUTPUT["level"] > logging.INFO:
+            return
+        line: dict[str, Any] = fields  # the order structlog's processors give (same keys)
+        line["event"] = event
+        context = structlog.contextvars.get_contextvars()
+        for key, value in context.items():
+            line.setdefault(key, value)
+        request_id = request_id_var.get()
+        if request_id is not None:
+            line.setdefault("request_id", request_id)
+        line["logger"] = self.logger_name
+        line["level"] = "info"
+        line["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        redact_secrets(None, "info", line)
+        if stream is not self._stream:  # reconfigured: what was buffered goes where it was meant
+            self.flush()
+            self._stream = stream
+        buffer = self._buffer
+        buffer += self._encode(line)
+        buffer += b"\n"
+        if len(buffer) >= self.MAX_BUFFER:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(self.FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._buffer or self._stream is None:
+            return
+        data, self._buffer = self._buffer, bytearray()
+        try:
+            self._stream.write(data.decode())
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed stream at exit: nothing left to tell
+            pass
 
 
 class _CurrentStderr:

@@ -141,7 +141,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         int, _setting("0 (off) or a number of seconds between 1 and 3600", ge=0, le=3600)
     ] = 30
     # Redis connections one API process uses for commands (sessions, locks, caches); requests
-    # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients.
+    # wait for a free one. The SSE fan-out adds one pub/sub connection, whatever the clients,
+    # and the read cache's invalidation subscriber one more.
     api_redis_connections: Annotated[
         int, _setting("not a number from 1 to 1000", ge=1, le=1000)
     ] = 8
@@ -149,6 +150,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     sse_ping_seconds: Annotated[
         float, _setting("not a number of seconds between 0.05 and 300", ge=0.05, le=300)
     ] = 15.0
+    # The API process's cache of sessions and VMID sets (shared.readcache): how long an entry
+    # may live at most (a safety net; pushed invalidations keep it correct). 0 turns it off.
+    api_read_cache_seconds: Annotated[
+        float, _setting("not a number of seconds between 0 (off) and 60", ge=0, le=60)
+    ] = 5.0
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.

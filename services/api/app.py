@@ -22,6 +22,7 @@ from services.api.cors import cors_config
 from services.api.events_hub import EventHub
 from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
+from services.api.middleware import log as access_log
 from services.api.openapi_plugins import StrictStructSchemaPlugin, query_parameters_without_null
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.requests import InfrahausRequest, complete_allow_headers
@@ -41,11 +42,13 @@ from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
 from shared.proxmox.pool import ProxmoxClientPool
 from shared.queue import create_queue
+from shared.readcache import InvalidationSubscriber, ReadCache, invalidation_channel
 from shared.redis import create_redis
 from shared.sessions import SessionStore
 from shared.settings import Settings, load_settings, require_consistent_browser_settings
 from shared.throttle import LoginThrottle
 from shared.tickets import StreamTickets
+from shared.vmids import VmidCache
 
 log = get_logger(__name__)
 
@@ -131,7 +134,18 @@ class InfrahausCore(InitPluginProtocol):
         app.state.secret_box = self.secret_box
         app.state.queue = create_queue(self.settings)
         app.state.proxmox_clients = ProxmoxClientPool()
-        app.state.sessions = SessionStore(redis, self.settings.session_ttl_seconds)
+        # Sessions and VMID sets, cached in this process while its invalidation subscription
+        # is up (shared.readcache); every write publishes the names of the keys it changed.
+        channel = invalidation_channel(redis, self.settings.queue_name)
+        cache = ReadCache(self.settings.api_read_cache_seconds)
+        subscriber = InvalidationSubscriber(self.settings.redis_url or "", channel, cache)
+        use_cache = self.settings.api_read_cache_seconds > 0
+        app.state.read_cache = cache if use_cache else None
+        app.state.read_cache_subscriber = subscriber if use_cache else None
+        app.state.sessions = SessionStore(
+            redis, self.settings.session_ttl_seconds, channel=channel, cache=app.state.read_cache
+        )
+        app.state.vmids = VmidCache(redis, channel, app.state.read_cache)
         app.state.stream_tickets = StreamTickets(redis)
         app.state.login_throttle = LoginThrottle(
             redis,
@@ -145,6 +159,8 @@ class InfrahausCore(InitPluginProtocol):
             self.settings.redis_url or "", tick_seconds=min(1.0, self.settings.sse_ping_seconds / 3)
         )
         await app.state.event_hub.start()
+        if use_cache:
+            await subscriber.start()
         # Everything built so far lives as long as the process: moved out of the collector's
         # sight, so its full passes (tens of ms each, the whole latency tail) stop scanning it.
         gc.collect()
@@ -153,6 +169,8 @@ class InfrahausCore(InitPluginProtocol):
         try:
             yield
         finally:
+            if use_cache:
+                await subscriber.stop()
             await app.state.event_hub.stop()
             await app.state.proxmox_clients.aclose()
             await app.state.queue.aclose(close_connection_pool=True)
@@ -178,5 +196,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     complete_allow_headers(app)
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")
+    app.on_shutdown.append(access_log.flush)  # the access log's last batch
     app.asgi_handler = SecurityHeaders(app.asgi_handler, https=settings.session_cookie_secure)
     return app

@@ -4,7 +4,10 @@ The middleware runs on every route except those marked `exclude_from_auth` and t
 missing or expired credential is a 401; an unsafe method on a cookie session without the
 matching `X-CSRF-Token` header, or from a page whose `Origin` is neither this API's nor one of
 CORS_ALLOWED_ORIGINS, is a 403. Routes with `opt={STREAM_TICKET: True}` (the SSE stream) also
-accept a single-use `?ticket=` (shared.tickets) when no other credential is valid.
+accept a single-use `?ticket=` (shared.tickets) when no other credential is valid. Routes with
+`opt={VMID_PREFETCH: True}` and `node_id`/`vmid` path parameters (the VMID check) get the VMID
+set's answer read with the session, in one Redis round trip (shared.vmids), in the request's
+scope state under `VMID_PREFETCH`; every other route reads the session alone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from services.api.cors import origin_allowed
 from shared.editors import template_editors
 from shared.sessions import SessionData, SessionStore
 from shared.tickets import StreamTickets
+from shared.vmids import VmidCache, VmidPrefetch
 
 SESSION_COOKIE = "infrahaus_session"
 CSRF_COOKIE = "infrahaus_csrf"
@@ -31,6 +35,8 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: a route's `opt` key: it accepts a stream ticket as `?ticket=`
 STREAM_TICKET = "stream_ticket"
+#: a route's `opt` key, and the scope state key of the `VmidPrefetch` it then receives
+VMID_PREFETCH = "vmid_prefetch"
 
 #: what protected handlers declare, so the spec says how to authenticate
 SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
@@ -80,7 +86,20 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
             secret, via = authorization[7:].strip(), "bearer"
         else:
             secret, via = connection.cookies.get(SESSION_COOKIE, ""), "cookie"
-        data = await store.lookup(secret) if secret else None
+        data: SessionData | None = None
+        if secret:
+            params = connection.path_params
+            node_id, vmid = params.get("node_id"), params.get("vmid")
+            if (
+                connection.route_handler.opt.get(VMID_PREFETCH)
+                and isinstance(node_id, uuid.UUID)
+                and isinstance(vmid, int)
+            ):
+                vmids: VmidCache = connection.app.state.vmids
+                data, status = await vmids.session_and_status(store, secret, node_id, vmid)
+                connection.scope["state"][VMID_PREFETCH] = VmidPrefetch(node_id, vmid, status)
+            else:
+                data = await store.lookup(secret)
         if data is None and "ticket" in connection.query_params:
             data, via = await _redeem_stream_ticket(connection, store), "ticket"
         if data is None:

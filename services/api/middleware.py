@@ -3,7 +3,8 @@
 This wraps the whole Litestar ASGI handler (routing included), so requests that never reach a
 route (404, 405) get a request id and an access-log line too. It runs on every request, so it
 reads the headers once, makes its id without `uuid4`, and sets the log context's ContextVar
-itself (no structlog context manager).
+itself (no structlog context manager). The access-log line is encoded by msgspec and written
+in batches (shared.logging.AccessLog; flushed at shutdown too).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.logging import get_logger, request_id_var
+from shared.logging import AccessLog, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
@@ -25,7 +26,7 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Probes hit these every few seconds; they are logged only at LOG_LEVEL=debug.
 _QUIET_PATHS = frozenset({"/health", "/ready"})
 
-log = get_logger("services.api.access")
+log = AccessLog("services.api.access")
 
 
 class _RequestIds:

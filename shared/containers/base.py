@@ -14,6 +14,7 @@ from shared.errors import NotFound
 from shared.locks import ContainerLocks
 from shared.nodes import NodeService
 from shared.proxmox.pool import ProxmoxClientPool
+from shared.readcache import ReadCache, invalidation_channel
 from shared.settings import Settings
 from shared.ssh import SshPool
 from shared.vmids import VmidCache
@@ -39,12 +40,14 @@ class ContainerServiceBase:
         redis: Redis,
         clients: ProxmoxClientPool | None = None,
         ssh_pool: SshPool | None = None,
+        read_cache: ReadCache | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
         self.redis = redis
         self.nodes = NodeService(session, settings, box, clients, ssh_pool)
-        self.vmids = VmidCache(redis)
+        # `read_cache`: the API process's own (shared.readcache), dropped at once on a write
+        self.vmids = VmidCache(redis, invalidation_channel(redis, settings.queue_name), read_cache)
         self.locks = ContainerLocks(redis)
 
     async def get(self, user_id: uuid.UUID, container_id: uuid.UUID) -> tuple[Container, Node]:

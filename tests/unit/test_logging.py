@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 
 import structlog
 
-from shared.logging import REDACTED, configure_logging, get_logger, redact_text, request_id_var
+from shared.logging import (
+    REDACTED,
+    AccessLog,
+    configure_logging,
+    get_logger,
+    redact_text,
+    request_id_var,
+)
 from shared.settings import load_settings
 
 
@@ -78,3 +86,33 @@ def test_the_request_id_of_the_api_request_is_on_every_line() -> None:
     inside, outside = (json.loads(line) for line in stream.getvalue().strip().splitlines()[-2:])
     assert inside["request_id"] == "req-7"
     assert "request_id" not in outside
+
+
+async def test_access_log_lines_match_structlog_and_are_written_in_batches() -> None:
+    """The msgspec-encoded access line: structlog's keys, order and redaction; written within
+    ~50 ms as one batch, or at once by `flush` (shutdown)."""
+    stream = _capture()
+    access = AccessLog("services.api.access")
+    fields = {"method": "GET", "path": "/a?ticket=t-1", "status": 200, "duration_ms": 1.5}
+    token = request_id_var.set("req-9")
+    try:
+        with structlog.contextvars.bound_contextvars(job_id="j-1", api_token="s3cret"):
+            get_logger("services.api.access").info("request", **fields)
+            access.info("request", **fields)
+            access.info("request", **fields)
+    finally:
+        request_id_var.reset(token)
+    expected = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert len(stream.getvalue().strip().splitlines()) == 1  # the two others are buffered
+    await asyncio.sleep(0.15)
+    lines = stream.getvalue().strip().splitlines()[1:]
+    assert len(lines) == 2
+    for line in lines:
+        got = json.loads(line)
+        assert list(got) == list(expected)
+        assert {**got, "timestamp": ""} == {**expected, "timestamp": ""}
+    assert expected["api_token"] == REDACTED and "t-1" not in expected["path"]
+    assert expected["request_id"] == "req-9" and expected["logger"] == "services.api.access"
+    access.info("request", **fields)
+    access.flush()
+    assert len(stream.getvalue().strip().splitlines()) == 4

@@ -40,7 +40,12 @@ log = get_logger(__name__)
 
 def provide_container_service(state: State, db_session: AsyncSession) -> ContainerService:
     return ContainerService(
-        db_session, state.settings, state.secret_box, state.redis, state.proxmox_clients
+        db_session,
+        state.settings,
+        state.secret_box,
+        state.redis,
+        state.proxmox_clients,
+        read_cache=state.read_cache,
     )
 
 

@@ -70,7 +70,12 @@ client asks a new ticket and opens the new `streamUrl` with `&lastEventId=<last 
 
 def _service(state: State, session: Any) -> ContainerService:
     return ContainerService(
-        session, state.settings, state.secret_box, state.redis, state.proxmox_clients
+        session,
+        state.settings,
+        state.secret_box,
+        state.redis,
+        state.proxmox_clients,
+        read_cache=state.read_cache,
     )
 
 

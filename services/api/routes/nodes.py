@@ -30,7 +30,6 @@ from shared import ssh
 from shared.db.models import Node
 from shared.nodes import NodeInput, NodeService
 from shared.proxmox.client import typed
-from shared.vmids import VmidCache
 
 
 def node_read(node: Node) -> NodeRead:
@@ -140,7 +139,7 @@ class NodeController(Controller):
         """Refused (409) while containers exist on it. Removing the default node makes the
         oldest remaining node the default."""
         await nodes.delete(request.user.id, node_id)
-        await VmidCache(state.redis).invalidate(node_id)
+        await state.vmids.invalidate(node_id)
 
     @post(
         "/{node_id:uuid}/default",

@@ -11,13 +11,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 
-from services.api.auth import SECURITY, CurrentUser
+from services.api.auth import SECURITY, VMID_PREFETCH, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
 from services.api.routes.containers import CONTAINER_DEPENDENCIES
 from services.api.schemas.containers import NextVmid, VmidCheck, VmidRefresh
 from shared.containers import ContainerService
 from shared.nodes import NodeService
-from shared.vmids import VMID_MAX, VMID_MIN, VmidCache
+from shared.vmids import VMID_MAX, VMID_MIN, VmidCache, VmidPrefetch
 
 
 def _now() -> dt.datetime:
@@ -35,6 +35,7 @@ class VmidController(Controller):
         operation_id="CheckVmid",
         summary="Is this VMID free on the node's cluster?",
         responses=problem_responses(400, 401, 404),
+        opt={VMID_PREFETCH: True},  # the auth middleware reads the set with the session
     )
     async def check(
         self,
@@ -45,8 +46,14 @@ class VmidController(Controller):
     ) -> VmidCheck:
         """From the cache only: `unknown` when it is not filled (call refresh). `taken` covers
         containers and VMs anywhere in the cluster, and ids our own containers reserve."""
-        # The hot path: one pipelined Redis call, no database session unless the cache is cold.
-        status = await VmidCache(state.redis).check(node_id, request.user.id, vmid)
+        # The hot path: read by the auth middleware with the session (one Redis round trip,
+        # none from the process's read cache); no database session unless the set is cold.
+        prefetched: VmidPrefetch | None = request.scope["state"].get(VMID_PREFETCH)
+        if prefetched is not None and prefetched[:2] == (node_id, vmid):
+            status = prefetched.status
+        else:  # (another credential than the session, e.g. none: not reached today)
+            vmids: VmidCache = state.vmids
+            status = await vmids.check(node_id, request.user.id, vmid)
         if status is None:  # not cached: the database tells "someone else's" (404) from unknown
             async with state.db_sessions() as session:
                 await NodeService(session, state.settings, state.secret_box).get(
