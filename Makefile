@@ -45,7 +45,7 @@ test-fast: $(INSTALLED) ## skip the slow end-to-end process tests and the reliab
 	$(PY) -m pytest -m "not slow and not reliability"
 
 reliability: $(INSTALLED) ## the fault suite alone; prints the figures docs/reliability.md records (make test runs it too)
-	$(PY) -m pytest -m reliability tests/reliability
+	$(PY) -m pytest -m reliability tests/reliability tests/contract/test_schemathesis_live.py
 
 openapi: $(INSTALLED) ## regenerate openapi/openapi.json from the app
 	$(PY) -m services.api.openapi
