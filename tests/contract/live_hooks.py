@@ -7,8 +7,9 @@ The user comes from `INFRAHAUS_LIVE_AUTH` (JSON: redisUrl, ttl, userId, userid, 
 node_id, template_id).
 
 In the stateful phase, a positive `CreateContainer` body is made buildable: its hostname and
-VMID with the user's real node and template (a generated id names neither, a generated storage
-or bridge the node lacks is a 422, and the create -> actions -> delete chain would end there),
+VMID (moved into 8000-8999) with the user's real node and template (a generated id names
+neither, a generated storage or bridge the node lacks is a 422, and the create -> actions ->
+delete chain would end there),
 and every call is written to `INFRAHAUS_LIVE_TRACE` (one JSON line: operation, path parameters,
 status, the `id` answered), from which the test counts the chains that ran.
 """
@@ -47,6 +48,9 @@ class FreshBearerSession:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
+STATEFUL_VMIDS = 8000
+
+
 def _stateful(case: schemathesis.Case) -> bool:
     meta = case.meta
     return meta is not None and meta.phase.name == "stateful"
@@ -64,6 +68,8 @@ def before_call(ctx: object, case: schemathesis.Case, **kwargs: Any) -> None:
     # optional rest (storages, bridges, OS templates the node lacks: a 422) is left out
     body = {key: case.body[key] for key in ("hostname", "vmid") if key in case.body}
     body.update(nodeId=who["node_id"], templateId=who["template_id"])
+    if isinstance(body.get("vmid"), int):  # into 8000-8999, which no other test builds on
+        body["vmid"] = STATEFUL_VMIDS + body["vmid"] % 1000
     case.body = body
 
 
