@@ -44,8 +44,8 @@ test: $(INSTALLED) browser ## run every test against real PostgreSQL, Redis (the
 test-fast: $(INSTALLED) ## skip the slow end-to-end process tests and the reliability suite
 	$(PY) -m pytest -m "not slow and not reliability"
 
-reliability: $(INSTALLED) ## the fault suite alone; prints the figures docs/reliability.md records (make test runs it too)
-	$(PY) -m pytest -m reliability tests/reliability
+reliability: $(INSTALLED) ## the fault suite and the live schemathesis run; prints the figures docs/reliability.md records (make test runs both too)
+	$(PY) -m pytest -m reliability tests/reliability tests/contract/test_schemathesis_live.py
 
 openapi: $(INSTALLED) ## regenerate openapi/openapi.json from the app
 	$(PY) -m services.api.openapi

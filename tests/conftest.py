@@ -30,6 +30,7 @@ from shared.embedded import (
     free_port,
 )
 from shared.settings import Settings, load_settings
+from tests.figures import print_figures
 from tests.support import (
     settings_environment,
     start_process,
@@ -158,3 +159,8 @@ def api_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
         time.sleep(0.1)
     yield url
     stop_process(process)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures any test recorded (tests/figures.py), as the table docs/reliability.md keeps."""
+    print_figures(terminalreporter)

@@ -23,7 +23,7 @@ from services.api.events_hub import EventHub
 from services.api.headers import SecurityHeaders, docs_assets, docs_plugin
 from services.api.middleware import RequestContext
 from services.api.middleware import log as access_log
-from services.api.openapi_plugins import StrictStructSchemaPlugin, query_parameters_without_null
+from services.api.openapi_plugins import StrictStructSchemaPlugin, refine_openapi
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.requests import InfrahausRequest, complete_allow_headers
 from services.api.routes import (
@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     require_consistent_browser_settings(settings)
     configure_logging(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
-    query_parameters_without_null(app)
+    refine_openapi(app)
     complete_allow_headers(app)
     # Outside routing, so 404/405 answers carry a request id and are logged too.
     app.asgi_handler = RequestContext(app.asgi_handler, log_probes=settings.log_level == "debug")

@@ -1,8 +1,12 @@
-"""Make the OpenAPI document say what msgspec enforces.
+"""Make the OpenAPI document say what msgspec enforces, and how operations chain.
 
 Bodies built on `CamelStruct` reject unknown fields (`forbid_unknown_fields`), so their schemas
 must say `additionalProperties: false`; Litestar's own struct plugin leaves it out, and clients
 and schemathesis would then believe extra fields are accepted.
+
+Responses carry OpenAPI links (`LINKS`): what a create returns is what its reads, actions and
+delete take, so a client (and schemathesis' stateful phase) can walk create -> actions ->
+delete without guessing.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import Link, Schema
 from litestar.typing import FieldDefinition
 
 
@@ -89,14 +93,12 @@ def _list_item(field_type: msgspec.inspect.Type) -> msgspec.inspect.Type | None:
     return None
 
 
-def query_parameters_without_null(app: Any) -> None:
-    """An optional query parameter is absent or a value: a query string has no JSON `null`.
-    Litestar documents `X | None` parameters as `oneOf: [X, {type: null}]`, which tells clients
-    that something (the text `null`?) stands for "none"; publish `X` alone. The handlers
-    refuse the text `null` for such non-string parameters (see `reject_null_text`)."""
+def refine_openapi(app: Any) -> None:
+    """The document as built by Litestar, then: optional query parameters without `null`
+    (`_drop_null`) and the operations' links (`add_links`)."""
     from litestar._openapi.plugin import OpenAPIPlugin
 
-    class WithoutNullQuery(OpenAPIPlugin):
+    class RefinedOpenAPI(OpenAPIPlugin):
         __slots__ = ()
 
         def _build_openapi(self) -> Any:
@@ -107,9 +109,138 @@ def query_parameters_without_null(app: Any) -> None:
                     for parameter in (operation and operation.parameters) or []:
                         if getattr(parameter, "param_in", None) == "query":
                             _drop_null(parameter.schema)
+            add_links(openapi)
             return openapi
 
-    app.plugins.get(OpenAPIPlugin).__class__ = WithoutNullQuery
+    app.plugins.get(OpenAPIPlugin).__class__ = RefinedOpenAPI
+
+
+# An optional query parameter is absent or a value: a query string has no JSON `null`.
+# Litestar documents `X | None` parameters as `oneOf: [X, {type: null}]`, which tells clients
+# that something (the text `null`?) stands for "none"; `_drop_null` publishes `X` alone. The
+# handlers refuse the text `null` for such non-string parameters (see `reject_null_text`).
+
+_CONTAINER_ACTIONS = (
+    "StartContainer", "StopContainer", "ShutdownContainer", "RebootContainer",
+    "CancelContainerBuild", "RetryContainerBuild", "RefreshContainerServices",
+)  # fmt: skip
+_CONTAINER_READS = (
+    "GetContainer", "ListContainerEvents", "ListContainerServices", "CreateEventStreamTicket",
+)  # fmt: skip
+_BUCKET_CHANGES = ("UpdateBucket", "AddBucketPackages", "RemoveBucketPackages")
+_NODE_USES = (
+    "UpdateNode", "TestNodeConnection", "SetDefaultNode", "ListNodeStorages", "ListNodeBridges",
+    "ListNodeOsTemplates", "NextFreeVmid", "RefreshVmids",
+)  # fmt: skip
+_FROM_BODY = "$response.body#/id"
+
+
+def _path(name: str) -> str:
+    return f"$request.path.{name}"
+
+
+def _accepted(operation: str) -> str:
+    """The success status of a container action (the build ones answer 202)."""
+    return "202" if operation in ("CancelContainerBuild", "RetryContainerBuild") else "200"
+
+
+def _others(operation: str, group: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(other for other in group if other != operation)
+
+
+# (operation, status) -> (path parameter, where its value comes from, operations it feeds)
+LINKS: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
+    ("CreateContainer", "202"): (
+        "container_id",
+        _FROM_BODY,
+        (*_CONTAINER_READS, *_CONTAINER_ACTIONS, "DeleteContainer"),
+    ),
+    # the first container listed (a client picks one)
+    ("ListContainers", "200"): (
+        "container_id",
+        "$response.body#/items/0/id",
+        (*_CONTAINER_READS, *_CONTAINER_ACTIONS, "DeleteContainer"),
+    ),
+    ("GetContainer", "200"): (
+        "container_id",
+        _FROM_BODY,
+        (*_CONTAINER_ACTIONS, "DeleteContainer"),
+    ),
+    **{
+        (action, _accepted(action)): (
+            "container_id",
+            _path("container_id"),
+            (*_others(action, _CONTAINER_ACTIONS), "GetContainer", "DeleteContainer"),
+        )
+        for action in _CONTAINER_ACTIONS
+    },
+    ("CreateTemplate", "201"): (
+        "template_id",
+        _FROM_BODY,
+        ("GetTemplate", "UpdateTemplate", "DeleteTemplate"),
+    ),
+    ("UpdateTemplate", "200"): (
+        "template_id",
+        _path("template_id"),
+        ("GetTemplate", "DeleteTemplate"),
+    ),
+    ("CreateBucket", "201"): (
+        "bucket_id",
+        _FROM_BODY,
+        ("GetBucket", *_BUCKET_CHANGES, "DeleteBucket"),
+    ),
+    **{
+        (change, "200"): (
+            "bucket_id",
+            _path("bucket_id"),
+            (*_others(change, _BUCKET_CHANGES), "GetBucket", "DeleteBucket"),
+        )
+        for change in _BUCKET_CHANGES
+    },
+    ("CreateNode", "201"): ("node_id", _FROM_BODY, ("GetNode", *_NODE_USES, "DeleteNode")),
+    **{
+        (use, "200"): ("node_id", _path("node_id"), ("GetNode", "DeleteNode"))
+        for use in ("UpdateNode", "TestNodeConnection", "SetDefaultNode")
+    },
+}
+
+
+# (operation, status) -> (body field of a create, where its value comes from): a node or a
+# template one has just listed, made, read or tested is what a container is built on, or from
+BODY_LINKS: dict[tuple[str, str], tuple[str, str]] = {
+    ("ListNodes", "200"): ("nodeId", "$response.body#/0/id"),
+    ("CreateNode", "201"): ("nodeId", _FROM_BODY),
+    ("GetNode", "200"): ("nodeId", _FROM_BODY),
+    ("UpdateNode", "200"): ("nodeId", _FROM_BODY),
+    ("SetDefaultNode", "200"): ("nodeId", _FROM_BODY),
+    ("TestNodeConnection", "200"): ("nodeId", _path("node_id")),
+    ("CreateTemplate", "201"): ("templateId", _FROM_BODY),
+    ("GetTemplate", "200"): ("templateId", _FROM_BODY),
+    ("UpdateTemplate", "200"): ("templateId", _path("template_id")),
+}
+
+
+def add_links(openapi: Any) -> None:
+    """Put `LINKS` and `BODY_LINKS` on the responses they start from; a link to an operation
+    or a status that does not exist is an error (the tables must follow the routes)."""
+    operations = {}
+    for path_item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(path_item, method, None)
+            if operation is not None and operation.operation_id:
+                operations[operation.operation_id] = operation
+    for (source, status), (parameter, value, targets) in LINKS.items():
+        response = operations[source].responses[status]
+        links = response.links = dict(response.links or {})
+        for target in targets:
+            if target not in operations:
+                raise KeyError(f"link {source} -> {target}: no such operation")
+            links[target] = Link(operation_id=target, parameters={parameter: value})
+    for (source, status), (field, value) in BODY_LINKS.items():
+        response = operations[source].responses[status]
+        links = response.links = dict(response.links or {})
+        # the rest of the body is the client's (schemathesis merges it into what it generates)
+        links["CreateContainer"] = Link(operation_id="CreateContainer", request_body={field: value})
 
 
 def _drop_null(schema: Any) -> None:

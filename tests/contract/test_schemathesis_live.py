@@ -3,14 +3,19 @@ and a logged-in user who owns a node, a template and a built container (real dat
 
 The `schemathesis run` command line, as anyone would run it against a deployment: every
 operation (examples, coverage, generated and negative cases), then the stateful phase that
-chains operations through the links it infers (a created template's id into GET/PATCH/DELETE,
-a container's id into its events, services and actions). The command line's engine is also
+chains operations through the document's links and those it infers (a created template's id
+into GET/PATCH/DELETE, a container's id into its events, services and actions). The engine is also
 what copes with a live server whose state moves under it (the state machine's bundles differ
 between runs); hypothesis' own stateful runner calls that flaky and stops.
 
 Every case gets a fresh bearer session of that user (`tests/contract/live_hooks.py`), so a
 generated logout ends only its own session. Generated hosts never leave this machine: the API
 under test only allows 127.0.0.1.
+
+The document's own links (`services/api/openapi_plugins.LINKS`) chain a create into its reads,
+actions and delete; the stateful phase's container creates are made buildable (the hooks), so
+create -> action -> delete chains run on containers that exist. Its figures (failures, links
+covered, chains run) go into the reliability table (`make reliability` runs this test too).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ import pytest
 from services.pvesim.process import RunningSimulator
 from shared.embedded import free_port
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import node_body
 from tests.support import settings_environment, start_process, stop_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("running_worker")]
+# in `make reliability` too, for its figure (one run: `make test` runs it once either way)
+pytestmark = [pytest.mark.slow, pytest.mark.reliability, pytest.mark.usefixtures("running_worker")]
 
 # The checks issue 12 names, and every other one schemathesis has.
 CHECKS = "all"
@@ -57,7 +64,17 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
 [phases.stateful]
 generation.max-examples = 100
 max-steps = 8
+
+# the stateful phase walks nodes, templates and containers (create -> actions -> delete); the
+# other operations, covered by the other phases, would only thin out its scenarios
+[[operations]]
+include-path-regex = "{NOT_STATEFUL}"
+phases.stateful.enabled = false
 """
+NOT_STATEFUL = "|".join((
+    "^/(health|ready|schema)", "^/api/(auth|buckets)", "/vmids", "/services/[^/]+/", "/ticket$",
+    "/discover$",
+))  # fmt: skip
 # Operations no response links to: they get the real node's or container's id (otherwise
 # nearly every case would be a 404 that never reaches the node).
 REAL_IDS = {
@@ -70,7 +87,7 @@ REAL_IDS = {
 
 
 def _config(ids: dict[str, str]) -> str:
-    blocks = [CONFIG]
+    blocks = [CONFIG.replace("{NOT_STATEFUL}", NOT_STATEFUL)]
     for operation, parameter in REAL_IDS.items():
         blocks.append(
             f'[[operations]]\ninclude-operation-id = "{operation}"\n'
@@ -138,7 +155,8 @@ def _real_data(url: str, pve: RunningSimulator) -> dict[str, Any]:
         return {
             "userId": body["user"]["id"], "userid": body["user"]["userid"], "host": "127.0.0.1",
             "port": port, "fingerprint": body["tlsFingerprint"], "node_id": node["id"],
-            "container_id": container_id,
+            "container_id": container_id, "template_id": template.json()["id"],
+            "token": login.json()["token"],
         }  # fmt: skip
 
 
@@ -156,6 +174,7 @@ def test_the_live_stack_conforms_statelessly_and_statefully(
             {**who, "redisUrl": settings.redis_url, "ttl": settings.session_ttl_seconds}
         ),
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "INFRAHAUS_LIVE_TRACE": str(tmp_path / "stateful.ndjson"),
     }
     report, events = tmp_path / "report.xml", tmp_path / "events.ndjson"
     command = [
@@ -184,7 +203,87 @@ def test_the_live_stack_conforms_statelessly_and_statefully(
     took = time.monotonic() - started
     output = out_path.read_text()
     print(output[-4000:], f"\nschemathesis took {took:.0f} s")
+    stateful = _stateful_figures(events, tmp_path / "stateful.ndjson", output)
+    _forget_stateful_containers(live_api, who)
+    scenario = "schemathesis, stateful phase (links: create -> actions -> delete)"
+    record(scenario, "scenarios run / failures", f"{stateful.scenarios} / {stateful.failures}", 0)
+    record(scenario, "API links covered / in the document", stateful.links)
+    record(
+        scenario,
+        "containers created / then acted on / then deleted (chains)",
+        f"{stateful.created} / {stateful.acted} / {stateful.chains}",
+    )
     assert run.returncode == 0, output[-12000:]
+    assert stateful.failures == 0 and stateful.scenarios > 0, stateful
+    # the chains themselves depend on hypothesis' draws (counted above, not asserted); the
+    # document's links are checked in test_openapi_links.py
+    assert stateful.created > 0, stateful  # the phase built containers it could act on
     ran = events.read_text()
     for check in NAMED_CHECKS:  # the checks issue 12 names ran on the cases
         assert f'"{check}"' in ran, f"{check} did not run"
+
+
+class Stateful(msgspec.Struct):
+    scenarios: int
+    failures: int
+    links: str
+    created: int
+    acted: int
+    chains: int
+
+
+CREATE = "POST /api/containers"
+DELETE = "DELETE /api/containers/{container_id}"
+ACTIONS = {
+    f"POST /api/containers/{{container_id}}/{action}"
+    for action in ("start", "stop", "shutdown", "reboot", "cancel", "retry", "services/refresh")
+}
+
+
+def _stateful_figures(events: Path, trace: Path, output: str) -> Stateful:
+    """Scenarios and failures of the stateful phase (from the NDJSON report), the links the
+    command line says it covered, and, from the hooks' trace, the containers the phase created
+    (202), then acted on, then asked to delete, in that order."""
+    scenarios = failures = 0
+    for line in events.read_text().splitlines():
+        finished = json.loads(line).get("ScenarioFinished")
+        if finished and finished["phase"] == "stateful":
+            scenarios += 1
+            failures += finished["status"] in ("failure", "error")
+    links = next(
+        (row.split(":", 1)[1].strip() for row in output.splitlines() if "API Links:" in row), "?"
+    )
+    created: set[str] = set()
+    acted: set[str] = set()
+    chains: set[str] = set()
+    calls = [json.loads(row) for row in trace.read_text().splitlines()] if trace.exists() else []
+    for call in calls:
+        target = call["path"].get("container_id")
+        if call["operation"] == CREATE and call["status"] == 202:
+            created.add(call["id"])
+        elif call["operation"] in ACTIONS and target in created:
+            acted.add(target)
+        elif call["operation"] == DELETE and target in acted:  # 409 while it still builds
+            chains.add(target)
+    return Stateful(scenarios, failures, links, len(created), len(acted), len(chains))
+
+
+def _forget_stateful_containers(url: str, who: dict[str, Any]) -> None:
+    """The stateful phase's containers: wait for their builds to end, then delete them (the
+    worker finishes the deletes on its own); only the live test's own container stays."""
+    headers = {"Authorization": f"Bearer {who['token']}"}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as api:
+        deadline = time.monotonic() + 60
+        while True:
+            answer = api.get("/api/containers", params={"node": who["node_id"]})
+            if answer.status_code != 200:
+                return  # a generated logout may have ended this session: leave them
+            items = answer.json()
+            items = items["items"] if isinstance(items, dict) else items
+            extra = [c for c in items if c["id"] != who["container_id"]]
+            if time.monotonic() > deadline or all(c["lifecycle"] != "creating" for c in extra):
+                break
+            time.sleep(0.5)
+        for container in extra:
+            if container["lifecycle"] not in ("creating", "deleting"):
+                api.delete(f"/api/containers/{container['id']}")

@@ -1,5 +1,5 @@
-"""The reliability suite's figures: each scenario records what it measured (and asserts its
-"must be" value itself); the table of every figure is printed at the end of the run."""
+"""The reliability suite's fixtures. Each scenario records what it measured with `record()`
+(and asserts its "must be" value itself); `tests/figures.py` prints the table at the end."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -19,33 +18,6 @@ from services.pvesim.process import RunningSimulator
 from shared.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login
 from tests.support import settings_environment, start_process
-
-
-class Figure(msgspec.Struct):
-    scenario: str
-    figure: str
-    value: str
-    must_be: str
-
-
-_FIGURES: list[Figure] = []
-
-
-def record(scenario: str, figure: str, value: object, must_be: object = "") -> None:
-    """Add one row to the printed table (the caller has asserted `must_be` already)."""
-    _FIGURES.append(Figure(scenario, figure, str(value), str(must_be)))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _FIGURES:
-        return
-    terminalreporter.section("reliability figures")
-    terminalreporter.write_line("| scenario | figure | measured | must be |")
-    terminalreporter.write_line("| --- | --- | --- | --- |")
-    for row in _FIGURES:
-        terminalreporter.write_line(
-            f"| {row.scenario} | {row.figure} | {row.value} | {row.must_be} |"
-        )
 
 
 @pytest.fixture
@@ -78,12 +50,18 @@ async def start_api(settings: Settings, log_path: Path) -> tuple[subprocess.Pope
     """An API process on `settings.api_port`, once its `/health` answers; and its base URL."""
     process = start_process("services.api", settings_environment(settings), log_path)
     url = f"http://127.0.0.1:{settings.api_port}"
+    await wait_healthy(process, url, log_path)
+    return process, url
+
+
+async def wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Return once the API process at `url` answers `/health` (at most 30 s)."""
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=url, timeout=2) as http:
         while True:
             try:
                 if (await http.get("/health")).status_code == 200:
-                    return process, url
+                    return
             except httpx.TransportError:
                 pass
             assert process.poll() is None, f"the API process exited (see {log_path})"

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.figures import record
 from tests.integration.helpers import Session
-from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.reliability
 

@@ -12,10 +12,10 @@ import pytest
 
 from services.pvesim.process import RunningSimulator
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_containers import our_row
 from tests.integration.test_pipeline import register
-from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.reliability
 

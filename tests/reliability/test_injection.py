@@ -19,6 +19,7 @@ import pytest
 
 from services.pvesim.process import RunningSimulator
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import (
     in_container,
@@ -27,7 +28,6 @@ from tests.integration.test_pipeline import (
     template_body,
     wait_until_done,
 )
-from tests.reliability.conftest import record
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("running_worker")]
 

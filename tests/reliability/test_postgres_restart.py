@@ -18,9 +18,9 @@ from services.pvesim.process import RunningSimulator
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import EmbeddedPostgres
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import login
 from tests.integration.test_pipeline import make_template, register, stored_events, wait_until_done
-from tests.reliability.conftest import record
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 pytestmark = pytest.mark.reliability

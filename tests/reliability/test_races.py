@@ -13,10 +13,10 @@ from litestar.testing import AsyncTestClient
 from services.pvesim.process import RunningSimulator
 from services.pvesim.testing import api_client
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_containers import our_row, pve_container
 from tests.integration.test_pipeline import register
-from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.reliability
 

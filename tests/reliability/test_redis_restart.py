@@ -18,9 +18,10 @@ from httpx_sse import aconnect_sse
 from services.pvesim.process import RunningSimulator
 from shared.embedded import EmbeddedRedis, free_port
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import forget_nodes, node_body
 from tests.integration.test_pipeline import stored_events, template_body
-from tests.reliability.conftest import bearer_login, record, start_api
+from tests.reliability.conftest import bearer_login, start_api
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 pytestmark = pytest.mark.reliability

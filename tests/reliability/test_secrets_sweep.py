@@ -17,9 +17,9 @@ import pytest
 from services.pvesim.process import RunningSimulator
 from shared.embedded import free_port
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import forget_nodes, node_body
 from tests.integration.test_pipeline import template_body
-from tests.reliability.conftest import record
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 pytestmark = pytest.mark.reliability

@@ -19,9 +19,9 @@ from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
 from shared.lifecycle import Phase
 from shared.settings import Settings
+from tests.figures import record
 from tests.integration.helpers import forget_nodes, login
 from tests.integration.test_pipeline import make_template, register, stored_events, wait_until_done
-from tests.reliability.conftest import record
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 pytestmark = pytest.mark.reliability
