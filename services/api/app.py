@@ -30,12 +30,14 @@ from services.api.routes import (
     buckets,
     containers,
     events,
+    metrics,
     nodes,
     services,
     system,
     templates,
     vmids,
 )
+from shared import metrics as process_metrics
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
@@ -97,6 +99,7 @@ class InfrahausCore(InitPluginProtocol):
             [
                 system.health,
                 system.ready,
+                metrics.scrape,
                 *auth.ROUTES,
                 nodes.NodeController,
                 vmids.VmidController,
@@ -153,6 +156,7 @@ class InfrahausCore(InitPluginProtocol):
             yield
         finally:
             await app.state.event_hub.stop()
+            process_metrics.process_exited()
             await app.state.proxmox_clients.aclose()
             await app.state.queue.aclose(close_connection_pool=True)
             await redis.aclose()
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.required(name, "`make run` starts embedded servers for you")
     require_consistent_browser_settings(settings)
     configure_logging(settings)
+    process_metrics.configure(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     query_parameters_without_null(app)
     complete_allow_headers(app)

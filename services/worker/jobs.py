@@ -16,11 +16,11 @@ from sqlalchemy import select
 from services.worker.context import context_of
 from services.worker.pipeline import run_build
 from services.worker.pipeline.build import BuildBusy
-from shared import queue
+from shared import metrics, queue
 from shared.db.models import Container
 from shared.errors import Conflict
 from shared.lifecycle import Lifecycle
-from shared.logging import get_logger
+from shared.logging import get_logger, request_id_var
 from shared.outages import OutageLog, is_database_outage
 from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
 from shared.settings import Settings
@@ -57,10 +57,20 @@ def _retry_after_outage(ctx: dict[str, Any], exc: BaseException) -> Retry:
 
 @contextlib.contextmanager
 def _request_context(job: queue.ContainerJob) -> Iterator[None]:
-    with structlog.contextvars.bound_contextvars(
-        request_id=job.request_id, container_id=str(job.container_id)
-    ):
-        yield
+    """The job's logs and audit rows carry the id of the request that asked for it."""
+    token = request_id_var.set(job.request_id)
+    try:
+        with structlog.contextvars.bound_contextvars(
+            request_id=job.request_id, container_id=str(job.container_id)
+        ):
+            yield
+    finally:
+        request_id_var.reset(token)
+
+
+def _count_retry(ctx: dict[str, Any], job: str) -> None:
+    if ctx["job_try"] > 1:
+        metrics.job_retried(job)
 
 
 async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
@@ -72,6 +82,7 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     """Run (or resume) a container's build; see `services.worker.pipeline`."""
     job = queue.job_of(payload)
     app = context_of(ctx)
+    _count_retry(ctx, queue.CREATE_JOB)
     with _request_context(job):
         try:
             async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
@@ -97,6 +108,7 @@ async def delete_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = queue.job_of(payload)
     target = job.container_id
     app = context_of(ctx)
+    _count_retry(ctx, queue.DELETE_JOB)
     with _request_context(job):
         async with app.containers() as service:
             try:
