@@ -3,6 +3,10 @@
 from .action_result import ActionResult
 from .action_result_action import ActionResultAction
 from .apt_package import AptPackage
+from .audit_page import AuditPage
+from .audit_read import AuditRead
+from .audit_read_detail import AuditReadDetail
+from .audit_read_outcome import AuditReadOutcome
 from .bridge import Bridge
 from .bucket_create import BucketCreate
 from .bucket_packages_add import BucketPackagesAdd
@@ -80,6 +84,10 @@ __all__ = (
     "ActionResult",
     "ActionResultAction",
     "AptPackage",
+    "AuditPage",
+    "AuditRead",
+    "AuditReadDetail",
+    "AuditReadOutcome",
     "Bridge",
     "BucketCreate",
     "BucketPackagesAdd",

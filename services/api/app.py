@@ -26,6 +26,7 @@ from services.api.openapi_plugins import StrictStructSchemaPlugin, query_paramet
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.requests import InfrahausRequest, complete_allow_headers
 from services.api.routes import (
+    audit,
     auth,
     buckets,
     containers,
@@ -77,6 +78,7 @@ def openapi_config() -> OpenAPIConfig:
                 description="What a container becomes: OS, resources, packages, files, scripts",
             ),
             Tag(name="Buckets", description="Reusable package lists for templates"),
+            Tag(name="Audit", description="Your audit trail: changes and credential reveals"),
         ],
         components=SECURITY_COMPONENTS,
         use_handler_docstrings=True,
@@ -108,6 +110,7 @@ class InfrahausCore(InitPluginProtocol):
                 services.ServiceController,
                 templates.TemplateController,
                 buckets.BucketController,
+                audit.AuditController,
                 docs_assets(),
             ]
         )
