@@ -23,6 +23,7 @@ from shared.lifecycle import Lifecycle
 from shared.logging import get_logger, request_id_var
 from shared.outages import OutageLog, is_database_outage
 from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
+from shared.retention import prune as prune_retained
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -189,12 +190,42 @@ def job_functions() -> list[Any]:
     ]
 
 
+_retention_outage = OutageLog("database (retention)")
+
+
+async def retention(ctx: dict[str, Any]) -> dict[str, int]:
+    """Delete container events and audit rows past their retention (shared/retention.py)."""
+    app = context_of(ctx)
+    try:
+        async with app.db_sessions() as session:
+            pruned = await prune_retained(session, app.settings, dt.datetime.now(dt.UTC))
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        _retention_outage.failed(exc)  # the next run tries again
+        return {"events": 0, "auditRows": 0}
+    _retention_outage.recovered()
+    if pruned.events or pruned.audit_rows:
+        log.info("retention pruned", events=pruned.events, audit_rows=pruned.audit_rows)
+    return {"events": pruned.events, "auditRows": pruned.audit_rows}
+
+
+#: the retention cron runs once an hour at this minute (arq runs each cron run on one worker)
+RETENTION_MINUTE = 17
+
+
 def cron_jobs(settings: Settings) -> list[Any]:
+    jobs: list[Any] = []
+    if settings.events_retention_days or settings.audit_retention_days:
+        jobs.append(
+            cron(retention, name="retention", minute={RETENTION_MINUTE}, second={0}, timeout=600)
+        )
     period = settings.reconcile_seconds
     if period == 0:
-        return []
+        return jobs
     if period < 60:
         schedule: dict[str, Any] = {"second": set(range(0, 60, period))}
     else:
         schedule = {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
-    return [cron(reconcile, name="reconcile", run_at_startup=True, **schedule)]
+    jobs.append(cron(reconcile, name="reconcile", run_at_startup=True, **schedule))
+    return jobs

@@ -18,7 +18,12 @@ from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
 from shared.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login
-from tests.integration.test_pipeline import make_template, register, wait_until_done
+from tests.integration.test_pipeline import (
+    make_template,
+    register,
+    stored_events,
+    wait_until_done,
+)
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 # label values may hold braces (route templates): the labels run to the last `}`
@@ -85,7 +90,7 @@ async def metered(
 
 
 async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
-    metered: Session, pve: RunningSimulator
+    metered: Session, pve: RunningSimulator, metrics_settings: Settings
 ) -> None:
     node_id = await register(metered, pve)
     template_id = await make_template(metered)
@@ -114,6 +119,9 @@ async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
         await asyncio.sleep(0.2)
     detail = await wait_until_done(metered, container_id)
     assert detail["lifecycle"] == "ready", detail
+    # (for the retention cron: the queued event marks where this build starts)
+    first = (await stored_events(metrics_settings, container_id))[0]
+    assert first.metadata == {"buildStart": True}
     assert seen_during, "no phase was counted while the build ran"
 
     text = (await metered.client.get("/metrics")).text
