@@ -20,6 +20,7 @@ from .connection_test import ConnectionTest
 from .container_create import ContainerCreate
 from .container_detail import ContainerDetail
 from .container_detail_config_type_0 import ContainerDetailConfigType0
+from .container_drift import ContainerDrift
 from .container_list import ContainerList
 from .container_summary import ContainerSummary
 from .create_accepted import CreateAccepted
@@ -56,6 +57,7 @@ from .phase import Phase
 from .pip_package import PipPackage
 from .problem import Problem
 from .readiness import Readiness
+from .reconcile_result import ReconcileResult
 from .repin_request import RepinRequest
 from .repin_response import RepinResponse
 from .script_input import ScriptInput
@@ -101,6 +103,7 @@ __all__ = (
     "ContainerCreate",
     "ContainerDetail",
     "ContainerDetailConfigType0",
+    "ContainerDrift",
     "ContainerList",
     "ContainerSummary",
     "CreateAccepted",
@@ -137,6 +140,7 @@ __all__ = (
     "PipPackage",
     "Problem",
     "Readiness",
+    "ReconcileResult",
     "RepinRequest",
     "RepinResponse",
     "ScriptInput",
