@@ -149,6 +149,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     sse_ping_seconds: Annotated[
         float, _setting("not a number of seconds between 0.05 and 300", ge=0.05, le=300)
     ] = 15.0
+    # The worker compares every node's guests with our records this often (containers
+    # deleted or replaced outside Infrahaus become `missing`); 0 turns it off. The same as
+    # POST /api/nodes/{id}/reconcile, for all nodes.
+    node_reconcile_seconds: Annotated[
+        int, _setting("0 (off) or a number of seconds between 10 and 86400", ge=0, le=86_400)
+    ] = 300
     # GET /metrics (Prometheus text format, no authentication): off unless set, then 404.
     metrics_enabled: bool = False
     # Where each API and worker process keeps its metric values (prometheus-client's

@@ -17,12 +17,12 @@ from services.worker.context import context_of
 from services.worker.pipeline import run_build
 from services.worker.pipeline.build import BuildBusy
 from shared import metrics, queue
-from shared.db.models import Container
-from shared.errors import Conflict
+from shared.db.models import Container, Node
+from shared.errors import Conflict, DomainError
 from shared.lifecycle import Lifecycle
 from shared.logging import get_logger, request_id_var
 from shared.outages import OutageLog, is_database_outage
-from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
 from shared.retention import prune as prune_retained
 from shared.settings import Settings
 
@@ -210,6 +210,52 @@ async def retention(ctx: dict[str, Any]) -> dict[str, int]:
     return {"events": pruned.events, "auditRows": pruned.audit_rows}
 
 
+_node_sweep_outage = OutageLog("database (node reconciliation)")
+
+
+async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
+    """Reconcile every node with its guests (shared/containers/reality.py), one at a time;
+    a node that does not answer is skipped (logged) until the next run."""
+    app = context_of(ctx)
+    totals = {"nodes": 0, "missing": 0, "restored": 0, "failed": 0}
+    try:
+        async with app.db_sessions() as session:
+            nodes = list(await session.scalars(select(Node).order_by(Node.created_at)))
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        _node_sweep_outage.failed(exc)
+        return totals
+    _node_sweep_outage.recovered()
+    for node in nodes:
+        try:
+            async with app.containers() as service:
+                report = await service.reconcile_node(
+                    node, budget_seconds=app.settings.pve_read_timeout_seconds
+                )
+        except Exception as exc:
+            if is_database_outage(exc):
+                _node_sweep_outage.failed(exc)
+                return totals
+            totals["failed"] += 1
+            message = exc.message if isinstance(exc, DomainError | ProxmoxError) else repr(exc)
+            log.warning("node reconciliation failed", node_id=str(node.id), error=message[:300])
+            continue
+        totals["nodes"] += 1
+        totals["missing"] += len(report.missing)
+        totals["restored"] += len(report.restored)
+    return totals
+
+
+def _every(period: int) -> dict[str, Any]:
+    """arq cron fields for "every `period` seconds" (minute steps from a minute on)."""
+    if period < 60:
+        return {"second": set(range(0, 60, period))}
+    if period < 3600:
+        return {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
+    return {"second": {0}, "minute": {0}, "hour": set(range(0, 24, max(1, period // 3600)))}
+
+
 #: the retention cron runs once an hour at this minute (arq runs each cron run on one worker)
 RETENTION_MINUTE = 17
 
@@ -220,12 +266,20 @@ def cron_jobs(settings: Settings) -> list[Any]:
         jobs.append(
             cron(retention, name="retention", minute={RETENTION_MINUTE}, second={0}, timeout=600)
         )
-    period = settings.reconcile_seconds
-    if period == 0:
-        return jobs
-    if period < 60:
-        schedule: dict[str, Any] = {"second": set(range(0, 60, period))}
-    else:
-        schedule = {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
-    jobs.append(cron(reconcile, name="reconcile", run_at_startup=True, **schedule))
+    if settings.node_reconcile_seconds:
+        jobs.append(
+            cron(
+                reconcile_nodes, name="reconcile_nodes", timeout=1800,
+                **_every(settings.node_reconcile_seconds),
+            )
+        )  # fmt: skip
+    if settings.reconcile_seconds:
+        jobs.append(
+            cron(
+                reconcile,
+                name="reconcile",
+                run_at_startup=True,
+                **_every(settings.reconcile_seconds),
+            )
+        )
     return jobs

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
+from sqlalchemy import insert
 
 from services.pvesim.process import RunningSimulator
 from services.pvesim.testing import api_client
 from services.pvesim.testing import wait_for_task as pve_wait
+from services.worker.context import WorkerContext
+from services.worker.jobs import cron_jobs, reconcile_nodes
 from shared.containers.base import build_marker
+from shared.db import Container, create_engine
+from shared.settings import Settings
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import make_template, register, wait_until_done
 
@@ -121,3 +128,41 @@ async def test_a_guest_deleted_outside_infrahaus_is_marked_missing_and_can_come_
     moves = [(r["detail"]["previous"], r["detail"]["lifecycle"]) for r in audited.json()["items"]]
     # newest first: reused, back, deleted outside
     assert moves == [("ready", "missing"), ("missing", "ready"), ("ready", "missing")]
+
+
+async def test_the_worker_sweep_marks_missing_containers_on_every_node(
+    alice: Session, pve: RunningSimulator, settings: Settings
+) -> None:
+    """The cron's function, run directly: a record whose VMID never existed on the node."""
+    node_id = await register(alice, pve)
+    container_id = uuid.uuid4()
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Container).values(
+                id=container_id, node_id=uuid.UUID(node_id), created_by=uuid.UUID(alice.user_id),
+                vmid=8650, hostname="ghost-01", lifecycle="ready",
+            )
+        )  # fmt: skip
+    await engine.dispose()
+    app = WorkerContext.build(settings, "test-node-sweep")
+    try:
+        totals = await reconcile_nodes({"app": app})
+        again = await reconcile_nodes({"app": app})
+    finally:
+        await app.aclose()
+    assert totals["nodes"] >= 1 and totals["missing"] >= 1
+    assert again["missing"] == 0
+    assert await lifecycle(alice, str(container_id)) == "missing"
+    rows = (await alice.call("GET", "/api/audit", params={"targetId": str(container_id)})).json()[
+        "items"
+    ]
+    # the creator's row, and no request asked for it
+    assert [(r["action"], r["requestId"]) for r in rows] == [("container.reconcile", None)]
+    assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
+
+
+def test_the_node_sweep_is_scheduled_unless_turned_off(settings: Settings) -> None:
+    on = msgspec.structs.replace(settings, node_reconcile_seconds=300)
+    assert "reconcile_nodes" in [job.name for job in cron_jobs(on)]
+    assert "reconcile_nodes" not in [job.name for job in cron_jobs(settings)]  # tests: 0
