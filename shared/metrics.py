@@ -17,6 +17,7 @@ is read when `/metrics` is scraped (`render`).
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -136,6 +137,10 @@ def configure(settings: Settings) -> None:
         if not getattr(values.ValueClass, "_multiprocess", False):
             values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     _metrics = _Metrics(directory or None)
+    if directory:
+        # at the end of the process, not of an app's lifespan: a process may serve several
+        # apps (tests), and its files must stay while it lives
+        atexit.register(process_exited)
 
 
 def enabled() -> bool:
@@ -143,7 +148,7 @@ def enabled() -> bool:
 
 
 def process_exited() -> None:
-    """Drop this process's live gauges (SSE subscribers) from the sum: call at shutdown."""
+    """Drop this process's live gauges (SSE subscribers) from the sum (at exit)."""
     if _metrics is not None and _metrics.multiprocess_dir:
         multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
             os.getpid(), _metrics.multiprocess_dir

@@ -159,7 +159,6 @@ class InfrahausCore(InitPluginProtocol):
             yield
         finally:
             await app.state.event_hub.stop()
-            process_metrics.process_exited()
             await app.state.proxmox_clients.aclose()
             await app.state.queue.aclose(close_connection_pool=True)
             await redis.aclose()

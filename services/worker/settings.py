@@ -48,7 +48,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             with contextlib.suppress(Exception):  # Redis may be the reason we stop
                 await heartbeat.leave(app.redis, settings.queue_name, worker_id)
             await app.aclose()
-        metrics.process_exited()
         log.info("worker stopped", worker_id=worker_id)
 
     async def on_job_start(ctx: dict[str, Any]) -> None:

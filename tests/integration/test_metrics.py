@@ -13,9 +13,12 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
+from shared.errors import Conflict
+from shared.locks import ContainerLocks
 from shared.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login
 from tests.integration.test_pipeline import (
@@ -148,3 +151,32 @@ async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
     # the queue is read at scrape time; nothing is left waiting on this run's queue
     assert value(text, "infrahaus_queue_jobs", state="ready") == 0
     assert "infrahaus_sse_subscribers" in text
+
+
+async def test_lock_contention_and_live_subscribers_are_counted(
+    metered: Session, redis: Redis
+) -> None:
+    async def scrape() -> str:
+        response = await metered.client.get("/metrics")
+        assert response.status_code == 200
+        return response.text
+
+    refused = {"lock": "container", "outcome": "refused"}
+    before = await scrape()
+    locks = ContainerLocks(redis)
+    container_id = uuid.uuid4()
+    async with locks.hold(container_id, "start"):
+        with pytest.raises(Conflict):
+            async with locks.hold(container_id, "stop"):
+                pass
+    after = await scrape()
+    contended = "infrahaus_lock_contention_total"
+    assert value(after, contended, **refused) == value(before, contended, **refused) + 1
+
+    hub = metered.client.app.state.event_hub
+    open_before = value(after, "infrahaus_sse_subscribers")
+    subscription = hub.subscribe(container_id)
+    assert value(await scrape(), "infrahaus_sse_subscribers") == open_before + 1
+    subscription.close()
+    subscription.close()  # idempotent: counted once
+    assert value(await scrape(), "infrahaus_sse_subscribers") == open_before
