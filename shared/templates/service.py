@@ -18,6 +18,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit
 from shared.db.models import Package, PackageBucket, Template, TemplateFile, TemplateScript
 from shared.errors import Conflict, NotFound
 from shared.templates.specs import (
@@ -116,8 +117,11 @@ async def _page(
 
 
 class TemplateService:
-    def __init__(self, session: AsyncSession) -> None:
+    """`actor`: who makes the changes (their audit rows' user); None for the command line."""
+
+    def __init__(self, session: AsyncSession, actor: uuid.UUID | None = None) -> None:
         self.session = session
+        self.actor = actor
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -181,6 +185,10 @@ class TemplateService:
     ) -> TemplateDetail:
         """A new template; the buckets' packages are added to `spec.packages`."""
         template = await self.create_in_transaction(spec, bucket_ids)
+        audit.record(
+            self.session, user_id=self.actor, action="template.create", target_type="template",
+            target_id=template.id, name=spec.name,
+        )  # fmt: skip
         await self._commit()
         await self.session.refresh(template)  # server-side defaults: timestamps
         return await self._detail(template)
@@ -200,6 +208,11 @@ class TemplateService:
             raise NotFound("template not found")
         changed = await self.update_in_transaction(template, changes, bucket_ids or ())
         if changed:
+            audit.record(
+                self.session, user_id=self.actor, action="template.update",
+                target_type="template", target_id=template.id, name=template.name,
+                fields=sorted(changes) + (["bucketIds"] if bucket_ids else []),
+            )  # fmt: skip
             await self._commit()
             await self.session.refresh(template)
         return await self._detail(template)
@@ -209,6 +222,10 @@ class TemplateService:
         template = await self.session.get(Template, template_id)
         if template is None:
             raise NotFound("template not found")
+        audit.record(
+            self.session, user_id=self.actor, action="template.delete", target_type="template",
+            target_id=template.id, name=template.name,
+        )  # fmt: skip
         await self.session.delete(template)
         await self.session.commit()
 
@@ -373,8 +390,17 @@ async def _insert_packages(
 
 
 class BucketService:
-    def __init__(self, session: AsyncSession) -> None:
+    """`actor`: who makes the changes (their audit rows' user); None for the command line."""
+
+    def __init__(self, session: AsyncSession, actor: uuid.UUID | None = None) -> None:
         self.session = session
+        self.actor = actor
+
+    def _audit(self, action: str, bucket: PackageBucket, **detail: Any) -> None:
+        audit.record(
+            self.session, user_id=self.actor, action=f"bucket.{action}", target_type="bucket",
+            target_id=bucket.id, name=bucket.name, **detail,
+        )  # fmt: skip
 
     async def list(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
@@ -400,6 +426,7 @@ class BucketService:
 
     async def create(self, spec: BucketSpec) -> BucketDetail:
         bucket = await self.create_in_transaction(spec)
+        self._audit("create", bucket)
         await self._commit()
         await self.session.refresh(bucket)  # server-side defaults: timestamps
         return await self._detail(bucket)
@@ -415,7 +442,8 @@ class BucketService:
     async def update(self, bucket_id: uuid.UUID, changes: dict[str, Any]) -> BucketDetail:
         """PATCH: `name`, `description`, and `packages` (replaces the list) when sent."""
         bucket = await self._bucket(bucket_id, for_update=True)
-        await self.update_in_transaction(bucket, changes)
+        if await self.update_in_transaction(bucket, changes):
+            self._audit("update", bucket, fields=sorted(changes))
         await self._commit()
         await self.session.refresh(bucket)
         return await self._detail(bucket)
@@ -443,7 +471,9 @@ class BucketService:
 
     async def delete(self, bucket_id: uuid.UUID) -> None:
         """Templates keep the packages they copied from it."""
-        await self.session.delete(await self._bucket(bucket_id))
+        bucket = await self._bucket(bucket_id)
+        self._audit("delete", bucket)
+        await self.session.delete(bucket)
         await self.session.commit()
 
     async def add_packages(
@@ -464,8 +494,10 @@ class BucketService:
             result = await self.session.execute(
                 delete(Package).where(Package.bucket_id == bucket.id, Package.id.in_(package_ids))
             )
-            if getattr(result, "rowcount", 0):
+            removed = getattr(result, "rowcount", 0)
+            if removed:
                 bucket.updated_at = func.now()
+                self._audit("update", bucket, fields=["packages"], removed=removed)
         await self.session.commit()
         await self.session.refresh(bucket)
         return await self._detail(bucket)

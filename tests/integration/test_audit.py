@@ -136,3 +136,40 @@ async def test_equal_bounds_and_a_clamped_extreme_are_accepted(alice: Session) -
     # year 1 at +05:00 is before what UTC can hold: clamped, not a 500
     assert (await audit(alice, since="0001-01-01T00:00:00+05:00"))["total"] >= 0
     assert (await audit(alice, until="9999-12-31T23:59:59-05:00"))["total"] >= 0
+
+
+async def test_template_and_bucket_changes_are_audited_with_their_request_ids(
+    alice: Session,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    bucket = await call(alice, "POST", "/api/buckets", f"b-create-{tag}", json={
+        "name": f"audited-{tag}", "packages": [{"manager": "apt", "name": "curl"}]})  # fmt: skip
+    assert bucket.status_code == 201, bucket.text
+    bucket_id = bucket.json()["id"]
+    changed = await call(alice, "PATCH", f"/api/buckets/{bucket_id}", f"b-update-{tag}",
+                         json={"description": "changed"})  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    template = await call(alice, "POST", "/api/templates", f"t-create-{tag}", json={
+        "name": f"audited-{tag}", "osTemplate": "debian-12-standard"})  # fmt: skip
+    assert template.status_code == 201, template.text
+    template_id = template.json()["id"]
+    patched = await call(alice, "PATCH", f"/api/templates/{template_id}", f"t-update-{tag}",
+                         json={"cores": 2})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    for path, rid in ((f"/api/templates/{template_id}", f"t-delete-{tag}"),
+                      (f"/api/buckets/{bucket_id}", f"b-delete-{tag}")):  # fmt: skip
+        assert (await call(alice, "DELETE", path, rid)).status_code == 204
+
+    found = {
+        (r["action"], r["requestId"], r["detail"]["name"])
+        for target in (template_id, bucket_id)
+        for r in (await audit(alice, targetId=target))["items"]
+    }
+    name = f"audited-{tag}"
+    assert found == {
+        ("bucket.create", f"b-create-{tag}", name), ("bucket.update", f"b-update-{tag}", name),
+        ("bucket.delete", f"b-delete-{tag}", name), ("template.create", f"t-create-{tag}", name),
+        ("template.update", f"t-update-{tag}", name), ("template.delete", f"t-delete-{tag}", name),
+    }  # fmt: skip
+    updated = await audit(alice, action="template.update", targetId=template_id)
+    assert updated["items"][0]["detail"]["fields"] == ["cores"]

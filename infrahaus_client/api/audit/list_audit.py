@@ -113,9 +113,9 @@ def sync_detailed(
 ) -> Response[AuditPage | Problem]:
     """Your audit trail, newest first, paged
 
-     Only the caller's own rows: changes to their nodes and containers, credential
-    reveals, log-ins and certificate re-pins, with the outcome and the request id. A
-    `since` later than `until` is a 400.
+     Only the caller's own rows: changes to their nodes and containers, the template and
+    bucket changes they made, credential reveals, log-ins and certificate re-pins, with the
+    outcome and the request id. A `since` later than `until` is a 400.
 
     Args:
         action (str | Unset): Only this action, e.g. `container.create`, `node.update`,
@@ -168,9 +168,9 @@ def sync(
 ) -> AuditPage | Problem | None:
     """Your audit trail, newest first, paged
 
-     Only the caller's own rows: changes to their nodes and containers, credential
-    reveals, log-ins and certificate re-pins, with the outcome and the request id. A
-    `since` later than `until` is a 400.
+     Only the caller's own rows: changes to their nodes and containers, the template and
+    bucket changes they made, credential reveals, log-ins and certificate re-pins, with the
+    outcome and the request id. A `since` later than `until` is a 400.
 
     Args:
         action (str | Unset): Only this action, e.g. `container.create`, `node.update`,
@@ -218,9 +218,9 @@ async def asyncio_detailed(
 ) -> Response[AuditPage | Problem]:
     """Your audit trail, newest first, paged
 
-     Only the caller's own rows: changes to their nodes and containers, credential
-    reveals, log-ins and certificate re-pins, with the outcome and the request id. A
-    `since` later than `until` is a 400.
+     Only the caller's own rows: changes to their nodes and containers, the template and
+    bucket changes they made, credential reveals, log-ins and certificate re-pins, with the
+    outcome and the request id. A `since` later than `until` is a 400.
 
     Args:
         action (str | Unset): Only this action, e.g. `container.create`, `node.update`,
@@ -271,9 +271,9 @@ async def asyncio(
 ) -> AuditPage | Problem | None:
     """Your audit trail, newest first, paged
 
-     Only the caller's own rows: changes to their nodes and containers, credential
-    reveals, log-ins and certificate re-pins, with the outcome and the request id. A
-    `since` later than `until` is a 400.
+     Only the caller's own rows: changes to their nodes and containers, the template and
+    bucket changes they made, credential reveals, log-ins and certificate re-pins, with the
+    outcome and the request id. A `since` later than `until` is a 400.
 
     Args:
         action (str | Unset): Only this action, e.g. `container.create`, `node.update`,

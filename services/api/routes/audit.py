@@ -111,9 +111,9 @@ class AuditController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100, description="Page size.")] = 50,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")] = 0,
     ) -> AuditPage:
-        """Only the caller's own rows: changes to their nodes and containers, credential
-        reveals, log-ins and certificate re-pins, with the outcome and the request id. A
-        `since` later than `until` is a 400."""
+        """Only the caller's own rows: changes to their nodes and containers, the template and
+        bucket changes they made, credential reveals, log-ins and certificate re-pins, with the
+        outcome and the request id. A `since` later than `until` is a 400."""
         reject_null_text(request, "since", "until")
         start = parse_instant("since", since) if since is not None else None
         end = parse_instant("until", until) if until is not None else None
