@@ -21,7 +21,12 @@ from shared.db.engine import rows_matched
 from shared.db.models import Container, Node
 from shared.lifecycle import EventType, Lifecycle, transition
 from shared.logging import get_logger
-from shared.proxmox import ProxmoxClient, ProxmoxNotFound, ProxmoxTimeout
+from shared.proxmox import (
+    ProxmoxClient,
+    ProxmoxNotFound,
+    ProxmoxPermissionError,
+    ProxmoxTimeout,
+)
 from shared.proxmox.client import segment
 
 log = get_logger(__name__)
@@ -89,7 +94,8 @@ class RealityMixin(ContainerServiceBase):
     async def _verdicts(
         self, client: ProxmoxClient, node: Node, rows: list[Container]
     ) -> list[tuple[Container, str | None]]:
-        """Each container with why it is not on the node (None: it is, and it is ours)."""
+        """Each container with why it is not on the node (None: it is, and it is ours).
+        Containers the node's token may not read are left out: unknown is not missing."""
         resources = await client.get("/cluster/resources", type="vm")
         guests: dict[int, dict[str, object]] = {}
         for item in resources or []:
@@ -99,20 +105,24 @@ class RealityMixin(ContainerServiceBase):
         for container in rows:
             guest = guests.get(container.vmid)
             where = f"VMID {container.vmid} on {node.name}"
-            if guest is None:
-                found.append((container, f"{where} no longer exists (deleted outside Infrahaus)"))
-                continue
-            if guest.get("type") != "lxc" or guest.get("node") != node.name:
+            if guest is not None and (guest.get("type") != "lxc" or guest.get("node") != node.name):
                 found.append(
                     (container, f"VMID {container.vmid} now holds another guest"
                      f" ({guest.get('type')} on {guest.get('node')})")
                 )  # fmt: skip
                 continue
+            # also when the listing lacks it: the listing only shows what the token may see
             path = f"/nodes/{segment(node.name)}/lxc/{container.vmid}/config"
             try:
                 config = await client.get(path)
-            except ProxmoxNotFound:  # removed between the two reads
+            except ProxmoxNotFound:
                 found.append((container, f"{where} no longer exists (deleted outside Infrahaus)"))
+                continue
+            except ProxmoxPermissionError:
+                log.warning(
+                    "reconciliation cannot see a container; left as it is",
+                    container_id=str(container.id), vmid=container.vmid, node=node.name,
+                )  # fmt: skip
                 continue
             if not built_by_us(config if isinstance(config, dict) else None, container.id):
                 found.append((container, f"{where} holds another container (VMID reused)"))
