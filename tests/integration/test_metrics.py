@@ -108,7 +108,7 @@ async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
 
     # during the build: scraped without credentials, phases appear as they complete
     seen_during = False
-    for _ in range(600):
+    for _ in range(2400):
         scrape = await metered.client.get("/metrics")  # no Authorization header
         assert scrape.status_code == 200
         assert scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -119,7 +119,7 @@ async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
             before, "infrahaus_build_phase_duration_seconds_count"
         ):
             seen_during = True
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)
     detail = await wait_until_done(metered, container_id)
     assert detail["lifecycle"] == "ready", detail
     # (for the retention cron: the queued event marks where this build starts)
