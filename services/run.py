@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from prometheus_client import multiprocess
 
 from shared.crypto import generate_key
 from shared.db.migrate import upgrade_to_head
@@ -59,6 +60,7 @@ class Supervisor:
         self._restart_at: dict[str, float] = {}
         self.restarts: dict[str, int] = {}
         self.exit_code: int | None = None
+        self.metrics_dir: Path | None = None
 
     def start_dependencies(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -70,12 +72,26 @@ class Supervisor:
             log.info("embedded PostgreSQL started", directory=str(postgres.directory))
         if self.settings.secret_keys is None:
             env["SECRET_KEYS"] = local_secret_keys(data)
+        if self.settings.metrics_enabled:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.fresh_metrics_dir())
         if self.settings.redis_url is None:
             redis = EmbeddedRedis(data / "redis")
             env["REDIS_URL"] = redis.start()
             self.cleanups.append(redis.stop)
             log.info("embedded Redis started", url=redis.url)
         return env
+
+    def fresh_metrics_dir(self) -> Path:
+        """The directory every child keeps its metrics in (shared/metrics.py), emptied:
+        values of an earlier run must not be added to this one's."""
+        directory = Path(
+            self.settings.prometheus_multiproc_dir or self.settings.data_path / "metrics"
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        self.metrics_dir = directory
+        return directory
 
     def spawn(self, name: str, module: str, env: dict[str, str], *args: str) -> None:
         self._specs[name] = (module, env, args)
@@ -126,6 +142,8 @@ class Supervisor:
             code = child.poll()
             if code is None or name in self._restart_at:
                 continue
+            if self.metrics_dir is not None:  # its live gauges no longer count
+                multiprocess.mark_process_dead(child.pid, str(self.metrics_dir))
             if code == EXIT_BAD_SETTINGS:
                 log.error("process stopped on its settings; stopping", process=name, exit_code=code)
                 self.exit_code, self.stopping = code, True

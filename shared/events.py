@@ -182,6 +182,11 @@ async def after(
     return [envelope_of(row) for row in rows.scalars()]
 
 
+#: the metadata of the event that starts a build run (queued, or a retry): the retention cron
+#: keeps every event of a container from its last such event to the run's end
+BUILD_START: dict[str, Any] = {"buildStart": True}
+
+
 def step(phase: Phase, message: str, progress: float = 0.0, **metadata: Any) -> EventDraft:
     """A `step` event of `phase`, `progress` (0..1) of the way through it."""
     low, high = phase.percent_range

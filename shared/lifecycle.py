@@ -14,6 +14,9 @@ class Lifecycle(StrEnum):
     READY = "ready"
     ERROR = "error"
     DELETING = "deleting"
+    # its VMID no longer holds it on its node (deleted, or replaced, outside Infrahaus): found
+    # by reconciliation; it is deleted (the record), or comes back when the guest does
+    MISSING = "missing"
 
 
 class Phase(StrEnum):
@@ -50,9 +53,12 @@ _PERCENT = {
 # Which lifecycle changes are legal; anything else is a bug or a race, refused by `transition`.
 _ALLOWED: dict[Lifecycle, frozenset[Lifecycle]] = {
     Lifecycle.CREATING: frozenset({Lifecycle.READY, Lifecycle.ERROR, Lifecycle.DELETING}),
-    Lifecycle.READY: frozenset({Lifecycle.DELETING, Lifecycle.ERROR}),
-    Lifecycle.ERROR: frozenset({Lifecycle.CREATING, Lifecycle.DELETING, Lifecycle.READY}),
+    Lifecycle.READY: frozenset({Lifecycle.DELETING, Lifecycle.ERROR, Lifecycle.MISSING}),
+    Lifecycle.ERROR: frozenset(
+        {Lifecycle.CREATING, Lifecycle.DELETING, Lifecycle.READY, Lifecycle.MISSING}
+    ),
     Lifecycle.DELETING: frozenset({Lifecycle.ERROR}),
+    Lifecycle.MISSING: frozenset({Lifecycle.DELETING, Lifecycle.READY}),
 }
 
 

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 import msgspec
 from redis.asyncio import Redis
 
+from shared import metrics
 from shared.errors import Conflict
 from shared.logging import get_logger
 
@@ -69,11 +70,18 @@ class ContainerLocks:
         `ready` a moment before it lets go of the lock); any other holder is a conflict."""
         holder = _Holder(action=action, token=secrets.token_hex(16), since=time.time())
         value = msgspec.json.encode(holder)
-        deadline = time.monotonic() + wait_for_build
+        started = time.monotonic()
+        deadline = started + wait_for_build
+        contended = False
         while not await self.redis.set(_key(container_id), value, nx=True, ex=self.ttl):
+            contended = True
             if await self.holder(container_id) != "build" or time.monotonic() >= deadline:
+                metrics.lock_contended("container", "refused")
                 raise Conflict(await self._describe_holder(container_id))
             await asyncio.sleep(0.1)
+        if contended:
+            metrics.lock_contended("container", "waited")
+            metrics.observe_lock_wait("container", time.monotonic() - started)
         renewing = asyncio.create_task(self._keep(container_id, value))
         try:
             yield
@@ -159,13 +167,22 @@ class BuildSlots:
         `while_waiting()` at every poll: it may raise to give up), hold it, renew it every
         third of its lifetime, and give it back at the end."""
         waited = False
-        while not await self.try_acquire(node_id, holder):
-            if not waited and on_wait is not None:
-                await on_wait()
-            waited = True
-            if while_waiting is not None:
-                await while_waiting()
-            await asyncio.sleep(poll_seconds)
+        started = time.monotonic()
+        try:
+            while not await self.try_acquire(node_id, holder):
+                if not waited and on_wait is not None:
+                    await on_wait()
+                waited = True
+                if while_waiting is not None:
+                    await while_waiting()
+                await asyncio.sleep(poll_seconds)
+        except BaseException:
+            if waited:  # gave up waiting (cancelled, or `while_waiting` said stop)
+                metrics.lock_contended("build_slot", "abandoned")
+            raise
+        if waited:
+            metrics.lock_contended("build_slot", "waited")
+            metrics.observe_lock_wait("build_slot", time.monotonic() - started)
 
         async def keep() -> None:
             while True:

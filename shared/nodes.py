@@ -216,6 +216,7 @@ class NodeService:
             connect_timeout=self.settings.pve_connect_timeout_seconds,
             read_timeout=self.settings.pve_read_timeout_seconds,
             max_response_bytes=self.settings.pve_max_response_bytes,
+            metrics_node=node.name,
         )
 
     # -- changing --------------------------------------------------------------------------

@@ -155,6 +155,29 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_read_cache_seconds: Annotated[
         float, _setting("not a number of seconds between 0 (off) and 60", ge=0, le=60)
     ] = 5.0
+    # The worker compares every node's guests with our records this often (containers
+    # deleted or replaced outside Infrahaus become `missing`); 0 turns it off. The same as
+    # POST /api/nodes/{id}/reconcile, for all nodes.
+    node_reconcile_seconds: Annotated[
+        int, _setting("0 (off) or a number of seconds between 10 and 86400", ge=0, le=86_400)
+    ] = 300
+    # GET /metrics (Prometheus text format, no authentication): off unless set, then 404.
+    metrics_enabled: bool = False
+    # Where each API and worker process keeps its metric values (prometheus-client's
+    # multiprocess mode), so one scrape adds every process up; one directory for all of them,
+    # emptied before they start (`make run` uses DATA_DIR/metrics). Unset: each process
+    # reports only itself (the worker's build metrics are then not seen through the API).
+    prometheus_multiproc_dir: (
+        Annotated[str, _setting("must not be empty or contain NUL", pattern=r"^[^\x00]+$")] | None
+    ) = None
+    # The worker's retention cron deletes container events and audit rows older than these
+    # (0 keeps them forever). The events of each container's last build are always kept.
+    events_retention_days: Annotated[
+        int, _setting("0 (keep) or a number of days up to 36500", ge=0, le=36_500)
+    ] = 90
+    audit_retention_days: Annotated[
+        int, _setting("0 (keep) or a number of days up to 36500", ge=0, le=36_500)
+    ] = 365
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the keys must not.

@@ -80,6 +80,8 @@ def settings(database_url: str, test_servers: LocalServers) -> Settings:
         # Tests leave rows in `creating` on purpose (fake nodes, event streams); a reconciler
         # would try to build them. Its function is tested directly (test_build_jobs.py).
         reconcile_seconds=0,
+        # likewise the node sweep (missing containers): tested directly (test_reality.py)
+        node_reconcile_seconds=0,
         # the simulator's root and the bearer sessions of tests/bearer.py edit templates;
         # tests of the refusal use other users
         template_editors="root@pam,tests@pve",

@@ -3,6 +3,10 @@
 from .action_result import ActionResult
 from .action_result_action import ActionResultAction
 from .apt_package import AptPackage
+from .audit_page import AuditPage
+from .audit_read import AuditRead
+from .audit_read_detail import AuditReadDetail
+from .audit_read_outcome import AuditReadOutcome
 from .bridge import Bridge
 from .bucket_create import BucketCreate
 from .bucket_packages_add import BucketPackagesAdd
@@ -16,6 +20,7 @@ from .connection_test import ConnectionTest
 from .container_create import ContainerCreate
 from .container_detail import ContainerDetail
 from .container_detail_config_type_0 import ContainerDetailConfigType0
+from .container_drift import ContainerDrift
 from .container_list import ContainerList
 from .container_summary import ContainerSummary
 from .create_accepted import CreateAccepted
@@ -52,6 +57,7 @@ from .phase import Phase
 from .pip_package import PipPackage
 from .problem import Problem
 from .readiness import Readiness
+from .reconcile_result import ReconcileResult
 from .repin_request import RepinRequest
 from .repin_response import RepinResponse
 from .script_input import ScriptInput
@@ -80,6 +86,10 @@ __all__ = (
     "ActionResult",
     "ActionResultAction",
     "AptPackage",
+    "AuditPage",
+    "AuditRead",
+    "AuditReadDetail",
+    "AuditReadOutcome",
     "Bridge",
     "BucketCreate",
     "BucketPackagesAdd",
@@ -93,6 +103,7 @@ __all__ = (
     "ContainerCreate",
     "ContainerDetail",
     "ContainerDetailConfigType0",
+    "ContainerDrift",
     "ContainerList",
     "ContainerSummary",
     "CreateAccepted",
@@ -129,6 +140,7 @@ __all__ = (
     "PipPackage",
     "Problem",
     "Readiness",
+    "ReconcileResult",
     "RepinRequest",
     "RepinResponse",
     "ScriptInput",

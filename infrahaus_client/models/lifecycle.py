@@ -5,6 +5,7 @@ class Lifecycle(StrEnum):
     CREATING = "creating"
     DELETING = "deleting"
     ERROR = "error"
+    MISSING = "missing"
     READY = "ready"
 
     def __str__(self) -> str:

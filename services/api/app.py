@@ -27,16 +27,19 @@ from services.api.openapi_plugins import StrictStructSchemaPlugin, refine_openap
 from services.api.problems import EXCEPTION_HANDLERS
 from services.api.requests import InfrahausRequest, complete_allow_headers
 from services.api.routes import (
+    audit,
     auth,
     buckets,
     containers,
     events,
+    metrics,
     nodes,
     services,
     system,
     templates,
     vmids,
 )
+from shared import metrics as process_metrics
 from shared.crypto import SecretBox
 from shared.db import create_engine, create_session_factory
 from shared.logging import configure_logging, get_logger
@@ -78,6 +81,7 @@ def openapi_config() -> OpenAPIConfig:
                 description="What a container becomes: OS, resources, packages, files, scripts",
             ),
             Tag(name="Buckets", description="Reusable package lists for templates"),
+            Tag(name="Audit", description="Your audit trail: changes and credential reveals"),
         ],
         components=SECURITY_COMPONENTS,
         use_handler_docstrings=True,
@@ -100,6 +104,7 @@ class InfrahausCore(InitPluginProtocol):
             [
                 system.health,
                 system.ready,
+                metrics.scrape,
                 *auth.ROUTES,
                 nodes.NodeController,
                 vmids.VmidController,
@@ -108,6 +113,7 @@ class InfrahausCore(InitPluginProtocol):
                 services.ServiceController,
                 templates.TemplateController,
                 buckets.BucketController,
+                audit.AuditController,
                 docs_assets(),
             ]
         )
@@ -191,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.required(name, "`make run` starts embedded servers for you")
     require_consistent_browser_settings(settings)
     configure_logging(settings)
+    process_metrics.configure(settings)
     app = Litestar(plugins=[InfrahausCore(settings), StrictStructSchemaPlugin()])
     refine_openapi(app)
     complete_allow_headers(app)

@@ -32,7 +32,7 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
-from shared import events
+from shared import events, metrics
 from shared.events import EventEnvelope
 from shared.logging import get_logger
 
@@ -133,6 +133,7 @@ class Subscription:
         """Leave the channel (idempotent)."""
         if not self.closed:
             self.closed = True
+            metrics.sse_subscribers(-1)
             self._hub._release(self)
             self._wake()
 
@@ -314,6 +315,7 @@ class EventHub:
         if channel is None:
             channel = self._channels[name] = _Channel(name)
         subscription = Subscription(self, name, self.queue_size)
+        metrics.sse_subscribers(1)
         first = not channel.subscribers
         channel.subscribers.add(subscription)
         if self._connection is None:

@@ -17,6 +17,7 @@ import time
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import metrics
 from shared.logging import AccessLog, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -77,12 +78,17 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
+            seconds = time.perf_counter() - started
+            # the route template routing put in the scope; never the raw path (unbounded)
+            metrics.observe_request(
+                scope["method"], scope.get("path_template") or "unmatched", status, seconds
+            )
             if self.log_probes or scope["path"] not in _QUIET_PATHS:
                 log.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
             request_id_var.reset(token)

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from services.worker.context import context_of
 from services.worker.pipeline import run_build
 from services.worker.pipeline.build import BuildBusy
-from shared import queue
-from shared.db.models import Container
-from shared.errors import Conflict
+from shared import metrics, queue
+from shared.db.models import Container, Node
+from shared.errors import Conflict, DomainError
 from shared.lifecycle import Lifecycle
-from shared.logging import get_logger
+from shared.logging import get_logger, request_id_var
 from shared.outages import OutageLog, is_database_outage
-from shared.proxmox import ProxmoxTimeout, ProxmoxUnavailable
+from shared.proxmox import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
+from shared.retention import prune as prune_retained
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -57,10 +58,20 @@ def _retry_after_outage(ctx: dict[str, Any], exc: BaseException) -> Retry:
 
 @contextlib.contextmanager
 def _request_context(job: queue.ContainerJob) -> Iterator[None]:
-    with structlog.contextvars.bound_contextvars(
-        request_id=job.request_id, container_id=str(job.container_id)
-    ):
-        yield
+    """The job's logs and audit rows carry the id of the request that asked for it."""
+    token = request_id_var.set(job.request_id)
+    try:
+        with structlog.contextvars.bound_contextvars(
+            request_id=job.request_id, container_id=str(job.container_id)
+        ):
+            yield
+    finally:
+        request_id_var.reset(token)
+
+
+def _count_retry(ctx: dict[str, Any], job: str) -> None:
+    if ctx["job_try"] > 1:
+        metrics.job_retried(job)
 
 
 async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
@@ -72,6 +83,7 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     """Run (or resume) a container's build; see `services.worker.pipeline`."""
     job = queue.job_of(payload)
     app = context_of(ctx)
+    _count_retry(ctx, queue.CREATE_JOB)
     with _request_context(job):
         try:
             async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
@@ -97,6 +109,7 @@ async def delete_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     job = queue.job_of(payload)
     target = job.container_id
     app = context_of(ctx)
+    _count_retry(ctx, queue.DELETE_JOB)
     with _request_context(job):
         async with app.containers() as service:
             try:
@@ -177,12 +190,96 @@ def job_functions() -> list[Any]:
     ]
 
 
-def cron_jobs(settings: Settings) -> list[Any]:
-    period = settings.reconcile_seconds
-    if period == 0:
-        return []
+_retention_outage = OutageLog("database (retention)")
+
+
+async def retention(ctx: dict[str, Any]) -> dict[str, int]:
+    """Delete container events and audit rows past their retention (shared/retention.py)."""
+    app = context_of(ctx)
+    try:
+        async with app.db_sessions() as session:
+            pruned = await prune_retained(session, app.settings, dt.datetime.now(dt.UTC))
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        _retention_outage.failed(exc)  # the next run tries again
+        return {"events": 0, "auditRows": 0}
+    _retention_outage.recovered()
+    if pruned.events or pruned.audit_rows:
+        log.info("retention pruned", events=pruned.events, audit_rows=pruned.audit_rows)
+    return {"events": pruned.events, "auditRows": pruned.audit_rows}
+
+
+_node_sweep_outage = OutageLog("database (node reconciliation)")
+
+
+async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
+    """Reconcile every node with its guests (shared/containers/reality.py), one at a time;
+    a node that does not answer is skipped (logged) until the next run."""
+    app = context_of(ctx)
+    totals = {"nodes": 0, "missing": 0, "restored": 0, "failed": 0}
+    try:
+        async with app.db_sessions() as session:
+            nodes = list(await session.scalars(select(Node).order_by(Node.created_at)))
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        _node_sweep_outage.failed(exc)
+        return totals
+    _node_sweep_outage.recovered()
+    for node in nodes:
+        try:
+            async with app.containers() as service:
+                report = await service.reconcile_node(
+                    node, budget_seconds=app.settings.pve_read_timeout_seconds
+                )
+        except Exception as exc:
+            if is_database_outage(exc):
+                _node_sweep_outage.failed(exc)
+                return totals
+            totals["failed"] += 1
+            message = exc.message if isinstance(exc, DomainError | ProxmoxError) else repr(exc)
+            log.warning("node reconciliation failed", node_id=str(node.id), error=message[:300])
+            continue
+        totals["nodes"] += 1
+        totals["missing"] += len(report.missing)
+        totals["restored"] += len(report.restored)
+    return totals
+
+
+def _every(period: int) -> dict[str, Any]:
+    """arq cron fields for "every `period` seconds" (minute steps from a minute on)."""
     if period < 60:
-        schedule: dict[str, Any] = {"second": set(range(0, 60, period))}
-    else:
-        schedule = {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
-    return [cron(reconcile, name="reconcile", run_at_startup=True, **schedule)]
+        return {"second": set(range(0, 60, period))}
+    if period < 3600:
+        return {"second": {0}, "minute": set(range(0, 60, max(1, period // 60)))}
+    return {"second": {0}, "minute": {0}, "hour": set(range(0, 24, max(1, period // 3600)))}
+
+
+#: the retention cron runs once an hour at this minute (arq runs each cron run on one worker)
+RETENTION_MINUTE = 17
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    jobs: list[Any] = []
+    if settings.events_retention_days or settings.audit_retention_days:
+        jobs.append(
+            cron(retention, name="retention", minute={RETENTION_MINUTE}, second={0}, timeout=600)
+        )
+    if settings.node_reconcile_seconds:
+        jobs.append(
+            cron(
+                reconcile_nodes, name="reconcile_nodes", timeout=1800,
+                **_every(settings.node_reconcile_seconds),
+            )
+        )  # fmt: skip
+    if settings.reconcile_seconds:
+        jobs.append(
+            cron(
+                reconcile,
+                name="reconcile",
+                run_at_startup=True,
+                **_every(settings.reconcile_seconds),
+            )
+        )
+    return jobs

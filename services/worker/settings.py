@@ -17,7 +17,7 @@ from arq.worker import Worker
 
 from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, job_functions
-from shared import heartbeat
+from shared import heartbeat, metrics
 from shared.logging import get_logger
 from shared.outages import REDIS_OUTAGE, OutageLog
 from shared.queue import deserialize, redis_settings, serialize
@@ -29,6 +29,7 @@ log = get_logger(__name__)
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of `arq.worker.Worker` (what arq calls `WorkerSettings`)."""
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    metrics.configure(settings)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         # arq's own pool stays in ctx["redis"] (it enqueues); ours is the typed context

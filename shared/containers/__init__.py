@@ -15,10 +15,13 @@ from shared.containers.inventory import (
     InventoryMixin,
     UnreachableNode,
 )
+from shared.containers.reality import Drift, RealityMixin, ReconcileReport
 from shared.containers.services import DiscoveryReport, ServicesMixin
 
 
-class ContainerService(InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin):
+class ContainerService(
+    InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin, RealityMixin
+):
     """What the API routes and the worker's jobs call."""
 
 
@@ -28,8 +31,10 @@ __all__ = [
     "ContainerService",
     "ContainerView",
     "DiscoveryReport",
+    "Drift",
     "GuestStatus",
     "Inventory",
     "InventoryItem",
+    "ReconcileReport",
     "UnreachableNode",
 ]

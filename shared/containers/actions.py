@@ -53,6 +53,11 @@ class ActionsMixin(ContainerServiceBase):
         await self.session.commit()  # no connection held during the task
         if container.lifecycle in _BUSY:
             raise Conflict(f"The container is {container.lifecycle}; try again when it is done.")
+        if container.lifecycle == Lifecycle.MISSING:
+            raise Conflict(
+                "The container is missing on its node (deleted or replaced outside"
+                " Infrahaus); delete its record, or reconcile the node once it is back."
+            )
         async with self.locks.hold(container.id, action, wait_for_build=BUILD_FINISH_WAIT_SECONDS):
             # A delete may have been accepted between the check above and taking the lock.
             current = await self.session.scalar(

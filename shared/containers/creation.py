@@ -246,7 +246,10 @@ class CreationMixin(ContainerServiceBase):
         )  # fmt: skip
         await events.stage(
             self.session, container.id,
-            [events.step(Phase.CREATING, f"Build of {data.hostname} (VMID {vmid}) queued")],
+            [events.step(
+                Phase.CREATING, f"Build of {data.hostname} (VMID {vmid}) queued",
+                **events.BUILD_START,
+            )],
         )  # fmt: skip
         await self.session.commit()
         return container
@@ -285,7 +288,9 @@ class CreationMixin(ContainerServiceBase):
         )  # fmt: skip
         staged = await events.stage(
             self.session, container.id,
-            [events.step(resume[0], f"Retry requested: resuming at {resume[0]}")],
+            [events.step(
+                resume[0], f"Retry requested: resuming at {resume[0]}", **events.BUILD_START
+            )],
         )  # fmt: skip
         await self.session.commit()
         await events.publish(self.redis, container.id, staged)

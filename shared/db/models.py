@@ -172,6 +172,7 @@ class ContainerEvent(Base):
         CheckConstraint(sql_in("type", EventType), name="type_known"),
         CheckConstraint(sql_in("step", Phase), name="step_known"),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
+        Index("ix_container_events_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -235,6 +236,7 @@ class AuditEntry(Base):
     __table_args__ = (
         CheckConstraint("outcome IN ('success', 'failure')", name="outcome_known"),
         Index("ix_audit_log_user_id_created_at", "user_id", "created_at"),
+        Index("ix_audit_log_created_at", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -248,6 +250,9 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, object]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
+    # the API request that made the change (X-Request-ID), also for a worker's rows of a
+    # job that request queued; None for changes no request asked for (crons)
+    request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -11,6 +11,7 @@ import httpx
 import msgspec
 import stamina
 
+from shared import metrics
 from shared.logging import get_logger
 from shared.node_time import on_node
 from shared.proxmox.errors import (
@@ -172,8 +173,12 @@ class ProxmoxClient:
         read_timeout: float = 30.0,
         attempts: int = 3,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        metrics_node: str = "unregistered",
     ) -> None:
         self.host, self.port = host, port
+        # the `node` label of this client's call metrics: a registered node's name; hosts
+        # that are not (yet) registered nodes (log-ins, node tests) share one label
+        self.metrics_node = metrics_node
         self.max_response_bytes = max_response_bytes
         self.pinned = pinned
         self.auth = auth
@@ -227,31 +232,43 @@ class ProxmoxClient:
                 headers["Cookie"] = f"PVEAuthCookie={quote(ticket.ticket, safe='')}"
                 if method != "GET":
                     headers["CSRFPreventionToken"] = ticket.csrf_token
+        started = time.perf_counter()
         try:
             with on_node():
                 response, body = await self._exchange(method, path, params, data, headers)
-        except httpx.ConnectTimeout:
-            raise _ConnectFailed(
-                f"{self.host}:{self.port} did not accept a connection in time"
-            ) from None
-        except httpx.ConnectError as exc:
-            if is_pin_failure(exc):
-                raise CertificateMismatch(
-                    self.pinned.fingerprint, "a different certificate"
-                ) from None
-            raise _ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from None
-        except httpx.TimeoutException:
-            raise ProxmoxTimeout(f"{self.host}:{self.port} did not answer in time") from None
-        except httpx.TransportError as exc:
-            raise ProxmoxUnavailable(
-                f"connection to {self.host}:{self.port} failed: {exc}"
-            ) from None
+        except Exception as exc:
+            metrics.observe_node_call(
+                self.metrics_node, method, time.perf_counter() - started, _error_kind(exc)
+            )
+            translated = self._translated(exc)
+            if translated is exc:
+                raise
+            raise translated from None
+        metrics.observe_node_call(
+            self.metrics_node, method, time.perf_counter() - started,
+            None if response.is_success else f"http_{response.status_code}",
+        )  # fmt: skip
         if response.is_success:
             decoded = _decode(body)
             if not isinstance(decoded, dict) or "data" not in decoded:
                 raise NotProxmox("the node sent a response that is not PVE JSON")
             return decoded["data"]
         raise error_for(response, body)
+
+    def _translated(self, exc: Exception) -> Exception:
+        """The ProxmoxError a transport failure stands for (anything else as it is)."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, httpx.ConnectTimeout):
+            return _ConnectFailed(f"{where} did not accept a connection in time")
+        if isinstance(exc, httpx.ConnectError):
+            if is_pin_failure(exc):
+                return CertificateMismatch(self.pinned.fingerprint, "a different certificate")
+            return _ConnectFailed(f"cannot connect to {where}: {exc}")
+        if isinstance(exc, httpx.TimeoutException):
+            return ProxmoxTimeout(f"{where} did not answer in time")
+        if isinstance(exc, httpx.TransportError):
+            return ProxmoxUnavailable(f"connection to {where} failed: {exc}")
+        return exc
 
     async def _exchange(
         self, method: str, path: str, params: dict[str, Any] | None,
@@ -338,6 +355,19 @@ class ProxmoxClient:
             remote_text(str(item.get("t", ""))) for item in data or [] if isinstance(item, dict)
         ]
         return texts[-lines:]
+
+
+def _error_kind(exc: Exception) -> str:
+    """The `kind` label of a failed call that got no HTTP answer."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+        return "certificate" if is_pin_failure(exc) else "connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "transport"
+    if isinstance(exc, ResponseTooLarge):
+        return "too_large"
+    return "other"
 
 
 def is_lock_timeout(message: str) -> bool:

@@ -22,12 +22,14 @@ import errno
 import os
 import re
 import stat
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit
 from shared.errors import DomainError
 from shared.templates import rules
 from shared.templates.service import BucketService, TemplateService
@@ -418,8 +420,11 @@ def scan(templates_dir: Path) -> Scan:
 # -- writing ---------------------------------------------------------------------------------
 
 
-async def sync(session: AsyncSession, found: Scan) -> DiscoveryReport:
-    """Write a scan: create or update each template (and its buckets), then commit once."""
+async def sync(
+    session: AsyncSession, found: Scan, actor: uuid.UUID | None = None
+) -> DiscoveryReport:
+    """Write a scan: create or update each template (and its buckets), then commit once,
+    with one audit row naming what changed (`actor`: who ran it; None for the CLI)."""
     report = DiscoveryReport(discovered=found.discovered, errors=list(found.errors))
     await session.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
     templates, buckets = TemplateService(session), BucketService(session)
@@ -431,6 +436,13 @@ async def sync(session: AsyncSession, found: Scan) -> DiscoveryReport:
             report.errors.append(DiscoveryError(template=item.directory, error=exc.message))
             continue
         getattr(report, outcome).append(item.spec.name)
+    if report.created or report.updated or report.errors:
+        audit.record(
+            session, user_id=actor, action="template.discover", target_type="template",
+            outcome="failure" if report.errors and not (report.created or report.updated)
+            else "success",
+            created=report.created[:50], updated=report.updated[:50], errors=len(report.errors),
+        )  # fmt: skip
     await session.commit()
     report.errors.sort(key=lambda e: e.template)
     return report
@@ -462,7 +474,9 @@ async def _sync_one(
     return "updated" if changed else "unchanged"
 
 
-async def discover(session: AsyncSession, templates_dir: Path) -> DiscoveryReport:
+async def discover(
+    session: AsyncSession, templates_dir: Path, actor: uuid.UUID | None = None
+) -> DiscoveryReport:
     """Scan (in a worker thread: it is file I/O) and sync."""
     found = await asyncio.to_thread(scan, templates_dir)
-    return await sync(session, found)
+    return await sync(session, found, actor)

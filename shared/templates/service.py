@@ -18,6 +18,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit
 from shared.db.models import Package, PackageBucket, Template, TemplateFile, TemplateScript
 from shared.errors import Conflict, NotFound
 from shared.templates.specs import (
@@ -117,14 +118,16 @@ _Named = TypeVar("_Named", Template, PackageBucket)
 
 
 class _NamedStore(Generic[_Named]):
-    """What the template and the bucket services share: a session, and a unique name that a
+    """What the template and the bucket services share: a session, who makes the changes
+    (`actor`, their audit rows' user; None for the command line), and a unique name that a
     concurrent request may take first (a 409, never a 500)."""
 
     model: type[_Named]
     kind: str  # how messages name the thing stored
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, actor: uuid.UUID | None = None) -> None:
         self.session = session
+        self.actor = actor
 
     async def find_by_name(self, name: str) -> _Named | None:
         return await self.session.scalar(select(self.model).where(self.model.name == name))
@@ -209,6 +212,10 @@ class TemplateService(_NamedStore[Template]):
     ) -> TemplateDetail:
         """A new template; the buckets' packages are added to `spec.packages`."""
         template = await self.create_in_transaction(spec, bucket_ids)
+        audit.record(
+            self.session, user_id=self.actor, action="template.create", target_type="template",
+            target_id=template.id, name=spec.name,
+        )  # fmt: skip
         await self._commit()
         await self.session.refresh(template)  # server-side defaults: timestamps
         return await self._detail(template)
@@ -228,6 +235,11 @@ class TemplateService(_NamedStore[Template]):
             raise NotFound("template not found")
         changed = await self.update_in_transaction(template, changes, bucket_ids or ())
         if changed:
+            audit.record(
+                self.session, user_id=self.actor, action="template.update",
+                target_type="template", target_id=template.id, name=template.name,
+                fields=sorted(changes) + (["bucketIds"] if bucket_ids else []),
+            )  # fmt: skip
             await self._commit()
             await self.session.refresh(template)
         return await self._detail(template)
@@ -237,6 +249,10 @@ class TemplateService(_NamedStore[Template]):
         template = await self.session.get(Template, template_id)
         if template is None:
             raise NotFound("template not found")
+        audit.record(
+            self.session, user_id=self.actor, action="template.delete", target_type="template",
+            target_id=template.id, name=template.name,
+        )  # fmt: skip
         await self.session.delete(template)
         await self.session.commit()
 
@@ -379,6 +395,12 @@ class BucketService(_NamedStore[PackageBucket]):
     model = PackageBucket
     kind = "package bucket"
 
+    def _audit(self, action: str, bucket: PackageBucket, **detail: Any) -> None:
+        audit.record(
+            self.session, user_id=self.actor, action=f"bucket.{action}", target_type="bucket",
+            target_id=bucket.id, name=bucket.name, **detail,
+        )  # fmt: skip
+
     async def list(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[BucketListItem], int]:
@@ -400,6 +422,7 @@ class BucketService(_NamedStore[PackageBucket]):
 
     async def create(self, spec: BucketSpec) -> BucketDetail:
         bucket = await self.create_in_transaction(spec)
+        self._audit("create", bucket)
         await self._commit()
         await self.session.refresh(bucket)  # server-side defaults: timestamps
         return await self._detail(bucket)
@@ -415,7 +438,8 @@ class BucketService(_NamedStore[PackageBucket]):
     async def update(self, bucket_id: uuid.UUID, changes: dict[str, Any]) -> BucketDetail:
         """PATCH: `name`, `description`, and `packages` (replaces the list) when sent."""
         bucket = await self._bucket(bucket_id, for_update=True)
-        await self.update_in_transaction(bucket, changes)
+        if await self.update_in_transaction(bucket, changes):
+            self._audit("update", bucket, fields=sorted(changes))
         await self._commit()
         await self.session.refresh(bucket)
         return await self._detail(bucket)
@@ -443,7 +467,9 @@ class BucketService(_NamedStore[PackageBucket]):
 
     async def delete(self, bucket_id: uuid.UUID) -> None:
         """Templates keep the packages they copied from it."""
-        await self.session.delete(await self._bucket(bucket_id))
+        bucket = await self._bucket(bucket_id)
+        self._audit("delete", bucket)
+        await self.session.delete(bucket)
         await self.session.commit()
 
     async def add_packages(
@@ -464,8 +490,10 @@ class BucketService(_NamedStore[PackageBucket]):
             result = await self.session.execute(
                 delete(Package).where(Package.bucket_id == bucket.id, Package.id.in_(package_ids))
             )
-            if getattr(result, "rowcount", 0):
+            removed = getattr(result, "rowcount", 0)
+            if removed:
                 bucket.updated_at = func.now()
+                self._audit("update", bucket, fields=["packages"], removed=removed)
         await self.session.commit()
         await self.session.refresh(bucket)
         return await self._detail(bucket)

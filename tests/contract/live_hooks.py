@@ -25,6 +25,9 @@ import schemathesis
 from redis.asyncio import Redis
 
 from shared.sessions import SessionStore
+from tests.contract.query_rules import ordered_audit_bounds
+
+schemathesis.hook("map_query")(ordered_audit_bounds)
 
 
 async def _fresh_token(who: dict[str, object]) -> str:

@@ -23,6 +23,7 @@ import schemathesis
 from services.api.app import create_app
 from shared.settings import Settings
 from tests.bearer import bearer_token, fresh_user
+from tests.contract.query_rules import ordered_audit_bounds
 
 UNREACHABLE_HOSTS = "*.schemathesis.invalid"
 
@@ -32,6 +33,7 @@ def test_every_operation_conforms_to_the_spec(settings: Settings, subtests) -> N
     fuzz_settings = msgspec.structs.replace(settings, pve_allowed_hosts=UNREACHABLE_HOSTS)
     user_id = asyncio.run(fresh_user(fuzz_settings))
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", create_app(fuzz_settings))
+    schema.hook("map_query")(ordered_audit_bounds)
 
     @schema.auth(refresh_interval=None)  # no caching: a fresh session for every case
     class FreshBearerSession:

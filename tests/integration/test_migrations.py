@@ -113,3 +113,46 @@ def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
         assert differences == [], "upgrade after downgrade does not give the models' schema"
     finally:
         drop_database(test_servers.postgres_admin_url, url)
+
+
+def test_downgrading_0008_turns_missing_containers_into_error(test_servers) -> None:
+    """The older schema has no `missing`: its rows become `error` (and its CHECK holds)."""
+    import asyncio
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from shared.db.migrate import alembic_config
+    from shared.embedded import create_database, drop_database
+    from shared.settings import load_settings
+
+    url = create_database(test_servers.postgres_admin_url)
+    ids = {"u": uuid.uuid4(), "n": uuid.uuid4(), "c": uuid.uuid4()}
+
+    async def run(*statements: str) -> list[object]:
+        engine = create_engine(load_settings({"DATABASE_URL": url}), pooled=False)
+        try:
+            async with engine.begin() as connection:
+                return [(await connection.execute(text(sql), ids)).all() for sql in statements]
+        finally:
+            await engine.dispose()
+
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, "head")
+        asyncio.run(run(
+            "INSERT INTO users (id, host_identity, userid)"
+            " VALUES (:u, 'h', 'root@pam') RETURNING id",
+            "INSERT INTO nodes (id, user_id, name, host, token_id, token_secret_enc, is_default)"
+            " VALUES (:n, :u, 'pve', '10.0.0.1', 'root@pam!t', 'c', true) RETURNING id",
+            "INSERT INTO containers (id, node_id, created_by, vmid, hostname, lifecycle)"
+            " VALUES (:c, :n, :u, 100, 'gone', 'missing') RETURNING id",
+        ))  # fmt: skip
+        command.downgrade(config, "0007")
+        rows = asyncio.run(run("SELECT lifecycle FROM containers WHERE id = :c"))
+        assert rows == [[("error",)]]
+        with pytest.raises(IntegrityError, match="ck_containers_lifecycle_known"):
+            asyncio.run(run("UPDATE containers SET lifecycle = 'missing' RETURNING id"))
+        command.upgrade(config, "head")
+    finally:
+        drop_database(test_servers.postgres_admin_url, url)

@@ -141,6 +141,11 @@ async def test_discovery_syncs_the_good_and_names_the_broken(
         (f"{names['good']}/tools", 2),
     ]
 
+    # one audit row for the run, naming what it changed (the caller's own trail)
+    trail = (await api_for.get("/api/audit", params={"action": "template.discover"})).json()
+    assert trail["items"][0]["detail"]["created"] == [names["good"]]
+    assert trail["items"][0]["detail"]["errors"] == 2
+
     second = await discover(api_for)
     assert second["unchanged"] == [names["good"]]
     assert second["created"] == second["updated"] == []

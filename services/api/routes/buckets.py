@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, template_editors_only
 from services.api.problems import problem_responses
-from services.api.routes.templates import Limit, Offset, Search
+from services.api.routes.templates import Limit, Offset, Search, actor_of
 from services.api.schemas import from_row
 from services.api.schemas.templates import (
     BucketCreate,
@@ -35,8 +35,10 @@ def bucket_read(detail: BucketDetail) -> BucketRead:
     return from_row(detail.bucket, BucketRead, packages=detail.packages)
 
 
-def provide_bucket_service(db_session: AsyncSession) -> BucketService:
-    return BucketService(db_session)
+def provide_bucket_service(
+    request: Request[Any, Any, Any], db_session: AsyncSession
+) -> BucketService:
+    return BucketService(db_session, actor_of(request))
 
 
 class BucketController(Controller):

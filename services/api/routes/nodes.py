@@ -11,22 +11,26 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
+from services.api.routes.containers import CONTAINER_DEPENDENCIES
 from services.api.schemas import from_row
 from services.api.schemas.nodes import (
     Bridge,
     ConnectionTest,
+    ContainerDrift,
     NodeCreate,
     NodeRead,
     NodeUpdate,
     OsTemplate,
+    ReconcileResult,
     Storage,
 )
 from shared import ssh
+from shared.containers import ContainerService, Drift
 from shared.db.models import Node
 from shared.nodes import NodeInput, NodeService
 from shared.proxmox.client import typed
@@ -216,3 +220,39 @@ class NodeController(Controller):
     ) -> list[OsTemplate]:
         items = await nodes.os_templates(request.user.id, node_id)
         return typed(items, list[OsTemplate])
+
+    @post(
+        "/{node_id:uuid}/reconcile",
+        operation_id="ReconcileNode",
+        summary="Compare your containers with the node's guests",
+        status_code=HTTP_200_OK,
+        dependencies=CONTAINER_DEPENDENCIES,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def reconcile(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        nodes: NamedDependency[NodeService],
+        containers: NamedDependency[ContainerService],
+    ) -> ReconcileResult:
+        """A `ready` (or failed but created) container whose VMID no longer exists on the node,
+        or now holds another guest, becomes `missing`; a `missing` one whose guest is back
+        becomes `ready`. Each change gets an event and an audit row. Containers being built
+        or deleted are left alone. The worker does the same for every node on a schedule
+        (NODE_RECONCILE_SECONDS)."""
+        node = await nodes.get_and_end_transaction(request.user.id, node_id)
+        report = await containers.reconcile_node(node, actor=request.user.id)
+        return ReconcileResult(
+            node_id=report.node_id,
+            checked=report.checked,
+            missing=[_drift(d) for d in report.missing],
+            restored=[_drift(d) for d in report.restored],
+        )
+
+
+def _drift(drift: Drift) -> ContainerDrift:
+    return ContainerDrift(
+        container_id=drift.container_id, vmid=drift.vmid, hostname=drift.hostname,
+        reason=drift.reason,
+    )  # fmt: skip

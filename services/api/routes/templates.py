@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
@@ -15,7 +15,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.auth import SECURITY, template_editors_only
+from services.api.auth import SECURITY, CurrentUser, template_editors_only
 from services.api.problems import problem_responses
 from services.api.schemas import from_row
 from services.api.schemas.templates import (
@@ -71,8 +71,16 @@ def _values(data: TemplateCreate | TemplateUpdate) -> dict[str, Any]:
     return values
 
 
-def provide_template_service(db_session: AsyncSession) -> TemplateService:
-    return TemplateService(db_session)
+def actor_of(request: Request[Any, Any, Any]) -> uuid.UUID | None:
+    """The logged-in user making a change (their audit rows' user)."""
+    user = request.scope.get("user")
+    return user.id if isinstance(user, CurrentUser) else None
+
+
+def provide_template_service(
+    request: Request[Any, Any, Any], db_session: AsyncSession
+) -> TemplateService:
+    return TemplateService(db_session, actor_of(request))
 
 
 class TemplateController(Controller):
@@ -142,11 +150,13 @@ class TemplateController(Controller):
         status_code=HTTP_200_OK,
         responses=problem_responses(401, 403),
     )
-    async def discover_templates(self, state: State, db_session: AsyncSession) -> DiscoveryResult:
+    async def discover_templates(
+        self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession
+    ) -> DiscoveryResult:
         """Reads `TEMPLATES_DIR` (one directory per template) and creates or updates the
         templates it describes; a broken template is listed in `errors` and the others still
         sync. Idempotent: a template that did not change is listed in `unchanged`."""
-        report = await discover(db_session, Path(state.settings.templates_dir))
+        report = await discover(db_session, Path(state.settings.templates_dir), actor_of(request))
         return from_row(report, DiscoveryResult)
 
     @get(

@@ -143,3 +143,24 @@ class OsTemplate(CamelStruct, forbid_unknown_fields=False):
     volid: str
     size: int | None = None
     format: str | None = None
+
+
+class ContainerDrift(CamelStruct):
+    """A container whose record and the node disagreed, and why."""
+
+    container_id: uuid.UUID
+    vmid: int
+    hostname: str
+    reason: str
+
+
+class ReconcileResult(CamelStruct):
+    """What a reconciliation of the node found and changed."""
+
+    node_id: uuid.UUID
+    # containers compared (ready, error and missing ones: builds and deletes are in flux)
+    checked: int
+    # now `missing`: their VMID is gone from the node, or holds another guest
+    missing: list[ContainerDrift]
+    # `missing` before, `ready` again: their guest is back
+    restored: list[ContainerDrift]

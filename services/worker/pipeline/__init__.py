@@ -10,8 +10,9 @@ cause, and the Proxmox container destroyed only when the request asked for `clea
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from arq import Retry
 from sqlalchemy import select, update
@@ -25,7 +26,7 @@ from services.worker.pipeline.build import (
     BuildFailed,
     BuildSuperseded,
 )
-from shared import audit, events, node_time
+from shared import audit, events, metrics, node_time
 from shared.containers.base import built_by_us
 from shared.containers.creation import build_request_of
 from shared.db.engine import rows_matched
@@ -111,12 +112,49 @@ async def run_build(app: WorkerContext, container_id: uuid.UUID, job_try: int) -
                             return await _run_phases(build, job_try)
                 except BuildCancelled:  # while it waited for a slot
                     await _fail(build, "Build cancelled before it started", cancelled=True)
+                    metrics.build_ended(build.phase.value, "cancelled")
                     return "cancelled"
                 finally:
                     await build.writer.aclose()
 
 
 async def _run_phases(build: Build, job_try: int) -> str:
+    """The build's run, counted by the phase it ended in and how (`retry`: a transient
+    failure, run again later; `interrupted`: PostgreSQL went away, the job runs again)."""
+    outcome = "interrupted"
+    try:
+        outcome = await _phases(build, job_try)
+        return outcome
+    except Retry:
+        outcome = "retry"
+        raise
+    finally:
+        metrics.build_ended(build.phase.value, outcome)
+
+
+@contextlib.asynccontextmanager
+async def _timed(phase: Phase) -> AsyncIterator[None]:
+    """One run of a phase, timed, by outcome: completed, failed, transient (retried later),
+    cancelled or superseded."""
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "completed"
+    except BuildCancelled:
+        outcome = "cancelled"
+        raise
+    except BuildSuperseded:
+        outcome = "superseded"
+        raise
+    except Exception as exc:
+        outcome = "transient" if is_transient(exc) else "failed"
+        raise
+    finally:
+        metrics.observe_phase(phase.value, outcome, time.perf_counter() - started)
+
+
+async def _phases(build: Build, job_try: int) -> str:
     try:
         await build.check_cancel(durable=True)
         await build.resolve()
@@ -125,7 +163,8 @@ async def _run_phases(build: Build, job_try: int) -> str:
             for phase in Phase.after(build.container.last_completed_phase):
                 build.phase = phase
                 await build.check_cancel(durable=True)
-                await PHASES[phase](build)
+                async with _timed(phase):
+                    await PHASES[phase](build)
         return "ready"
     except BuildSuperseded:
         return "superseded"

@@ -1,0 +1,182 @@
+"""GET /metrics: off (404) by default; with METRICS_ENABLED, a real build through a worker
+process shows up in the API's scrape (the two processes share PROMETHEUS_MULTIPROC_DIR)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from services.api.app import create_app
+from services.pvesim.process import RunningSimulator
+from shared.errors import Conflict
+from shared.locks import ContainerLocks
+from shared.settings import Settings
+from tests.integration.helpers import Session, forget_nodes, login
+from tests.integration.test_pipeline import (
+    make_template,
+    register,
+    stored_events,
+    wait_until_done,
+)
+from tests.support import settings_environment, start_process, stop_process, wait_for_worker
+
+# label values may hold braces (route templates): the labels run to the last `}`
+_SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """The exposition's samples: (name, labels, value)."""
+    found = []
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"] or ""))
+            found.append((match["name"], labels, float(match["value"])))
+    return found
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels`."""
+    return sum(v for n, got, v in samples(text) if n == name and labels.items() <= got.items())
+
+
+async def test_metrics_are_not_served_unless_enabled(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture(scope="module")
+def metrics_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # its own queue, so only the worker below (which shares the metrics directory) builds
+    return msgspec.structs.replace(
+        settings,
+        metrics_enabled=True,
+        prometheus_multiproc_dir=str(tmp_path_factory.mktemp("prometheus")),
+        queue_name=f"test-metrics-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="module")
+def metrics_worker(
+    metrics_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    log_path = tmp_path_factory.mktemp("metrics-worker") / "worker.log"
+    process = start_process("services.worker", settings_environment(metrics_settings), log_path)
+    asyncio.run(
+        asyncio.wait_for(
+            wait_for_worker(metrics_settings.redis_url or "", metrics_settings.queue_name), 30
+        )
+    )
+    yield log_path
+    stop_process(process)
+
+
+@pytest.fixture
+async def metered(
+    metrics_settings: Settings, metrics_worker: Path, pve: RunningSimulator
+) -> AsyncIterator[Session]:
+    app = create_app(metrics_settings)
+    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+        session = await login(test_client, pve, 0, "127.0.0.1")
+        await forget_nodes(metrics_settings, session.user_id)
+        yield session
+
+
+async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
+    metered: Session, pve: RunningSimulator, metrics_settings: Settings
+) -> None:
+    node_id = await register(metered, pve)
+    template_id = await make_template(metered)
+    before = (await metered.client.get("/metrics")).text
+    response = await metered.call(
+        "POST", "/api/containers",
+        json={"hostname": "metered-01", "nodeId": node_id, "templateId": template_id,
+              "vmid": 8610},
+    )  # fmt: skip
+    assert response.status_code == 202, response.text
+    container_id = response.json()["id"]
+
+    # during the build: scraped without credentials, phases appear as they complete
+    seen_during = False
+    for _ in range(2400):
+        scrape = await metered.client.get("/metrics")  # no Authorization header
+        assert scrape.status_code == 200
+        assert scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
+        detail = (await metered.call("GET", f"/api/containers/{container_id}")).json()
+        if detail["lifecycle"] != "creating":
+            break
+        if value(scrape.text, "infrahaus_build_phase_duration_seconds_count") > value(
+            before, "infrahaus_build_phase_duration_seconds_count"
+        ):
+            seen_during = True
+        await asyncio.sleep(0.05)
+    detail = await wait_until_done(metered, container_id)
+    assert detail["lifecycle"] == "ready", detail
+    # (for the retention cron: the queued event marks where this build starts)
+    first = (await stored_events(metrics_settings, container_id))[0]
+    assert first.metadata == {"buildStart": True}
+    assert seen_during, "no phase was counted while the build ran"
+
+    text = (await metered.client.get("/metrics")).text
+    ready = ("infrahaus_builds_total", {"phase": "finalizing", "outcome": "ready"})
+    assert value(text, ready[0], **ready[1]) == value(before, ready[0], **ready[1]) + 1
+    for phase in ("creating", "starting", "deploying", "syncing", "finalizing"):
+        assert (
+            value(
+                text,
+                "infrahaus_build_phase_duration_seconds_count",
+                phase=phase,
+                outcome="completed",
+            )
+            >= 1
+        ), phase
+    # the worker's calls to the node, labelled by the node's name
+    assert value(text, "infrahaus_node_request_duration_seconds_count", node="pve") > 0
+    # the API's own requests, by route template (never the raw path, which holds the id)
+    assert value(
+        text, "infrahaus_http_request_duration_seconds_count",
+        method="GET", route="/api/containers/{container_id}", status="200",
+    ) >= 1  # fmt: skip
+    assert container_id not in text
+    # the queue is read at scrape time; nothing is left waiting on this run's queue
+    assert value(text, "infrahaus_queue_jobs", state="ready") == 0
+    assert "infrahaus_sse_subscribers" in text
+
+
+async def test_lock_contention_and_live_subscribers_are_counted(
+    metered: Session, redis: Redis
+) -> None:
+    async def scrape() -> str:
+        response = await metered.client.get("/metrics")
+        assert response.status_code == 200
+        return response.text
+
+    refused = {"lock": "container", "outcome": "refused"}
+    before = await scrape()
+    locks = ContainerLocks(redis)
+    container_id = uuid.uuid4()
+    async with locks.hold(container_id, "start"):
+        with pytest.raises(Conflict):
+            async with locks.hold(container_id, "stop"):
+                pass
+    after = await scrape()
+    contended = "infrahaus_lock_contention_total"
+    assert value(after, contended, **refused) == value(before, contended, **refused) + 1
+
+    hub = metered.client.app.state.event_hub
+    open_before = value(after, "infrahaus_sse_subscribers")
+    subscription = hub.subscribe(container_id)
+    assert value(await scrape(), "infrahaus_sse_subscribers") == open_before + 1
+    subscription.close()
+    subscription.close()  # idempotent: counted once
+    assert value(await scrape(), "infrahaus_sse_subscribers") == open_before

@@ -1,0 +1,41 @@
+"""`make run` with METRICS_ENABLED: every child gets one, freshly emptied, metrics directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.run import Supervisor
+from shared.crypto import generate_key
+from shared.settings import load_settings
+
+
+def _settings(data_dir: Path, **overrides: object):
+    return load_settings(
+        {},
+        data_dir=str(data_dir),
+        database_url="postgresql://x@127.0.0.1/x",
+        redis_url="redis://127.0.0.1:6379/0",
+        secret_keys=generate_key("t"),
+        **overrides,
+    )
+
+
+def test_the_children_share_an_emptied_metrics_directory(tmp_path: Path) -> None:
+    stale = tmp_path / "metrics" / "counter_123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old run")
+    keep = tmp_path / "metrics" / "README"
+    keep.write_text("not ours")
+    env = Supervisor(_settings(tmp_path, metrics_enabled=True)).start_dependencies()
+    assert env == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    assert not stale.exists() and keep.exists()
+
+
+def test_a_configured_directory_is_used_and_none_without_metrics(tmp_path: Path) -> None:
+    chosen = tmp_path / "elsewhere"
+    supervisor = Supervisor(
+        _settings(tmp_path, metrics_enabled=True, prometheus_multiproc_dir=str(chosen))
+    )
+    assert supervisor.start_dependencies()["PROMETHEUS_MULTIPROC_DIR"] == str(chosen)
+    assert chosen.is_dir()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in Supervisor(_settings(tmp_path)).start_dependencies()
