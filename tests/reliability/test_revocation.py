@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 from shared.embedded import free_port
 from shared.sessions import SessionStore
 from shared.settings import Settings
-from tests.reliability.conftest import record, start_api
+from tests.figures import record
+from tests.reliability.conftest import start_api
 from tests.support import stop_process
 
 pytestmark = pytest.mark.reliability
