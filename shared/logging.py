@@ -167,9 +167,10 @@ class AccessLog:
     def __init__(self, logger_name: str) -> None:
         self.logger_name = logger_name
         self._fallback = get_logger(logger_name)
-        self._encode = msgspec.json.Encoder().encode
+        self._encode = msgspec.json.Encoder(enc_hook=repr).encode  # like structlog's fallback
         self._buffer = bytearray()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         atexit.register(self.flush)
 
@@ -200,26 +201,54 @@ class AccessLog:
         buffer += b"\n"
         if len(buffer) >= self.MAX_BUFFER:
             self.flush()
-        elif self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._timer = loop.call_later(self.FLUSH_SECONDS, self.flush)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        # a timer set on a loop that has since ended (tests, a restart) would never fire
+        if self._timer is None or self._timer_loop is not loop:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_loop = loop.call_later(self.FLUSH_SECONDS, self.flush), loop
 
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer = self._timer_loop = None
         if not self._buffer or self._stream is None:
             return
         data, self._buffer = self._buffer, bytearray()
         try:
-            self._stream.write(data.decode())
-            self._stream.flush()
+            # whole lines, at most PIPE_BUF bytes a write: `make run` hands the API and the
+            # worker one stderr pipe, and such writes never interleave with the other's lines
+            for chunk in _line_chunks(data, PIPE_BUF):
+                self._stream.write(chunk.decode())
+                self._stream.flush()
         except (OSError, ValueError):  # a closed stream at exit: nothing left to tell
             pass
+
+
+PIPE_BUF = 4096
+
+
+def _line_chunks(data: bytearray, limit: int) -> list[bytes]:
+    """`data` (newline-terminated lines) cut at line ends into pieces of at most `limit`
+    bytes where possible; a single longer line is one piece of its own."""
+    chunks, start, size = [], 0, len(data)
+    while start < size:
+        end = start + limit
+        if end >= size:
+            chunks.append(bytes(data[start:]))
+            break
+        cut = data.rfind(b"\n", start, end)
+        if cut < 0:  # one line longer than `limit`
+            cut = data.find(b"\n", end)
+            cut = size - 1 if cut < 0 else cut
+        chunks.append(bytes(data[start : cut + 1]))
+        start = cut + 1
+    return chunks
 
 
 class _CurrentStderr:

@@ -76,20 +76,32 @@ class ReadCache:
             return MISS
         return entry[1]
 
-    def put(self, key: str, value: object, epoch: int, pttl_ms: int | None = None) -> None:
+    def put(
+        self,
+        key: str,
+        value: object,
+        epoch: int,
+        pttl_ms: float | None = None,
+        *,
+        started: float | None = None,
+    ) -> None:
         """Store what a read returned, unless an invalidation or a switch happened since the
-        read began (`epoch` is `self.epoch` taken before it was sent)."""
+        read began (`epoch` is `self.epoch` taken before it was sent; `started`, the
+        `time.monotonic()` of that moment, so the entry never outlives the key's PTTL, which
+        Redis counted from before the reply travelled and waited to be read)."""
         if not self.enabled or epoch != self.epoch:
             return
+        if pttl_ms == -2:  # no such key: nothing worth holding (and a cheap way to flood us)
+            return
         ttl = self.ttl
-        if pttl_ms is not None and pttl_ms >= 0:  # -1: no expiry; -2: no such key
+        if pttl_ms is not None and pttl_ms >= 0:  # -1: no expiry
             ttl = min(ttl, pttl_ms / 1000)
         if ttl <= 0:
             return
         entries = self._entries
         if len(entries) >= self.max_entries and key not in entries:
             entries.pop(next(iter(entries)))  # the oldest fill
-        entries[key] = (time.monotonic() + ttl, value)
+        entries[key] = ((time.monotonic() if started is None else started) + ttl, value)
 
     def invalidate(self, keys: Iterable[str]) -> None:
         self.epoch += 1

@@ -99,26 +99,32 @@ class SessionStore:
             await pipe.execute()
         return NewSession(session_id=session_id, bearer_token=bearer, data=data)
 
-    async def lookup(self, secret: str) -> SessionData | None:
-        """The session for a cookie id or bearer token, extending its life (sliding expiry)."""
+    async def lookup(self, secret: str, *, cached: bool = True) -> SessionData | None:
+        """The session for a cookie id or bearer token, extending its life (sliding expiry).
+
+        `cached=False` (unsafe methods, WebSockets) always asks Redis: a change must never
+        be authorized by a session that was revoked a moment ago, and pushed invalidation
+        cannot promise that against a message delayed on its way to this process."""
         key = session_key(secret)
         if key is None:
             return None
         cache = self.cache
-        if cache is None:
+        if cache is None or not cached:
             return decode_session(await self.redis.getex(key, ex=self.ttl))
-        cached = cache.get(key)
-        if cached is not MISS:
-            return cached  # type: ignore[return-value]  # only SessionData is stored here
-        epoch = cache.epoch
+        hit = cache.get(key)
+        if hit is not MISS:
+            return hit  # type: ignore[return-value]  # only SessionData is stored here
+        epoch, started = cache.epoch, time.monotonic()
         data = decode_session(await self.redis.getex(key, ex=self.ttl))
-        self.remember(key, data, epoch)
+        self.remember(key, data, epoch, started)
         return data
 
-    def remember(self, key: str, data: SessionData | None, epoch: int) -> None:
-        """Cache a session just read (a key that does not exist is not cached)."""
+    def remember(self, key: str, data: SessionData | None, epoch: int, started: float) -> None:
+        """Cache a session just read (a key that does not exist is not cached). An entry lives
+        at most a tenth of the session TTL: hits skip GETEX, so the key's sliding expiry is
+        renewed only by the misses, and they must come well before it runs out."""
         if data is not None and self.cache is not None:
-            self.cache.put(key, data, epoch, self.ttl * 1000)
+            self.cache.put(key, data, epoch, self.ttl * 100, started=started)
 
     async def destroy(self, data: SessionData) -> None:
         """Logout: both the cookie and the bearer token stop working at once, in every

@@ -16,6 +16,7 @@ the set's key in the same MULTI, so no process's cache serves the old set afterw
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable
 from typing import Any, Literal, NamedTuple, cast
@@ -106,15 +107,15 @@ class VmidCache:
             status: VmidStatus = "taken" if taken else "available"
             return found, status if cached and owned else None
         data, members = cache.get(key), cache.get(set_key)
-        epoch = cache.epoch
+        epoch, started = cache.epoch, time.monotonic()
         if data is MISS and members is MISS:
             reply = await self._session_and_set(keys=[key, set_key], args=[sessions.ttl, "members"])
             data = decode_session(reply[0])
             if data is None:
                 return None, None
-            sessions.remember(key, data, epoch)
+            sessions.remember(key, data, epoch, started)
             members = frozenset(reply[2])
-            cache.put(set_key, members, epoch, reply[1])
+            cache.put(set_key, members, epoch, reply[1], started=started)
         elif data is MISS:
             data = await sessions.lookup(secret)
             if data is None:
@@ -122,7 +123,7 @@ class VmidCache:
         elif members is MISS:
             pttl, raw = await self._set_members(keys=[set_key])
             members = frozenset(raw)
-            cache.put(set_key, members, epoch, pttl)
+            cache.put(set_key, members, epoch, pttl, started=started)
         session = cast(SessionData, data)
         return session, _status(cast("frozenset[bytes]", members), uuid.UUID(session.user_id), vmid)
 

@@ -86,6 +86,9 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
             secret, via = authorization[7:].strip(), "bearer"
         else:
             secret, via = connection.cookies.get(SESSION_COOKIE, ""), "cookie"
+        scope = connection.scope
+        # a WebSocket handshake has no method; like any unsafe request it needs the CSRF header
+        safe = scope["type"] == ScopeType.HTTP and scope["method"] in SAFE_METHODS
         data: SessionData | None = None
         if secret:
             params = connection.path_params
@@ -99,14 +102,11 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
                 data, status = await vmids.session_and_status(store, secret, node_id, vmid)
                 connection.scope["state"][VMID_PREFETCH] = VmidPrefetch(node_id, vmid, status)
             else:
-                data = await store.lookup(secret)
+                data = await store.lookup(secret, cached=safe)
         if data is None and "ticket" in connection.query_params:
             data, via = await _redeem_stream_ticket(connection, store), "ticket"
         if data is None:
             raise NotAuthorizedException("Not logged in, or the session has expired.")
-        scope = connection.scope
-        # a WebSocket handshake has no method; like any unsafe request it needs the CSRF header
-        safe = scope["type"] == ScopeType.HTTP and scope["method"] in SAFE_METHODS
         if via == "cookie" and not safe:
             if not origin_allowed(connection):
                 raise PermissionDeniedException(

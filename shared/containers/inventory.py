@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,15 +73,29 @@ class ContainerView:
     error: str | None
 
 
+def _reported(value: Any, kind: type[int] | type[float]) -> Any:
+    """A number a node reported, as `kind`; None for anything else (a string, NaN, a bool):
+    one odd guest must never fail the list it is in."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(number) if kind is int else number
+
+
 def _live_from(item: dict[str, Any]) -> GuestStatus:
     return GuestStatus(
         status=str(item.get("status") or "unknown"),
-        cpu=item.get("cpu"),
-        mem=item.get("mem"),
-        maxmem=item.get("maxmem"),
-        disk=item.get("disk"),
-        maxdisk=item.get("maxdisk"),
-        uptime=item.get("uptime"),
+        cpu=_reported(item.get("cpu"), float),
+        mem=_reported(item.get("mem"), int),
+        maxmem=_reported(item.get("maxmem"), int),
+        disk=_reported(item.get("disk"), int),
+        maxdisk=_reported(item.get("maxdisk"), int),
+        uptime=_reported(item.get("uptime"), int),
     )
 
 

@@ -37,6 +37,13 @@ from shared.vmids import VmidCache
 # -- helpers ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A queue (so an invalidation channel) of this module's own: the run's shared worker
+    publishes invalidations on the run's channel, and each bumps a cache's epoch."""
+    return msgspec.structs.replace(settings, queue_name=f"{settings.queue_name}-cache")
+
+
 def _session_key(token: str) -> str:
     return "session:" + hashlib.sha256(token.encode()).hexdigest()
 
@@ -211,35 +218,40 @@ async def test_a_cached_session_and_vmid_set_cost_no_round_trip(
 
 async def _assert_fresh(
     settings: Settings, redis: Redis, a: AsyncTestClient[Litestar], b: AsyncTestClient[Litestar],
-    *, before_write: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]] | None = None,
+    cache: ReadCache, *,
+    before_write: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]] | None = None,
     trials: int = 20,
 ) -> None:  # fmt: skip
     """Sessions logged out on A and VMID sets rewritten by another process are never answered
-    from B's cache, right after the write returned (B's cache warm before each write)."""
+    from B's cache, right after the write returned. B's cache holds what the write replaces
+    before each write (asserted: a test on an empty cache would prove nothing)."""
     for _ in range(trials):
         token, user_id, node_id = await _seed(settings, redis)
         url = f"/api/nodes/{node_id}/vmids/150"
 
-        async def warm_set(token: str = token, url: str = url) -> None:
+        async def warm_set(
+            token: str = token, url: str = url, node_id: uuid.UUID = node_id
+        ) -> None:
             for _ in range(2):  # session and set in B's cache
                 assert (await b.get(url, headers=_bearer(token))).json()["status"] == "taken"
+            assert cache.get(_session_key(token)) is not MISS
+            assert cache.get(f"vmid-cache:{node_id}") is not MISS
 
         async def warm_session(token: str = token) -> None:
             for _ in range(2):
                 assert (await b.get("/api/auth/me", headers=_bearer(token))).status_code == 200
+            assert cache.get(_session_key(token)) is not MISS
 
-        await warm_set()
-        if before_write is not None:
-            await before_write(warm_set)
+        # (`before_write` warms the cache itself, once its subscription is back)
+        await (warm_set() if before_write is None else before_write(warm_set))
         await _writer(settings, redis).replace(node_id, user_id, {151})
         assert (await b.get(url, headers=_bearer(token))).json()["status"] == "available"
         assert (await b.get(url, headers=_bearer(token))).json()["status"] == "available"
         await _writer(settings, redis).invalidate(node_id)
         # not cached any more: the database does not know this node (no cached "available")
         assert (await b.get(url, headers=_bearer(token))).status_code == 404
-        await warm_session()
-        if before_write is not None:
-            await before_write(warm_session)
+        # (`before_write` warms the cache itself, once its subscription is back)
+        await (warm_session() if before_write is None else before_write(warm_session))
         assert (await a.post("/api/auth/logout", headers=_bearer(token))).status_code == 204
         assert (await b.get("/api/auth/me", headers=_bearer(token))).status_code == 401
         assert (await b.get(url, headers=_bearer(token))).status_code == 401
@@ -252,8 +264,8 @@ async def test_revoked_sessions_and_invalidated_sets_are_never_served_from_the_c
         subscriber: InvalidationSubscriber = b_state.read_cache_subscriber
         cache: ReadCache = b_state.read_cache
         # subscription up
-        await _assert_fresh(settings, redis, a, b)
-        assert cache.enabled and len(cache) > 0
+        await _assert_fresh(settings, redis, a, b, cache)
+        assert cache.enabled  # (what it held was asserted before each write)
         switches = cache.switches
 
         # subscription cut just before each write: the cache is off at once, then reconnects
@@ -263,12 +275,12 @@ async def test_revoked_sessions_and_invalidated_sets_are_never_served_from_the_c
             assert cache.enabled
             await _kill_client(redis, subscriber.client_name)
 
-        await _assert_fresh(settings, redis, a, b, before_write=cut, trials=10)
+        await _assert_fresh(settings, redis, a, b, cache, before_write=cut, trials=10)
         assert cache.switches >= switches + 20  # it went off each time
 
         # reconnecting: it comes back on (empty), and stays correct
         assert await subscriber.wait_subscribed(5)
-        await _assert_fresh(settings, redis, a, b, trials=5)
+        await _assert_fresh(settings, redis, a, b, cache, trials=5)
         assert cache.enabled
 
 
@@ -380,3 +392,22 @@ async def test_a_hung_redis_is_a_503_not_a_hung_request(settings: Settings, redi
             assert answer.status_code == 503, answer.text
             assert time.monotonic() - started < 8  # the client's socket timeout (5 s)
             frozen.clear()
+
+
+async def test_a_change_is_never_authorized_by_a_cached_session(
+    settings: Settings, redis: Redis
+) -> None:
+    """A logout whose invalidation has not reached this process yet (here: the key deleted
+    without a message) may still read for a moment; it never writes. Unsafe methods always
+    ask Redis."""
+    token, _, _ = await _seed(settings, redis)
+    async with _replica(settings) as (client, state):
+        for _ in range(2):
+            assert (await client.get("/api/auth/me", headers=_bearer(token))).status_code == 200
+        assert state.read_cache.get(_session_key(token)) is not MISS
+        await redis.delete(_session_key(token))  # gone from Redis, still in the cache
+        assert (await client.get("/api/auth/me", headers=_bearer(token))).status_code == 200
+        logout = await client.post("/api/auth/logout", headers=_bearer(token))
+        assert logout.status_code == 401, logout.text
+        made = await client.post("/api/templates", headers=_bearer(token), json={"name": "x"})
+        assert made.status_code == 401, made.text

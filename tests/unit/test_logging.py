@@ -10,8 +10,10 @@ import logging
 import structlog
 
 from shared.logging import (
+    PIPE_BUF,
     REDACTED,
     AccessLog,
+    _line_chunks,
     configure_logging,
     get_logger,
     redact_text,
@@ -116,3 +118,30 @@ async def test_access_log_lines_match_structlog_and_are_written_in_batches() -> 
     access.info("request", **fields)
     access.flush()
     assert len(stream.getvalue().strip().splitlines()) == 4
+
+
+def test_access_log_batches_are_written_as_whole_lines_of_at_most_pipe_buf() -> None:
+    """One write of a 64 KiB batch to the stderr pipe `make run` gives API and worker could
+    interleave with the worker's lines; whole-line writes of <= PIPE_BUF bytes never do."""
+    lines = [f'{{"n": {i}, "pad": "{"x" * (i % 300)}"}}\n'.encode() for i in range(400)]
+    data = bytearray(b"".join(lines))
+    chunks = _line_chunks(data, PIPE_BUF)
+    assert b"".join(chunks) == data and len(chunks) > 1
+    assert all(len(c) <= PIPE_BUF and c.endswith(b"\n") for c in chunks)
+    huge = bytearray(b"a" * 5000 + b"\nb\n")  # one line longer than the limit: whole, alone
+    assert _line_chunks(huge, PIPE_BUF) == [b"a" * 5000 + b"\n", b"b\n"]
+
+
+def test_access_log_timer_is_set_again_on_a_new_event_loop() -> None:
+    """A flush timer left on a loop that ended (a restart, the next test) would never fire."""
+    stream = _capture()
+    access = AccessLog("services.api.access")
+
+    async def one_line(wait: float) -> None:
+        access.info("request", method="GET", path="/", status=200, duration_ms=1.0)
+        await asyncio.sleep(wait)
+
+    before = len(stream.getvalue().splitlines())
+    asyncio.run(one_line(0))  # the loop ends before its timer fires
+    asyncio.run(one_line(0.2))  # the next loop must flush both lines
+    assert len(stream.getvalue().splitlines()) == before + 2

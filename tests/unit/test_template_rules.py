@@ -257,3 +257,12 @@ def test_spec_settings_are_the_model_columns() -> None:
     assert changed.values()["cores"] == 2 and changed.values()["name"] == "u"
     with pytest.raises(ValueError, match="not a template setting: colour"):
         spec.with_values({"colour": "red"})
+
+
+def test_the_create_schema_and_the_model_name_the_same_settings() -> None:
+    """The field list lives in the model and `TemplateCreate`: a field added to one alone
+    would be a 500 at every create (no column) or silently absent from answers (no field)."""
+    from services.api.schemas.templates import TemplateCreate
+
+    structure = {"name", "scripts", "files", "packages", "bucket_ids"}
+    assert set(TemplateCreate.__struct_fields__) - structure == set(SETTINGS)
