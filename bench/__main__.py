@@ -38,10 +38,10 @@ from sqlalchemy import insert
 
 from bench.proc import tcp_local_ports_to
 from services.pvesim.process import RunningSimulator, start_simulator_process
-from shared.crypto import generate_key
+from shared.core.crypto import generate_key
 from shared.db import Container, create_engine
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import create_database, drop_database, find_or_start_servers, free_port
+from shared.dev.embedded import create_database, drop_database, find_or_start_servers, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 UVICORN_OPTIONS = ["--log-level", "warning", "--no-access-log", "--loop", "uvloop"]
@@ -213,7 +213,7 @@ def _login_and_register(stack: Stack) -> tuple[dict[str, str], list[dict[str, An
 
 async def _seed_containers(stack: Stack, user_id: str, nodes: list[dict[str, Any]]) -> None:
     """Container records as the pipeline would leave them (the simulator lists its own)."""
-    from shared.settings import load_settings
+    from shared.core.settings import load_settings
 
     engine = create_engine(load_settings({}, database_url=stack.database_url), pooled=False)
     async with engine.begin() as connection:

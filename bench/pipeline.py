@@ -3,7 +3,7 @@
 20 builds across 4 simulated nodes whose tasks take no time (`--task-speed 0`), run by one real
 worker process against a real API process, PostgreSQL and Redis. Each build measures its wall
 time and the time it spent waiting on the node (every API call and SSH command, see
-`shared.node_time`); the difference is Infrahaus's own cost: events, checkpoints, queueing
+`shared.adapters.node_time`); the difference is Infrahaus's own cost: events, checkpoints, queueing
 inside the job, polling. It is printed per build (median, p90, max) next to the node time.
 Goal: overhead < 100 ms per build.
 """
@@ -24,11 +24,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from shared.crypto import generate_key
+from shared.core.crypto import generate_key
+from shared.core.settings import load_settings
 from shared.db import ContainerEvent, create_engine
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import create_database, drop_database, find_or_start_servers, free_port
-from shared.settings import load_settings
+from shared.dev.embedded import create_database, drop_database, find_or_start_servers, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

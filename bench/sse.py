@@ -3,7 +3,7 @@
 One API process (`python -m services.api`, as `make run` starts it) on real PostgreSQL and
 Redis; the subscribers are spread over separate load-generator processes (`bench.sse_client`),
 so the client side is not the bottleneck. All streams follow one container. Once every stream
-is live, a writer records the events through `shared.events.record` (the worker's write path:
+is live, a writer records the events through `shared.domain.events.record` (the worker's write path:
 allocate seqs, INSERT, COMMIT, PUBLISH) in batches, like a build's steps and log lines.
 
 Prints: lost (every subscriber must get every event once, in order), p50/p99 delivery latency
@@ -32,15 +32,15 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 
 from bench.proc import redis_connections, rss_bytes
-from shared import events
-from shared.crypto import generate_key
+from shared.core.crypto import generate_key
+from shared.core.lifecycle import EventType, Phase
+from shared.core.settings import load_settings
 from shared.db import Container, Node, User, create_engine, create_session_factory
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import create_database, drop_database, find_or_start_servers, free_port
-from shared.events import EventDraft
-from shared.lifecycle import EventType, Phase
-from shared.sessions import SessionStore
-from shared.settings import load_settings
+from shared.dev.embedded import create_database, drop_database, find_or_start_servers, free_port
+from shared.domain import events
+from shared.domain.events import EventDraft
+from shared.domain.sessions import SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from shared.core.settings import load_settings
 from shared.db.engine import create_engine
 from shared.db.models import Base
-from shared.settings import load_settings
 
 target_metadata = Base.metadata
 

@@ -27,11 +27,11 @@ from urllib.parse import urlsplit
 import msgspec
 from prometheus_client import multiprocess
 
-from shared.crypto import generate_key
+from shared.core.crypto import generate_key
+from shared.core.logging import configure_logging, get_logger
+from shared.core.settings import Settings, SettingsError, load_settings, require_explicit_allow_list
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from shared.logging import configure_logging, get_logger
-from shared.settings import Settings, SettingsError, load_settings, require_explicit_allow_list
+from shared.dev.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 log = get_logger("services.run")
 
@@ -82,7 +82,7 @@ class Supervisor:
         return env
 
     def fresh_metrics_dir(self) -> Path:
-        """The directory every child keeps its metrics in (shared/metrics.py), emptied:
+        """The directory every child keeps its metrics in (shared/core/metrics.py), emptied:
         values of an earlier run must not be added to this one's."""
         directory = Path(
             self.settings.prometheus_multiproc_dir or self.settings.data_path / "metrics"

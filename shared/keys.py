@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from shared.containers.services import rotate_service_credentials
-from shared.crypto import SecretBox, generate_key
+from shared.core.crypto import SecretBox, generate_key
+from shared.core.logging import configure_logging
+from shared.core.settings import SettingsError, load_settings
 from shared.db import create_engine, create_session_factory
-from shared.logging import configure_logging
-from shared.nodes import rotate_secrets
-from shared.settings import SettingsError, load_settings
+from shared.domain.containers.services import rotate_service_credentials
+from shared.domain.nodes import rotate_secrets
 
 
 async def _rotate() -> int:

@@ -18,13 +18,13 @@ import sys
 
 from sqlalchemy import select
 
-from shared.accounts import AccountService
+from shared.adapters.proxmox import NodeFailure
+from shared.adapters.proxmox.hosts import NonCanonicalHost, canonical_host
+from shared.core.errors import DomainError
+from shared.core.settings import Settings, SettingsError, load_settings
 from shared.db import create_engine, create_session_factory
 from shared.db.models import PveHost
-from shared.errors import DomainError
-from shared.proxmox import NodeFailure
-from shared.proxmox.hosts import NonCanonicalHost, canonical_host
-from shared.settings import Settings, SettingsError, load_settings
+from shared.domain.accounts import AccountService
 
 
 async def _list(settings: Settings) -> int:

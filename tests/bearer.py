@@ -7,9 +7,9 @@ import uuid
 from redis.asyncio import Redis
 from sqlalchemy import insert
 
+from shared.core.settings import Settings
 from shared.db import User, create_engine
-from shared.sessions import SessionStore
-from shared.settings import Settings
+from shared.domain.sessions import SessionStore
 
 
 async def fresh_user(settings: Settings) -> uuid.UUID:

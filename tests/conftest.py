@@ -20,16 +20,16 @@ from redis.asyncio import Redis
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator, start_simulator_process
 from services.pvesim.testing import admin_client
-from shared.crypto import generate_key
+from shared.core.crypto import generate_key
+from shared.core.settings import Settings, load_settings
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import (
+from shared.dev.embedded import (
     LocalServers,
     create_database,
     drop_database,
     find_or_start_servers,
     free_port,
 )
-from shared.settings import Settings, load_settings
 from tests.figures import print_figures
 from tests.support import (
     settings_environment,

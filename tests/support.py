@@ -12,8 +12,8 @@ from pathlib import Path
 import msgspec
 from redis.asyncio import Redis
 
-from shared import heartbeat
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.core.settings import Settings
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

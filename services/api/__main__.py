@@ -7,7 +7,7 @@ import sys
 import uvicorn
 
 from services.api.app import create_app
-from shared.settings import SettingsError, load_settings, require_explicit_allow_list
+from shared.core.settings import SettingsError, load_settings, require_explicit_allow_list
 
 
 def main() -> int:

@@ -39,19 +39,19 @@ from services.api.routes import (
     templates,
     vmids,
 )
-from shared import metrics as process_metrics
-from shared.crypto import SecretBox
+from services.api.throttle import LoginThrottle
+from services.api.tickets import StreamTickets
+from shared.adapters.proxmox.pool import ProxmoxClientPool
+from shared.adapters.queue import create_queue
+from shared.adapters.readcache import InvalidationSubscriber, ReadCache, invalidation_channel
+from shared.adapters.redis import create_redis
+from shared.core import metrics as process_metrics
+from shared.core.crypto import SecretBox
+from shared.core.logging import configure_logging, get_logger
+from shared.core.settings import Settings, load_settings, require_consistent_browser_settings
 from shared.db import create_engine, create_session_factory
-from shared.logging import configure_logging, get_logger
-from shared.proxmox.pool import ProxmoxClientPool
-from shared.queue import create_queue
-from shared.readcache import InvalidationSubscriber, ReadCache, invalidation_channel
-from shared.redis import create_redis
-from shared.sessions import SessionStore
-from shared.settings import Settings, load_settings, require_consistent_browser_settings
-from shared.throttle import LoginThrottle
-from shared.tickets import StreamTickets
-from shared.vmids import VmidCache
+from shared.domain.sessions import SessionStore
+from shared.domain.vmids import VmidCache
 
 log = get_logger(__name__)
 
@@ -125,7 +125,7 @@ class InfrahausCore(InitPluginProtocol):
         app_config.lifespan.append(self._resources)
         app_config.dependencies["db_session"] = Provide(provide_db_session)
         app_config.debug = False
-        app_config.logging_config = None  # shared.logging owns the logging set-up
+        app_config.logging_config = None  # shared.core.logging owns the logging set-up
         return app_config
 
     @asynccontextmanager
@@ -141,7 +141,7 @@ class InfrahausCore(InitPluginProtocol):
         app.state.queue = create_queue(self.settings)
         app.state.proxmox_clients = ProxmoxClientPool()
         # Sessions and VMID sets, cached in this process while its invalidation subscription
-        # is up (shared.readcache); every write publishes the names of the keys it changed.
+        # is up (shared.adapters.readcache); every write publishes the names of the keys it changed.
         channel = invalidation_channel(redis, self.settings.queue_name)
         cache = ReadCache(self.settings.api_read_cache_seconds)
         subscriber = InvalidationSubscriber(self.settings.redis_url or "", channel, cache)
@@ -191,7 +191,7 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the ASGI app; settings default to the environment (see `shared.settings`)."""
+    """Build the ASGI app; settings default to the environment (see `shared.core.settings`)."""
     settings = settings or load_settings()
     for name in ("DATABASE_URL", "REDIS_URL"):
         settings.required(name, "`make run` starts embedded servers for you")

@@ -4,9 +4,9 @@ The middleware runs on every route except those marked `exclude_from_auth` and t
 missing or expired credential is a 401; an unsafe method on a cookie session without the
 matching `X-CSRF-Token` header, or from a page whose `Origin` is neither this API's nor one of
 CORS_ALLOWED_ORIGINS, is a 403. Routes with `opt={STREAM_TICKET: True}` (the SSE stream) also
-accept a single-use `?ticket=` (shared.tickets) when no other credential is valid. Routes with
+accept a single-use `?ticket=` (services.api.tickets) when no other credential is valid. Routes with
 `opt={VMID_PREFETCH: True}` and `node_id`/`vmid` path parameters (the VMID check) get the VMID
-set's answer read with the session, in one Redis round trip (shared.vmids), in the request's
+set's answer read with the session, in one Redis round trip (shared.domain.vmids), in the request's
 scope state under `VMID_PREFETCH`; every other route reads the session alone.
 """
 
@@ -24,10 +24,10 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services.api.cors import origin_allowed
-from shared.editors import template_editors
-from shared.sessions import SessionData, SessionStore
-from shared.tickets import StreamTickets
-from shared.vmids import VmidCache, VmidPrefetch
+from services.api.editors import template_editors
+from services.api.tickets import StreamTickets
+from shared.domain.sessions import SessionData, SessionStore
+from shared.domain.vmids import VmidCache, VmidPrefetch
 
 SESSION_COOKIE = "infrahaus_session"
 CSRF_COOKIE = "infrahaus_csrf"

@@ -13,7 +13,7 @@ from typing import Any
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 #: what a frontend sends beyond the CORS-safelisted headers
 ALLOWED_REQUEST_HEADERS = ["Authorization", "Content-Type", "Last-Event-ID", "X-CSRF-Token"]

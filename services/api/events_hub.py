@@ -32,9 +32,10 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
-from shared import events, metrics
-from shared.events import EventEnvelope
-from shared.logging import get_logger
+from shared.core import metrics
+from shared.core.logging import get_logger
+from shared.domain import events
+from shared.domain.events import EventEnvelope
 
 log = get_logger(__name__)
 

@@ -4,7 +4,7 @@ This wraps the whole Litestar ASGI handler (routing included), so requests that 
 route (404, 405) get a request id and an access-log line too. It runs on every request, so it
 reads the headers once, makes its id without `uuid4`, and sets the log context's ContextVar
 itself (no structlog context manager). The access-log line is encoded by msgspec and written
-in batches (shared.logging.AccessLog; flushed at shutdown too).
+in batches (shared.core.logging.AccessLog; flushed at shutdown too).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import metrics
-from shared.logging import AccessLog, request_id_var
+from shared.core import metrics
+from shared.core.logging import AccessLog, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()

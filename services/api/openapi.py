@@ -14,8 +14,8 @@ from litestar import Litestar
 from litestar.serialization import encode_json
 
 from services.api.app import create_app
-from shared.crypto import generate_key
-from shared.settings import load_settings
+from shared.core.crypto import generate_key
+from shared.core.settings import load_settings
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 EXPORT_COMMAND = "make openapi  (or: .venv/bin/python -m services.api.openapi)"

@@ -19,10 +19,10 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from shared.crypto import DecryptionError
-from shared.errors import DomainError, InvalidInput
-from shared.logging import get_logger
-from shared.proxmox.errors import NodeFailure, ProxmoxValidationError
+from shared.adapters.proxmox.errors import NodeFailure, ProxmoxValidationError
+from shared.core.crypto import DecryptionError
+from shared.core.errors import DomainError, InvalidInput
+from shared.core.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

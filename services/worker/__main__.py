@@ -6,9 +6,9 @@ import asyncio
 import sys
 
 from services.worker.settings import create_worker
-from shared.crypto import parse_keys
-from shared.logging import configure_logging
-from shared.settings import SettingsError, load_settings
+from shared.core.crypto import parse_keys
+from shared.core.logging import configure_logging
+from shared.core.settings import SettingsError, load_settings
 
 
 def main() -> int:

@@ -11,14 +11,14 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.containers import ContainerService
-from shared.crypto import SecretBox
+from shared.adapters.locks import BuildSlots
+from shared.adapters.proxmox.pool import ProxmoxClientPool
+from shared.adapters.redis import create_redis
+from shared.adapters.ssh import SshPool
+from shared.core.crypto import SecretBox
+from shared.core.settings import Settings
 from shared.db import create_engine, create_session_factory
-from shared.locks import BuildSlots
-from shared.proxmox.pool import ProxmoxClientPool
-from shared.redis import create_redis
-from shared.settings import Settings
-from shared.ssh import SshPool
+from shared.domain.containers import ContainerService
 
 
 @dataclass

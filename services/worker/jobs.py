@@ -1,5 +1,5 @@
-"""Job functions the worker runs. Payloads are `shared.queue.ContainerJob` (ids, never objects
-or secrets); the request id that asked for a job is bound into its logs."""
+"""Job functions the worker runs. Payloads are `shared.adapters.queue.ContainerJob` (ids, never
+objects or secrets); the request id that asked for a job is bound into its logs."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from sqlalchemy import select
 from services.worker.context import context_of
 from services.worker.pipeline import run_build
 from services.worker.pipeline.build import BuildBusy
-from shared import metrics, queue
+from shared.adapters import queue
+from shared.adapters.proxmox import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
+from shared.core import metrics
+from shared.core.errors import Conflict, DomainError
+from shared.core.lifecycle import Lifecycle
+from shared.core.logging import get_logger, request_id_var
+from shared.core.outages import OutageLog, is_database_outage
+from shared.core.settings import Settings
 from shared.db.models import Container, Node
-from shared.errors import Conflict, DomainError
-from shared.lifecycle import Lifecycle
-from shared.logging import get_logger, request_id_var
-from shared.outages import OutageLog, is_database_outage
-from shared.proxmox import ProxmoxError, ProxmoxTimeout, ProxmoxUnavailable
-from shared.retention import prune as prune_retained
-from shared.settings import Settings
+from shared.domain.retention import prune as prune_retained
 
 log = get_logger(__name__)
 
@@ -194,7 +195,7 @@ _retention_outage = OutageLog("database (retention)")
 
 
 async def retention(ctx: dict[str, Any]) -> dict[str, int]:
-    """Delete container events and audit rows past their retention (shared/retention.py)."""
+    """Delete container events and audit rows past their retention (shared/domain/retention.py)."""
     app = context_of(ctx)
     try:
         async with app.db_sessions() as session:
@@ -214,7 +215,7 @@ _node_sweep_outage = OutageLog("database (node reconciliation)")
 
 
 async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
-    """Reconcile every node with its guests (shared/containers/reality.py), one at a time;
+    """Reconcile every node with its guests (shared/domain/containers/reality.py), one at a time;
     a node that does not answer is skipped (logged) until the next run."""
     app = context_of(ctx)
     totals = {"nodes": 0, "missing": 0, "restored": 0, "failed": 0}

@@ -17,11 +17,12 @@ from arq.worker import Worker
 
 from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, job_functions
-from shared import heartbeat, metrics
-from shared.logging import get_logger
-from shared.outages import REDIS_OUTAGE, OutageLog
-from shared.queue import deserialize, redis_settings, serialize
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.adapters.queue import deserialize, redis_settings, serialize
+from shared.core import metrics
+from shared.core.logging import get_logger
+from shared.core.outages import REDIS_OUTAGE, OutageLog
+from shared.core.settings import Settings
 
 log = get_logger(__name__)
 

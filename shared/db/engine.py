@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import NullPool
 
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:

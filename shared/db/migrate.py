@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.settings import SettingsError, load_settings
+from shared.core.settings import SettingsError, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

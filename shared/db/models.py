@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.lifecycle import EventType, Lifecycle, Phase, sql_in
+from shared.core.lifecycle import EventType, Lifecycle, Phase, sql_in
 
 # Deterministic constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {

@@ -24,7 +24,7 @@ from typing import Any
 import schemathesis
 from redis.asyncio import Redis
 
-from shared.sessions import SessionStore
+from shared.domain.sessions import SessionStore
 from tests.contract.query_rules import ordered_audit_bounds
 
 schemathesis.hook("map_query")(ordered_audit_bounds)

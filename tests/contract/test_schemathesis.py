@@ -21,7 +21,7 @@ import pytest
 import schemathesis
 
 from services.api.app import create_app
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.bearer import bearer_token, fresh_user
 from tests.contract.query_rules import ordered_audit_bounds
 

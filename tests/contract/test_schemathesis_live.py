@@ -35,8 +35,8 @@ import msgspec
 import pytest
 
 from services.pvesim.process import RunningSimulator
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.figures import record
 from tests.integration.helpers import node_body
 from tests.support import settings_environment, start_process, stop_process

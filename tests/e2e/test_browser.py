@@ -30,8 +30,8 @@ import msgspec
 import pytest
 
 from services.pvesim.process import RunningSimulator, start_simulator_process
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.integration.helpers import forget_nodes
 from tests.integration.test_pipeline import stored_events
 from tests.support import settings_environment, start_process

@@ -17,8 +17,8 @@ from httpx_sse import aconnect_sse
 from sqlalchemy import select
 
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db import ContainerEvent, create_engine
-from shared.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("running_worker")]
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from services.pvesim.process import RunningSimulator
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.integration.helpers import forget_nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("running_worker")]

@@ -36,7 +36,7 @@ from infrahaus_client.models import (
     Problem,
 )
 from services.pvesim.process import RunningSimulator
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.integration.helpers import forget_nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("running_worker")]

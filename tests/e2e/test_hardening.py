@@ -18,9 +18,9 @@ import msgspec
 import pytest
 from redis.asyncio import Redis
 
-from shared import heartbeat
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.support import settings_environment, start_process, stop_process
 
 pytestmark = pytest.mark.slow

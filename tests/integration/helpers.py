@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, select
 
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db import Container, Node, create_engine
-from shared.settings import Settings
 
 
 class Session(msgspec.Struct):

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db import AuditEntry, PveHost, create_engine, create_session_factory
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.dev.embedded import free_port
 from tests.support import forget_login_attempts
 
 
@@ -135,7 +135,7 @@ async def _set_pin(settings: Settings, body: dict[str, Any], pem: str, fingerpri
 
 
 async def _restore_pin(settings: Settings, body: dict[str, Any], pve: RunningSimulator) -> None:
-    from shared.proxmox import fetch_certificate
+    from shared.adapters.proxmox import fetch_certificate
 
     real = await fetch_certificate(body["host"], body["port"], 5, pve.info["tlsFingerprint"])
     await _set_pin(settings, body, real.pem, real.fingerprint)

@@ -18,11 +18,11 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
+from services.api.tickets import TICKET_TTL_SECONDS
 from services.pvesim.process import RunningSimulator
-from shared.lifecycle import EventType
-from shared.sessions import SessionStore
-from shared.settings import Settings, SettingsError, load_settings
-from shared.tickets import TICKET_TTL_SECONDS
+from shared.core.lifecycle import EventType
+from shared.core.settings import Settings, SettingsError, load_settings
+from shared.domain.sessions import SessionStore
 from tests.integration.test_events import Writer, owned_container
 from tests.support import settings_environment, start_process
 

@@ -9,7 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.bearer import bearer_headers
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import update
 from services.pvesim.process import RunningSimulator
 from services.worker.context import WorkerContext
 from services.worker.jobs import reconcile
-from shared import queue
+from shared.adapters import queue
+from shared.adapters.locks import BuildSlots
+from shared.core.settings import Settings
 from shared.db import Container, create_engine
-from shared.locks import BuildSlots
-from shared.settings import Settings
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import register, stored_events, wait_until_done
 

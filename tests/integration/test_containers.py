@@ -16,8 +16,8 @@ from sqlalchemy import select
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
 from services.pvesim.testing import wait_for_task
+from shared.core.settings import Settings
 from shared.db import Container, ContainerEvent, create_engine
-from shared.settings import Settings
 from tests.integration.helpers import Session, node_body
 
 DEBIAN = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
@@ -266,7 +266,7 @@ async def test_an_action_waits_for_a_build_that_is_letting_go_of_its_lock(
     then waits for the lock instead of a 409 naming a build the user sees as done."""
     from redis.asyncio import Redis
 
-    from shared.locks import ContainerLocks
+    from shared.adapters.locks import ContainerLocks
 
     node_id = await register(alice, pve)
     container_id = await our_row(settings, alice, node_id, await pve_container(token_api, "pve"))
@@ -338,7 +338,7 @@ async def test_delete_purges_on_proxmox_and_forgets_the_row(
 async def test_delete_is_refused_while_an_action_runs(
     alice: Session, pve: RunningSimulator, settings: Settings, redis
 ) -> None:
-    from shared.locks import ContainerLocks
+    from shared.adapters.locks import ContainerLocks
 
     node_id = await register(alice, pve)
     container_id = await our_row(settings, alice, node_id, next(_vmids))

@@ -1,7 +1,7 @@
 """Progress events: the JSON pages and the SSE stream, against real PostgreSQL and Redis.
 
 The streams are read over real HTTP from an API process of this module (uvicorn, short ping
-interval); events are written the way the worker writes them, through `shared.events`.
+interval); events are written the way the worker writes them, through `shared.domain.events`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from sqlalchemy import insert
 
 from bench.proc import redis_connections
 from services.api.events_hub import RESYNC, EventHub, Frame
-from shared import events
+from shared.core.lifecycle import EventType, Phase
+from shared.core.settings import Settings
 from shared.db import Container, Node, create_engine, create_session_factory
-from shared.embedded import EmbeddedRedis, free_port
-from shared.events import EventDraft
-from shared.lifecycle import EventType, Phase
-from shared.settings import Settings
+from shared.dev.embedded import EmbeddedRedis, free_port
+from shared.domain import events
+from shared.domain.events import EventDraft
 from tests.bearer import bearer_token, fresh_user
 from tests.support import settings_environment, start_process, stop_process
 
@@ -98,7 +98,7 @@ async def owned_container(settings: Settings, user_id: uuid.UUID | None = None) 
 
 
 class Writer:
-    """Writes events like the worker does: `shared.events.record` (or stage+commit only)."""
+    """Writes events like the worker does: `shared.domain.events.record` (or stage+commit only)."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings, pooled=False)
@@ -472,7 +472,7 @@ async def test_redis_connections_do_not_grow_with_subscribers(
             finally:
                 await asyncio.gather(*(s.__aexit__(None, None, None) for s in streams))
     # a fixed number: the command pool's cap plus the one pub/sub connection of the hub and
-    # the one of the read cache's invalidation subscriber (shared.readcache)
+    # the one of the read cache's invalidation subscriber (shared.adapters.readcache)
     assert 1 <= one <= fifty <= settings.api_redis_connections + 2 < 50, (one, fifty)
 
 

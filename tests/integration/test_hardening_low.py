@@ -17,10 +17,10 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
+from services.api.throttle import MAX_SLOWDOWN_SECONDS, LoginThrottle
 from services.pvesim.process import RunningSimulator
-from shared.embedded import free_port
-from shared.settings import Settings
-from shared.throttle import MAX_SLOWDOWN_SECONDS, LoginThrottle
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.integration.helpers import Session, forget_nodes, login, node_body
 from tests.integration.test_auth import api_client, credentials
 from tests.support import forget_login_attempts

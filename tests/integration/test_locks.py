@@ -8,8 +8,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from shared.errors import Conflict
-from shared.locks import ContainerLocks
+from shared.adapters.locks import ContainerLocks
+from shared.core.errors import Conflict
 
 
 async def test_a_held_lock_is_renewed_past_its_ttl_and_released_after(redis: Redis) -> None:

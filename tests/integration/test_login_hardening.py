@@ -28,9 +28,9 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.pvesim.process import RunningSimulator
-from shared.embedded import free_port
-from shared.proxmox.hosts import NonCanonicalHost, canonical_host
-from shared.settings import Settings
+from shared.adapters.proxmox.hosts import NonCanonicalHost, canonical_host
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.integration.helpers import Session, node_body
 from tests.integration.test_auth import api_client, credentials
 from tests.support import forget_login_attempts

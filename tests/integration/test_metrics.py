@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
-from shared.errors import Conflict
-from shared.locks import ContainerLocks
-from shared.settings import Settings
+from shared.adapters.locks import ContainerLocks
+from shared.core.errors import Conflict
+from shared.core.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login
 from tests.integration.test_pipeline import (
     make_template,

@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from shared.core.settings import Settings
 from shared.db import Base, Node, User, create_engine
-from shared.settings import Settings
 
 
 async def test_migrated_schema_matches_the_models(settings: Settings) -> None:
@@ -75,7 +75,7 @@ def _schema(database_url: str) -> tuple[set[str], list[object]]:
 
     from sqlalchemy import inspect
 
-    from shared.settings import load_settings
+    from shared.core.settings import load_settings
 
     async def read() -> tuple[set[str], list[object]]:
         engine = create_engine(load_settings({"DATABASE_URL": database_url}), pooled=False)
@@ -98,7 +98,7 @@ def test_migrations_downgrade_and_upgrade_again(test_servers) -> None:
     from alembic import command
 
     from shared.db.migrate import alembic_config
-    from shared.embedded import create_database, drop_database
+    from shared.dev.embedded import create_database, drop_database
 
     url = create_database(test_servers.postgres_admin_url)
     try:
@@ -122,9 +122,9 @@ def test_downgrading_0008_turns_missing_containers_into_error(test_servers) -> N
     from alembic import command
     from sqlalchemy import text
 
+    from shared.core.settings import load_settings
     from shared.db.migrate import alembic_config
-    from shared.embedded import create_database, drop_database
-    from shared.settings import load_settings
+    from shared.dev.embedded import create_database, drop_database
 
     url = create_database(test_servers.postgres_admin_url)
     ids = {"u": uuid.uuid4(), "n": uuid.uuid4(), "c": uuid.uuid4()}

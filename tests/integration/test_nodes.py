@@ -11,12 +11,12 @@ from sqlalchemy import select, text
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
-from shared import ssh
-from shared.crypto import SecretBox, generate_key
+from shared.adapters import ssh
+from shared.core.crypto import SecretBox, generate_key
+from shared.core.settings import Settings
 from shared.db import Container, Node, create_engine, create_session_factory
-from shared.embedded import free_port
-from shared.nodes import rotate_secrets
-from shared.settings import Settings
+from shared.dev.embedded import free_port
+from shared.domain.nodes import rotate_secrets
 from tests.integration.helpers import Session, node_body
 
 

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db import AuditEntry, PveHost, create_engine, create_session_factory
-from shared.sessions import SessionStore
-from shared.settings import Settings
+from shared.domain.sessions import SessionStore
 from tests.integration.test_auth import (
     _another_certificate_pem,
     _restore_pin,

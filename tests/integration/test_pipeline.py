@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db import ContainerEvent, create_engine
-from shared.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login, node_body
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 

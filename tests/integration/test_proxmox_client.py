@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from services.pvesim.process import RunningSimulator
-from shared.embedded import free_port
-from shared.proxmox import (
+from shared.adapters.proxmox import (
     CertificateMismatch,
     PinnedCertificate,
     ProxmoxAuthError,
@@ -30,7 +29,8 @@ from shared.proxmox import (
     TokenAuth,
     fetch_certificate,
 )
-from shared.proxmox.tasks import wait_for_task
+from shared.adapters.proxmox.tasks import wait_for_task
+from shared.dev.embedded import free_port
 
 
 def _host_port(pve: RunningSimulator) -> tuple[str, int]:

@@ -21,8 +21,7 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
-from shared.embedded import free_port
-from shared.readcache import (
+from shared.adapters.readcache import (
     MISS,
     InvalidationSubscriber,
     ReadCache,
@@ -30,9 +29,10 @@ from shared.readcache import (
     _parse,
     invalidation_channel,
 )
-from shared.sessions import SessionStore
-from shared.settings import Settings
-from shared.vmids import VmidCache
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
+from shared.domain.sessions import SessionStore
+from shared.domain.vmids import VmidCache
 
 # -- helpers ---------------------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ from services.pvesim.testing import api_client
 from services.pvesim.testing import wait_for_task as pve_wait
 from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, reconcile_nodes
-from shared.containers.base import build_marker
+from shared.core.settings import Settings
 from shared.db import Container, create_engine
-from shared.settings import Settings
+from shared.domain.containers.base import build_marker
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import make_template, register, wait_until_done
 

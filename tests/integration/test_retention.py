@@ -12,9 +12,9 @@ from sqlalchemy import insert, select
 
 from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, retention
-from shared import events
+from shared.core.settings import Settings
 from shared.db import AuditEntry, Container, ContainerEvent, Node, User, create_engine
-from shared.settings import Settings
+from shared.domain import events
 
 NOW = dt.datetime.now(dt.UTC)
 OLD = NOW - dt.timedelta(days=200)

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select, update
 
 from services.pvesim.process import RunningSimulator
-from shared import ssh as ssh_module
-from shared.containers.services import parse_discovery, rotate_service_credentials
-from shared.crypto import SecretBox, generate_key
+from shared.adapters import ssh as ssh_module
+from shared.core.crypto import SecretBox, generate_key
+from shared.core.settings import Settings
 from shared.db import AuditEntry, create_engine, create_session_factory
 from shared.db.models import DiscoveredService, Node
-from shared.settings import Settings
+from shared.domain.containers.services import parse_discovery, rotate_service_credentials
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import (
     in_container,

@@ -7,7 +7,7 @@ import asyncio
 
 from services.pvesim.process import RunningSimulator
 from services.worker.pipeline import is_transient
-from shared.ssh import NodeSsh, SshConnectionLost, connect
+from shared.adapters.ssh import NodeSsh, SshConnectionLost, connect
 
 
 async def test_a_dropped_connection_mid_command_is_a_distinct_retryable_error(

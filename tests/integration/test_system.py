@@ -12,9 +12,9 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from services.api.app import create_app
-from shared import heartbeat
-from shared.embedded import EmbeddedRedis, free_port
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.core.settings import Settings
+from shared.dev.embedded import EmbeddedRedis, free_port
 
 PROBLEM = "application/problem+json"
 
@@ -173,7 +173,7 @@ async def test_redis_down_is_503_not_500_on_api_routes(settings: Settings) -> No
 
 
 async def test_database_down_is_503_not_500_on_api_routes(settings: Settings, redis: Redis) -> None:
-    from shared.sessions import SessionStore
+    from shared.domain.sessions import SessionStore
 
     session = await SessionStore(redis, 60).create(
         user_id=str(uuid.uuid4()), userid="x@pve", host="h", port=8006

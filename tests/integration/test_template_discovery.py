@@ -16,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.bearer import bearer_headers
 from tests.support import settings_environment
 

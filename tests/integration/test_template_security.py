@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 
 from services.api.app import create_app
+from shared.core.settings import Settings
 from shared.db import User, create_engine
-from shared.sessions import SessionStore
-from shared.settings import Settings
+from shared.domain.sessions import SessionStore
 from tests.bearer import bearer_headers
 from tests.integration.test_template_discovery import GOOD_CONF, write
 

@@ -10,9 +10,9 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from services.worker.settings import worker_settings
-from shared import heartbeat
-from shared.queue import create_queue
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.adapters.queue import create_queue
+from shared.core.settings import Settings
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
-from shared.embedded import EmbeddedRedis
-from shared.queue import create_queue
-from shared.settings import Settings
+from shared.adapters.queue import create_queue
+from shared.core.settings import Settings
+from shared.dev.embedded import EmbeddedRedis
 from tests.support import settings_environment, start_process, stop_process, wait_for_worker
 
 
@@ -77,7 +77,7 @@ async def test_the_worker_survives_a_postgres_outage(settings: Settings, scratch
     """A PostgreSQL of the test's own, stopped and started under a worker whose reconciler
     reads it every second: the worker stays, logs the outage once, and reads again after."""
     from shared.db.migrate import upgrade_to_head
-    from shared.embedded import EmbeddedPostgres
+    from shared.dev.embedded import EmbeddedPostgres
 
     postgres = EmbeddedPostgres(scratch_dir / "postgres")
     url = postgres.start()

@@ -18,8 +18,8 @@ import pytest
 from services.pvesim import SimulatorHandle
 from services.pvesim.simulator import DEFAULT_RRD_LAG
 from services.pvesim.testing import api_client, running_simulator, wait_for_task
-from shared.proxmox.client import ProxmoxClient, TokenAuth
-from shared.proxmox.tls import PinnedCertificate
+from shared.adapters.proxmox.client import ProxmoxClient, TokenAuth
+from shared.adapters.proxmox.tls import PinnedCertificate
 from tests.pvesim.helpers import TEMPLATE, create_container, start_task_of
 
 EXCEPT_NESTING = (

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.integration.helpers import Session, forget_nodes, login
 from tests.support import settings_environment, start_process
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.pvesim.process import RunningSimulator
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_containers import our_row

@@ -18,7 +18,7 @@ import asyncssh
 import pytest
 
 from services.pvesim.process import RunningSimulator
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_pipeline import (

@@ -15,9 +15,9 @@ from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
+from shared.core.settings import Settings
 from shared.db.migrate import upgrade_to_head
-from shared.embedded import EmbeddedPostgres
-from shared.settings import Settings
+from shared.dev.embedded import EmbeddedPostgres
 from tests.figures import record
 from tests.integration.helpers import login
 from tests.integration.test_pipeline import make_template, register, stored_events, wait_until_done

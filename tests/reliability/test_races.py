@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from services.pvesim.process import RunningSimulator
 from services.pvesim.testing import api_client
-from shared.settings import Settings
+from shared.core.settings import Settings
 from tests.figures import record
 from tests.integration.helpers import Session
 from tests.integration.test_containers import our_row, pve_container

@@ -16,8 +16,8 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from services.pvesim.process import RunningSimulator
-from shared.embedded import EmbeddedRedis, free_port
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.dev.embedded import EmbeddedRedis, free_port
 from tests.figures import record
 from tests.integration.helpers import forget_nodes, node_body
 from tests.integration.test_pipeline import stored_events, template_body

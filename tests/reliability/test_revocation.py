@@ -21,9 +21,9 @@ import msgspec
 import pytest
 from redis.asyncio import Redis
 
-from shared.embedded import free_port
-from shared.sessions import SessionStore
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
+from shared.domain.sessions import SessionStore
 from tests.figures import record
 from tests.reliability.conftest import start_api
 from tests.support import stop_process
@@ -113,7 +113,7 @@ def _served(loader: subprocess.Popen[str]) -> tuple[int, int]:
 
 
 async def _subscriber(redis: Redis, pid: int) -> dict[str, str] | None:
-    """B's invalidation subscriber in CLIENT LIST (named by the API: shared.readcache)."""
+    """B's invalidation subscriber in CLIENT LIST (named by the API: shared.adapters.readcache)."""
     for client in await redis.client_list():
         if client.get("name", "").startswith(f"infrahaus-cache-{pid}-"):
             return client

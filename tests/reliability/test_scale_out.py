@@ -26,10 +26,10 @@ from httpx_sse import aconnect_sse
 from redis.asyncio import Redis
 
 from services.pvesim.process import RunningSimulator
-from shared import heartbeat
+from shared.adapters import heartbeat
+from shared.core.settings import Settings
 from shared.db.models import ContainerEvent
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.dev.embedded import free_port
 from tests.figures import record
 from tests.integration.helpers import forget_nodes, node_body
 from tests.integration.test_pipeline import stored_events, template_body

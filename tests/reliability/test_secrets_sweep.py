@@ -15,8 +15,8 @@ import msgspec
 import pytest
 
 from services.pvesim.process import RunningSimulator
-from shared.embedded import free_port
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.dev.embedded import free_port
 from tests.figures import record
 from tests.integration.helpers import forget_nodes, node_body
 from tests.integration.test_pipeline import template_body

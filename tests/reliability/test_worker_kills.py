@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
 from services.pvesim.process import RunningSimulator
-from shared.lifecycle import Phase
-from shared.settings import Settings
+from shared.core.lifecycle import Phase
+from shared.core.settings import Settings
 from tests.figures import record
 from tests.integration.helpers import forget_nodes, login
 from tests.integration.test_pipeline import make_template, register, stored_events, wait_until_done

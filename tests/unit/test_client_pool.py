@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.proxmox import PinnedCertificate, ProxmoxClient
-from shared.proxmox.pool import ProxmoxClientPool
+from shared.adapters.proxmox import PinnedCertificate, ProxmoxClient
+from shared.adapters.proxmox.pool import ProxmoxClientPool
 
 PIN = PinnedCertificate(pem="", fingerprint="00")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from shared.settings import Settings, load_settings
+from shared.core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTING_NAMES = {field.name.upper() for field in msgspec.structs.fields(Settings)}

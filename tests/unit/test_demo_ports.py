@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.run import DEMO_NODES, DemoPorts, demo_ports
-from shared.embedded import free_port
+from shared.dev.embedded import free_port
 
 
 def _consecutive_free(count: int) -> int:

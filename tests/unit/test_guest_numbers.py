@@ -7,7 +7,7 @@ import msgspec
 
 from services.api.schemas import from_row
 from services.api.schemas.containers import LiveStatus
-from shared.containers.inventory import _live_from
+from shared.domain.containers.inventory import _live_from
 
 
 def test_odd_numbers_from_a_node_become_numbers_or_nothing() -> None:

@@ -9,7 +9,7 @@ import logging
 
 import structlog
 
-from shared.logging import (
+from shared.core.logging import (
     PIPE_BUF,
     REDACTED,
     AccessLog,
@@ -19,7 +19,7 @@ from shared.logging import (
     redact_text,
     request_id_var,
 )
-from shared.settings import load_settings
+from shared.core.settings import load_settings
 
 
 def _capture(log_format: str = "auto") -> io.StringIO:

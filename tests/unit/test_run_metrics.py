@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.run import Supervisor
-from shared.crypto import generate_key
-from shared.settings import load_settings
+from shared.core.crypto import generate_key
+from shared.core.settings import load_settings
 
 
 def _settings(data_dir: Path, **overrides: object):

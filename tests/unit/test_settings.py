@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import SettingsError, load_settings
+from shared.core.settings import SettingsError, load_settings
 
 
 def test_defaults_need_no_environment() -> None:
@@ -58,7 +58,7 @@ def test_overrides_win_over_environment() -> None:
 
 
 def test_trusted_proxies_are_addresses_or_networks() -> None:
-    from shared.settings import SettingsError, load_settings
+    from shared.core.settings import SettingsError, load_settings
 
     assert load_settings({}).trusted_proxy_list == []
     good = load_settings({"TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16,::1"})

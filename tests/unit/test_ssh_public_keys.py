@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncssh
 import pytest
 
-from shared.containers.creation import check_ssh_public_keys
-from shared.errors import Unprocessable
+from shared.core.errors import Unprocessable
+from shared.domain.containers.creation import check_ssh_public_keys
 
 KEY = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
 

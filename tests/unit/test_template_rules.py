@@ -8,8 +8,8 @@ import msgspec
 import pytest
 
 from services.api.schemas.templates import FileInput, PackageInput, ScriptInput
-from shared.templates import rules
-from shared.templates.discovery import (
+from shared.domain.templates import rules
+from shared.domain.templates.discovery import (
     TemplateError,
     parse_conf,
     parse_package_line,
@@ -18,7 +18,13 @@ from shared.templates.discovery import (
     scan,
     spec_from_conf,
 )
-from shared.templates.specs import SETTINGS, PackageSpec, ScriptSpec, TemplateSpec, merge_packages
+from shared.domain.templates.specs import (
+    SETTINGS,
+    PackageSpec,
+    ScriptSpec,
+    TemplateSpec,
+    merge_packages,
+)
 
 
 def test_conf_values_quotes_comments_and_default_expansions() -> None:

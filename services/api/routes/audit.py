@@ -16,7 +16,7 @@ from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import problem_responses
 from services.api.routes.containers import reject_null_text
 from services.api.schemas.audit import AuditPage, AuditRead
-from shared import audit
+from shared.domain import audit
 
 # RFC 3339 `date-time` (section 5.6): full-date "T" full-time, with a mandatory offset.
 # [0-9], not \d (which takes any Unicode digit); `(?!\n)`: `$` alone allows a final newline.

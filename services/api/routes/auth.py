@@ -30,19 +30,19 @@ from services.api.schemas.auth import (
     RepinResponse,
     UserRead,
 )
-from shared.accounts import AccountService, PinConflict, repin_hint
-from shared.errors import InvalidInput, Unprocessable
-from shared.proxmox import (
+from services.api.throttle import BUSY, LoginThrottle, Outcome
+from shared.adapters.proxmox import (
     CertificateMismatch,
     ProxmoxAuthError,
     ProxmoxTimeout,
     ProxmoxUnavailable,
 )
-from shared.proxmox.errors import NotProxmox
-from shared.proxmox.hosts import NonCanonicalHost, canonical_host
-from shared.sessions import SessionStore
-from shared.settings import Settings
-from shared.throttle import BUSY, LoginThrottle, Outcome
+from shared.adapters.proxmox.errors import NotProxmox
+from shared.adapters.proxmox.hosts import NonCanonicalHost, canonical_host
+from shared.core.errors import InvalidInput, Unprocessable
+from shared.core.settings import Settings
+from shared.domain.accounts import AccountService, PinConflict, repin_hint
+from shared.domain.sessions import SessionStore
 
 UNREACHABLE = (
     "The host did not answer as a Proxmox VE API: it cannot be reached, refused the connection,"

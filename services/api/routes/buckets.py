@@ -27,8 +27,8 @@ from services.api.schemas.templates import (
     BucketUpdate,
     package_specs,
 )
-from shared.templates.service import BucketDetail, BucketService
-from shared.templates.specs import BucketSpec
+from shared.domain.templates.service import BucketDetail, BucketService
+from shared.domain.templates.specs import BucketSpec
 
 
 def bucket_read(detail: BucketDetail) -> BucketRead:

@@ -29,11 +29,11 @@ from services.api.schemas.containers import (
     DeleteAccepted,
     NodeError,
 )
-from shared import queue
-from shared.containers import Action, ContainerService, ContainerView, InventoryItem
-from shared.containers.creation import CreateInput, PackageWanted
-from shared.lifecycle import Lifecycle
-from shared.logging import get_logger, request_id_var
+from shared.adapters import queue
+from shared.core.lifecycle import Lifecycle
+from shared.core.logging import get_logger, request_id_var
+from shared.domain.containers import Action, ContainerService, ContainerView, InventoryItem
+from shared.domain.containers.creation import CreateInput, PackageWanted
 
 log = get_logger(__name__)
 

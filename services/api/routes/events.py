@@ -30,12 +30,12 @@ from services.api.auth import SECURITY, STREAM_TICKET, CurrentUser
 from services.api.events_hub import EventHub, Frame, Subscription, sse_event
 from services.api.problems import problem_responses
 from services.api.schemas.events import EventPage, StreamTicket
-from shared import events
-from shared.containers import ContainerService
+from services.api.tickets import TICKET_TTL_SECONDS, StreamTickets
+from shared.core.lifecycle import EventType
+from shared.core.logging import get_logger
 from shared.db.models import ContainerEvent
-from shared.lifecycle import EventType
-from shared.logging import get_logger
-from shared.tickets import TICKET_TTL_SECONDS, StreamTickets
+from shared.domain import events
+from shared.domain.containers import ContainerService
 
 log = get_logger(__name__)
 

@@ -1,5 +1,5 @@
 """`GET /metrics`: Prometheus' text format, for a scraper (no authentication), only when
-METRICS_ENABLED is set; 404 otherwise, as if the route did not exist. See shared/metrics.py."""
+METRICS_ENABLED is set; 404 otherwise, as if the route did not exist. See shared/core/metrics.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from redis.asyncio import Redis
 
 from services.api.problems import problem_responses
-from shared import metrics
-from shared.logging import get_logger
-from shared.settings import Settings
+from shared.core import metrics
+from shared.core.logging import get_logger
+from shared.core.settings import Settings
 
 log = get_logger(__name__)
 

@@ -29,11 +29,11 @@ from services.api.schemas.nodes import (
     ReconcileResult,
     Storage,
 )
-from shared import ssh
-from shared.containers import ContainerService, Drift
+from shared.adapters import ssh
+from shared.adapters.proxmox.client import typed
 from shared.db.models import Node
-from shared.nodes import NodeInput, NodeService
-from shared.proxmox.client import typed
+from shared.domain.containers import ContainerService, Drift
+from shared.domain.nodes import NodeInput, NodeService
 
 
 def node_read(node: Node) -> NodeRead:

@@ -20,9 +20,9 @@ from services.api.schemas.services import (
     ServiceLogs,
     ServiceRead,
 )
-from shared.containers import ContainerService, DiscoveryReport
-from shared.containers.services import LOG_LINES, UNIT_NAME
 from shared.db.models import DiscoveredService
+from shared.domain.containers import ContainerService, DiscoveryReport
+from shared.domain.containers.services import LOG_LINES, UNIT_NAME
 
 ServiceName = Annotated[str, Parameter(pattern=UNIT_NAME, max_length=255)]
 

@@ -18,9 +18,9 @@ from services.api.problems import (
     ProblemException,
     problem_responses,
 )
-from shared import heartbeat
-from shared.logging import get_logger, redact_text
-from shared.settings import Settings
+from shared.adapters import heartbeat
+from shared.core.logging import get_logger, redact_text
+from shared.core.settings import Settings
 
 log = get_logger(__name__)
 

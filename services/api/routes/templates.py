@@ -28,10 +28,10 @@ from services.api.schemas.templates import (
     TemplateUpdate,
     package_specs,
 )
-from shared.templates import rules
-from shared.templates.discovery import discover
-from shared.templates.service import TemplateDetail, TemplateService, TemplateSort
-from shared.templates.specs import TemplateSpec
+from shared.domain.templates import rules
+from shared.domain.templates.discovery import discover
+from shared.domain.templates.service import TemplateDetail, TemplateService, TemplateSort
+from shared.domain.templates.specs import TemplateSpec
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Items to skip.")]

@@ -15,9 +15,9 @@ from services.api.auth import SECURITY, VMID_PREFETCH, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
 from services.api.routes.containers import CONTAINER_DEPENDENCIES
 from services.api.schemas.containers import NextVmid, VmidCheck, VmidRefresh
-from shared.containers import ContainerService
-from shared.nodes import NodeService
-from shared.vmids import VMID_MAX, VMID_MIN, VmidCache, VmidPrefetch
+from shared.domain.containers import ContainerService
+from shared.domain.nodes import NodeService
+from shared.domain.vmids import VMID_MAX, VMID_MIN, VmidCache, VmidPrefetch
 
 
 def _now() -> dt.datetime:

@@ -20,8 +20,8 @@ from services.api.schemas.templates import (
     SwapMb,
     Tags,
 )
-from shared.lifecycle import Lifecycle, Phase
-from shared.vmids import VMID_MAX, VMID_MIN
+from shared.core.lifecycle import Lifecycle, Phase
+from shared.domain.vmids import VMID_MAX, VMID_MIN
 
 
 class VmidCheck(CamelStruct):

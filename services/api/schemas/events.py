@@ -1,9 +1,9 @@
-"""Bodies of the progress-event routes. The event itself is `shared.events.EventEnvelope`."""
+"""Bodies of the progress-event routes. The event itself is `shared.domain.events.EventEnvelope`."""
 
 from __future__ import annotations
 
 from services.api.schemas import CamelStruct
-from shared.events import EventEnvelope
+from shared.domain.events import EventEnvelope
 
 
 class EventPage(CamelStruct):

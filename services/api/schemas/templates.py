@@ -1,4 +1,4 @@
-"""Bodies of the template and bucket routes. Every limit comes from `shared.templates.rules`,
+"""Bodies of the template and bucket routes. Every limit comes from `shared.domain.templates.rules`,
 so the spec publishes exactly what the services and the discovery enforce."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, get_type_hints
 import msgspec
 
 from services.api.schemas import CamelStruct
-from shared.templates import rules
-from shared.templates.specs import FileSpec, PackageSpec, ScriptSpec
+from shared.domain.templates import rules
+from shared.domain.templates.specs import FileSpec, PackageSpec, ScriptSpec
 
 TemplateName = Annotated[
     str,

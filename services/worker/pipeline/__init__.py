@@ -26,17 +26,9 @@ from services.worker.pipeline.build import (
     BuildFailed,
     BuildSuperseded,
 )
-from shared import audit, events, metrics, node_time
-from shared.containers.base import built_by_us
-from shared.containers.creation import build_request_of
-from shared.db.engine import rows_matched
-from shared.db.models import Container, Node
-from shared.errors import Conflict, DomainError
-from shared.lifecycle import EventType, Lifecycle, Phase, transition
-from shared.locks import ContainerLocks
-from shared.logging import get_logger
-from shared.outages import is_database_outage
-from shared.proxmox import (
+from shared.adapters import node_time
+from shared.adapters.locks import ContainerLocks
+from shared.adapters.proxmox import (
     NodeFailure,
     ProxmoxError,
     ProxmoxLockTimeout,
@@ -44,7 +36,17 @@ from shared.proxmox import (
     ProxmoxTimeout,
     ProxmoxUnavailable,
 )
-from shared.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
+from shared.adapters.proxmox.tasks import TASK_LIMIT_SECONDS, run_task, wait_for_task
+from shared.core import metrics
+from shared.core.errors import Conflict, DomainError
+from shared.core.lifecycle import EventType, Lifecycle, Phase, transition
+from shared.core.logging import get_logger
+from shared.core.outages import is_database_outage
+from shared.db.engine import rows_matched
+from shared.db.models import Container, Node
+from shared.domain import audit, events
+from shared.domain.containers.base import built_by_us
+from shared.domain.containers.creation import build_request_of
 
 log = get_logger(__name__)
 

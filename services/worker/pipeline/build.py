@@ -18,22 +18,22 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
-from shared.containers import ContainerService
-from shared.containers.base import build_marker
-from shared.containers.creation import BuildRequest, cancel_key
+from shared.adapters.node_time import Measurement
+from shared.adapters.pct import Pct
+from shared.adapters.proxmox import ProxmoxClient
+from shared.adapters.proxmox.client import segment
+from shared.adapters.ssh import NodeSsh
+from shared.core.errors import DomainError
+from shared.core.lifecycle import EventType, Lifecycle, Phase
+from shared.core.logging import get_logger
 from shared.db.engine import rows_matched
 from shared.db.models import Container, Node
-from shared.errors import DomainError
-from shared.lifecycle import EventType, Lifecycle, Phase
-from shared.logging import get_logger
-from shared.node_time import Measurement
-from shared.pct import Pct
-from shared.proxmox import ProxmoxClient
-from shared.proxmox.client import segment
-from shared.ssh import NodeSsh
-from shared.templates.service import TemplateService, bucket_packages
-from shared.templates.specs import PackageSpec, TemplateSpec, merge_packages
+from shared.domain import events
+from shared.domain.containers import ContainerService
+from shared.domain.containers.base import build_marker
+from shared.domain.containers.creation import BuildRequest, cancel_key
+from shared.domain.templates.service import TemplateService, bucket_packages
+from shared.domain.templates.specs import PackageSpec, TemplateSpec, merge_packages
 
 log = get_logger(__name__)
 

@@ -13,12 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.worker.pipeline.build import Build, BuildFailed
-from shared.containers.base import built_by_us
+from shared.adapters.proxmox import NodeFailure, ProxmoxNotFound, ProxmoxPermissionError
+from shared.adapters.proxmox.client import segment
+from shared.adapters.proxmox.tasks import TASK_LIMIT_SECONDS, wait_for_task
+from shared.core.lifecycle import Phase
 from shared.db.models import Container
-from shared.lifecycle import Phase
-from shared.proxmox import NodeFailure, ProxmoxNotFound, ProxmoxPermissionError
-from shared.proxmox.client import segment
-from shared.proxmox.tasks import TASK_LIMIT_SECONDS, wait_for_task
+from shared.domain.containers.base import built_by_us
 
 # How often a create whose VMID was taken meanwhile (automatic allocation) moves on.
 _TAKEN_VMID_TRIES = 5

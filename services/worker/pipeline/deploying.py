@@ -10,8 +10,8 @@ import datetime as dt
 import posixpath
 
 from services.worker.pipeline.build import Build, BuildFailed
-from shared.lifecycle import Phase
-from shared.templates.specs import FileSpec
+from shared.core.lifecycle import Phase
+from shared.domain.templates.specs import FileSpec
 
 # Makes the directory, then applies the policy to an existing file; prints what it did.
 # Paths arrive as positional arguments ($1..$3), never inside the script text.

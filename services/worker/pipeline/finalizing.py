@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from services.worker.pipeline.build import Build, BuildSuperseded
-from shared import events
+from shared.core.lifecycle import EventType, Lifecycle, Phase, transition
 from shared.db.engine import rows_matched
 from shared.db.models import Container
-from shared.lifecycle import EventType, Lifecycle, Phase, transition
+from shared.domain import events
 
 
 async def run(build: Build) -> None:

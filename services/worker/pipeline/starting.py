@@ -13,10 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from services.worker.pipeline.build import Build, BuildFailed
-from shared.lifecycle import Phase
-from shared.node_time import on_node
-from shared.proxmox import NodeFailure
-from shared.proxmox.tasks import run_task
+from shared.adapters.node_time import on_node
+from shared.adapters.proxmox import NodeFailure
+from shared.adapters.proxmox.tasks import run_task
+from shared.core.lifecycle import Phase
 
 # Probes start fast (an address is often there at once) and back off to once a second.
 _FIRST_POLL_SECONDS = 0.1

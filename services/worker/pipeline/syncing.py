@@ -19,9 +19,9 @@ from importlib import resources
 from typing import Any
 
 from services.worker.pipeline.build import Build, BuildFailed
-from shared import events
-from shared.lifecycle import EventType, Phase
-from shared.templates.specs import PackageSpec
+from shared.core.lifecycle import EventType, Phase
+from shared.domain import events
+from shared.domain.templates.specs import PackageSpec
 
 LIBRARY_PATH = "/usr/local/lib/infrahaus/build-lib.sh"
 SCRIPTS_DIR = "/var/lib/infrahaus/scripts"
