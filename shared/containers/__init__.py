@@ -5,6 +5,7 @@ found". One service class, one module per concern.
 """
 
 from shared.containers.actions import Action, ActionOutcome, ActionsMixin
+from shared.containers.adopt import AdoptionMixin, UnmanagedGuest
 from shared.containers.creation import CreationMixin
 from shared.containers.deletion import DeletionMixin
 from shared.containers.inventory import (
@@ -15,13 +16,15 @@ from shared.containers.inventory import (
     InventoryMixin,
     UnreachableNode,
 )
+from shared.containers.preflight import Finding, PreflightMixin
 from shared.containers.reality import Drift, RealityMixin, ReconcileReport
 from shared.containers.services import DiscoveryReport, ServicesMixin
 
 
 class ContainerService(
-    InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin, RealityMixin
-):
+    InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin, RealityMixin,
+    AdoptionMixin, PreflightMixin,
+):  # fmt: skip
     """What the API routes and the worker's jobs call."""
 
 
@@ -32,9 +35,11 @@ __all__ = [
     "ContainerView",
     "DiscoveryReport",
     "Drift",
+    "Finding",
     "GuestStatus",
     "Inventory",
     "InventoryItem",
     "ReconcileReport",
+    "UnmanagedGuest",
     "UnreachableNode",
 ]
