@@ -12,6 +12,7 @@ reconciliation, retry and delete recognise the guest as this record's from then 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -86,26 +87,45 @@ class AdoptionMixin(ContainerServiceBase):
         ]
 
     async def _lxc_config(self, client: ProxmoxClient, node: Node, vmid: int) -> dict[str, Any]:
-        config = await client.get(f"/nodes/{segment(node.name)}/lxc/{vmid}/config")
-        return config if isinstance(config, dict) else {}
+        """The guest's config, with its live status under `status` (the listing's status
+        lags behind, like pvestatd's cache)."""
+        base = f"/nodes/{segment(node.name)}/lxc/{vmid}"
+        config, current = await asyncio.gather(
+            client.get(f"{base}/config"), client.get(f"{base}/status/current")
+        )
+        config = dict(config) if isinstance(config, dict) else {}
+        if isinstance(current, dict) and current.get("status"):
+            config["status"] = current["status"]
+        return config
+
+    async def _lxc_config_or_none(
+        self, client: ProxmoxClient, node: Node, vmid: int
+    ) -> dict[str, Any] | None:
+        try:
+            return await self._lxc_config(client, node, vmid)
+        except (ProxmoxNotFound, ProxmoxPermissionError):
+            return None  # gone since the listing, or not readable: not adoptable
 
     async def unmanaged(self, user_id: uuid.UUID, node_id: uuid.UUID) -> list[UnmanagedGuest]:
         """The node's guests (LXC and QEMU) that no container record stands for, by VMID."""
         node = await self.nodes.get(user_id, node_id)
         managed = await self._managed_vmids(node)
         await self.session.commit()  # no transaction held while the node answers
-        found: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
-            for item in sorted(await self._guests_on(client, node), key=lambda i: i["vmid"]):
-                if item["vmid"] in managed:
-                    continue
-                config = None
-                if item["type"] == "lxc":
-                    try:
-                        config = await self._lxc_config(client, node, item["vmid"])
-                    except (ProxmoxNotFound, ProxmoxPermissionError):
-                        continue  # gone since the listing, or not readable: not adoptable
-                found.append((item, config))
+            items = [
+                item
+                for item in sorted(await self._guests_on(client, node), key=lambda i: i["vmid"])
+                if item["vmid"] not in managed
+            ]
+            configs = await asyncio.gather(
+                *(self._lxc_config_or_none(client, node, i["vmid"]) for i in items if _lxc(i))
+            )
+        by_vmid = dict(zip([i["vmid"] for i in items if _lxc(i)], configs, strict=True))
+        found = [
+            (item, by_vmid.get(item["vmid"]))
+            for item in items
+            if not _lxc(item) or by_vmid.get(item["vmid"]) is not None
+        ]
         ours = await self._records_exist([m for _, c in found for m in markers_in(c)])
         await self.session.commit()
         guests = []
@@ -127,9 +147,10 @@ class AdoptionMixin(ContainerServiceBase):
         elif (config or {}).get("lock"):
             reason = f"locked ({(config or {}).get('lock')}): try again when its task has ended"
         name = (config or {}).get("hostname") or item.get("name")
+        status = (config or {}).get("status") or item.get("status")
         return UnmanagedGuest(
             vmid=int(item["vmid"]), type=kind, name=str(name) if name else None,
-            status=str(item["status"]) if item.get("status") else None, template=template,
+            status=str(status) if status else None, template=template,
             adoptable=reason is None, reason=reason,
         )  # fmt: skip
 
@@ -215,6 +236,10 @@ class AdoptionMixin(ContainerServiceBase):
             await self.session.commit()
         except Exception:
             log.exception("could not remove a half-done adoption", container_id=str(container_id))
+
+
+def _lxc(item: dict[str, Any]) -> bool:
+    return item.get("type") == "lxc"
 
 
 def _hostname(config: dict[str, Any], vmid: int) -> str:
