@@ -318,7 +318,7 @@ def _storage_findings(
 
 async def _privileges(client: ProxmoxClient, path: str) -> set[str]:
     """The token's privileges on `path`, as the node computes them."""
-    tree = await client.get("/access/permissions", **{"path": path})  # `path` is get's own
+    tree = await client.request("GET", "/access/permissions", params={"path": path})
     held = (tree or {}).get(path) if isinstance(tree, dict) else None
     return set(held) if isinstance(held, dict) else set()
 
