@@ -204,6 +204,8 @@ class PreflightMixin(ContainerServiceBase):
         wrong whatever the node says is refused as POST /api/containers refuses it (404
         unknown template or bucket, 422 bad network or keys)."""
         node = await self.nodes.get(user_id, node_id)
+        if data.node_id is not None and data.node_id != node.id:
+            raise Unprocessable("nodeId must be this node (or be left out).", field="nodeId")
         check_network(data.ip, data.gateway)
         check_ssh_public_keys(data.ssh_public_keys)
         template = None

@@ -37,7 +37,6 @@ from services.api.schemas.nodes import (
 from shared import ssh
 from shared.containers import ContainerService, Drift
 from shared.db.models import Node
-from shared.errors import Unprocessable
 from shared.nodes import NodeInput, NodeService
 from shared.proxmox.client import typed
 
@@ -337,8 +336,6 @@ class NodeController(Controller):
         whose `errors` carry the same messages. Input that is wrong whatever the node holds
         is refused as there (404 unknown template or bucket, 422 bad ip, gateway, keys or
         script names, or a `nodeId` that is not this node)."""
-        if data.node_id is not None and data.node_id != node_id:
-            raise Unprocessable("nodeId must be this node (or be left out).", field="nodeId")
         wanted = create_input(data, hostname=data.hostname or "preflight")
         vmid, findings = await containers.preflight(request.user.id, node_id, wanted)
         return PreflightResult(
