@@ -32,6 +32,9 @@ from shared.proxmox.client import segment
 log = get_logger(__name__)
 
 _HOSTNAME_MAX = 63  # the record's column; PVE allows longer DNS names
+# Guests whose config the listing reads at once (two calls each): a node with hundreds of
+# unmanaged guests is not asked for all of them in one burst.
+_PARALLEL_READS = 8
 
 
 @dataclass
@@ -99,10 +102,11 @@ class AdoptionMixin(ContainerServiceBase):
         return config
 
     async def _lxc_config_or_none(
-        self, client: ProxmoxClient, node: Node, vmid: int
+        self, client: ProxmoxClient, node: Node, vmid: int, bound: asyncio.Semaphore
     ) -> dict[str, Any] | None:
         try:
-            return await self._lxc_config(client, node, vmid)
+            async with bound:
+                return await self._lxc_config(client, node, vmid)
         except (ProxmoxNotFound, ProxmoxPermissionError):
             return None  # gone since the listing, or not readable: not adoptable
 
@@ -117,8 +121,13 @@ class AdoptionMixin(ContainerServiceBase):
                 for item in sorted(await self._guests_on(client, node), key=lambda i: i["vmid"])
                 if item["vmid"] not in managed
             ]
+            bound = asyncio.Semaphore(_PARALLEL_READS)
             configs = await asyncio.gather(
-                *(self._lxc_config_or_none(client, node, i["vmid"]) for i in items if _lxc(i))
+                *(
+                    self._lxc_config_or_none(client, node, i["vmid"], bound)
+                    for i in items
+                    if _lxc(i)
+                )
             )
         by_vmid = dict(zip([i["vmid"] for i in items if _lxc(i)], configs, strict=True))
         found = [

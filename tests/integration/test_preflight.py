@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from services.pvesim.process import RunningSimulator
+from services.pvesim.testing import admin_client
 from tests.integration.helpers import Session, node_body
 from tests.integration.test_pipeline import make_template, register
 
@@ -51,6 +52,17 @@ async def test_the_limited_token_lacks_cpu_and_bridge_privileges(
     # without a VMID: the next free one is what the checks are made for
     auto = await preflight(alice, node_id, templateId=template_id)
     assert auto["vmid"] >= 100 and f"/vms/{auto['vmid']}" == auto["problems"][0]["path"]
+
+    # the node computes the privileges: an ACL granted on the bridge clears its finding
+    grant = {"path": "/sdn/zones/localnetwork/vmbr0", "ugid": pve.info["limitedToken"]["tokenId"],
+             "role": "PVESDNUser"}  # fmt: skip
+    async with admin_client(pve.info) as admin:
+        assert (await admin.put("/acl", json=grant)).status_code == 200
+        try:
+            granted = await preflight(alice, node_id, templateId=template_id, vmid=VMID)
+        finally:
+            await admin.put("/acl", json={**grant, "delete": 1})
+    assert [p["code"] for p in granted["problems"]] == ["privilege_missing"]
 
     # a privileged template: Sys.Modify on /, and no feature flag at all for a token
     privileged = await make_template(alice, unprivileged=False, nesting=True)
@@ -108,7 +120,7 @@ async def test_the_nodes_storages_bridges_templates_and_root_only_features(
         "storage_unknown": ({"storage": "nosuch"}, "storage"),
         "bridge_unknown": ({"bridge": "vmbr7"}, "bridge"),
         "os_template_missing": ({"osTemplate": "ubuntu-99-standard"}, "osTemplate"),
-        "vmid_taken": ({"vmid": 101}, "vmid"),  # the simulator's own container
+        "vmid_taken": ({"vmid": 100}, "vmid"),  # the simulator's own VM
     }
     for code, (change, field) in cases.items():
         answer = await preflight(alice, node_id, templateId=template_id, **change)
