@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.containers.base import ContainerServiceBase
-from shared.containers.creation import CreateInput, check_network, check_ssh_public_keys
+from shared.containers.creation import (
+    BuildOptions,
+    CreateInput,
+    check_network,
+    check_ssh_public_keys,
+)
 from shared.db.models import Node, Template
 from shared.errors import NotFound, Unprocessable
 from shared.proxmox import ProxmoxClient, ProxmoxPermissionError
 from shared.proxmox.client import segment
 from shared.templates.service import bucket_packages
+from shared.templates.specs import SETTINGS
 from shared.vmids import VMID_MIN
 
 # What a token can never set, whatever its ACLs: PVE checks `$authuser eq 'root@pam'`.
@@ -63,8 +70,7 @@ class PreflightFailed(Unprocessable):
 
 @dataclass
 class Planned:
-    """The values the build would send, resolved as the worker resolves them
-    (`services/worker/pipeline/build.py: Build.resolve`): request, else template, else default."""
+    """The values the build sends: the request's, else the template's, else the default."""
 
     cores: int
     memory: int
@@ -77,9 +83,12 @@ class Planned:
     tags: list[str] = field(default_factory=list)
 
 
-def planned(template: Template | None, data: CreateInput) -> Planned:
+def planned(settings: Mapping[str, Any] | None, data: BuildOptions) -> Planned:
+    """`settings`: the template's (`TemplateSpec.settings`, column names), None without one.
+    The one place the defaults live; the worker's `Build.resolve` uses it too."""
+
     def setting(name: str, default: Any) -> Any:
-        return getattr(template, name) if template is not None else default
+        return settings.get(name, default) if settings is not None else default
 
     def pick(name: str, default: Any) -> Any:
         asked = getattr(data, name)
@@ -257,7 +266,7 @@ class PreflightMixin(ContainerServiceBase):
         self, node: Node, template: Template | None, data: CreateInput,
         os_volume: str | None, vmid: int,
     ) -> list[Finding]:  # fmt: skip
-        plan = planned(template, data)
+        plan = planned(_settings_of(template), data)
         needs = _needs(plan, data, vmid, os_volume)
         paths = sorted({need.path for need in needs})
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
@@ -290,6 +299,12 @@ class PreflightMixin(ContainerServiceBase):
                 )
             )  # fmt: skip
         return findings
+
+
+def _settings_of(template: Template | None) -> dict[str, Any] | None:
+    if template is None:
+        return None
+    return {name: getattr(template, name) for name in SETTINGS}
 
 
 def _storage_findings(
