@@ -2,6 +2,7 @@
 
 from .action_result import ActionResult
 from .action_result_action import ActionResultAction
+from .adopt_request import AdoptRequest
 from .apt_package import AptPackage
 from .audit_page import AuditPage
 from .audit_read import AuditRead
@@ -15,6 +16,7 @@ from .bucket_page import BucketPage
 from .bucket_read import BucketRead
 from .bucket_summary import BucketSummary
 from .bucket_update import BucketUpdate
+from .build_preflight import BuildPreflight
 from .build_state import BuildState
 from .connection_test import ConnectionTest
 from .container_create import ContainerCreate
@@ -55,6 +57,9 @@ from .package_read import PackageRead
 from .package_read_manager import PackageReadManager
 from .phase import Phase
 from .pip_package import PipPackage
+from .preflight_problem import PreflightProblem
+from .preflight_problem_code import PreflightProblemCode
+from .preflight_result import PreflightResult
 from .problem import Problem
 from .readiness import Readiness
 from .reconcile_result import ReconcileResult
@@ -77,6 +82,8 @@ from .template_read import TemplateRead
 from .template_source import TemplateSource
 from .template_summary import TemplateSummary
 from .template_update import TemplateUpdate
+from .unmanaged_guest_read import UnmanagedGuestRead
+from .unmanaged_guest_read_type import UnmanagedGuestReadType
 from .user_read import UserRead
 from .vmid_check import VmidCheck
 from .vmid_check_status import VmidCheckStatus
@@ -85,6 +92,7 @@ from .vmid_refresh import VmidRefresh
 __all__ = (
     "ActionResult",
     "ActionResultAction",
+    "AdoptRequest",
     "AptPackage",
     "AuditPage",
     "AuditRead",
@@ -98,6 +106,7 @@ __all__ = (
     "BucketRead",
     "BucketSummary",
     "BucketUpdate",
+    "BuildPreflight",
     "BuildState",
     "ConnectionTest",
     "ContainerCreate",
@@ -138,6 +147,9 @@ __all__ = (
     "PackageReadManager",
     "Phase",
     "PipPackage",
+    "PreflightProblem",
+    "PreflightProblemCode",
+    "PreflightResult",
     "Problem",
     "Readiness",
     "ReconcileResult",
@@ -160,6 +172,8 @@ __all__ = (
     "TemplateSource",
     "TemplateSummary",
     "TemplateUpdate",
+    "UnmanagedGuestRead",
+    "UnmanagedGuestReadType",
     "UserRead",
     "VmidCheck",
     "VmidCheckStatus",

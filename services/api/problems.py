@@ -219,7 +219,10 @@ def integrity_exception_handler(
 def domain_exception_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     errors = None
     if isinstance(exc, InvalidInput):
-        errors = [FieldError(message=exc.message, field=exc.field, source="body")]
+        # one error, or one per finding (shared.domain.containers.preflight.PreflightFailed)
+        several = getattr(exc, "field_errors", None)
+        pairs = several() if callable(several) else [(exc.field, exc.message)]
+        errors = [FieldError(message=m, field=f, source="body") for f, m in pairs]
     return _answer(request, exc.http_status, exc.message, errors)
 
 

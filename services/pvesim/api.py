@@ -667,8 +667,8 @@ class PveApi:
         access = self.auth.access
         if ctx.params.get("path"):
             path = str(ctx.params["path"])
-            privileges = access.permissions(userid, path)
-            tree = {path: privileges} if privileges else {}
+            # `if ($perms)` in PVE tests a hash reference: an empty map is still answered
+            tree = {path: access.permissions(userid, path)}
         else:
             tree = access.effective_permissions(userid)
         return {

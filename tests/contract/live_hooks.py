@@ -9,9 +9,10 @@ node_id, template_id).
 In the stateful phase, a positive `CreateContainer` body is made buildable: its hostname and
 VMID (moved into 8000-8999) with the user's real node and template (a generated id names
 neither, a generated storage or bridge the node lacks is a 422, and the create -> actions ->
-delete chain would end there),
-and every call is written to `INFRAHAUS_LIVE_TRACE` (one JSON line: operation, path parameters,
-status, the `id` answered), from which the test counts the chains that ran.
+delete chain would end there), an adoption never names one of the simulator's own guests (the
+session's other tests rely on them), and every call is written to `INFRAHAUS_LIVE_TRACE` (one
+JSON line: operation, path parameters, status, the `id` answered), from which the test counts
+the chains that ran.
 """
 
 from __future__ import annotations
@@ -59,8 +60,20 @@ def _stateful(case: schemathesis.Case) -> bool:
     return meta is not None and meta.phase.name == "stateful"
 
 
+# The simulator's own guests (VM 100, CT 101: services/pvesim/cluster.py `seed_guests`) are
+# shared with every other test of the session; a generated adoption (and a delete chained to
+# it) would destroy them. An adoption asks for 9000-9999 instead, where no guest is.
+SEEDED_VMIDS_BELOW = 1000
+ADOPT_VMIDS = 9000
+
+
 @schemathesis.hook
 def before_call(ctx: object, case: schemathesis.Case, **kwargs: Any) -> None:
+    if case.operation.label == "POST /api/nodes/{node_id}/adopt":
+        vmid = case.body.get("vmid") if isinstance(case.body, dict) else None
+        if isinstance(vmid, int) and not isinstance(vmid, bool) and vmid < SEEDED_VMIDS_BELOW:
+            case.body = {**case.body, "vmid": ADOPT_VMIDS + vmid % 1000}
+        return
     if not _stateful(case) or case.operation.label != "POST /api/containers":
         return
     meta = case.meta

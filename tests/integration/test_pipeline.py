@@ -235,18 +235,22 @@ async def test_a_failing_script_fails_the_build_and_retry_after_the_fix_complete
     assert (await alice.call("POST", f"/api/containers/{built['id']}/retry")).status_code == 409
 
 
-async def test_keyctl_through_an_api_token_fails_with_advice_and_no_container(
+async def test_keyctl_through_an_api_token_is_refused_with_advice_before_anything_is_queued(
     alice: Session, pve: RunningSimulator, settings: Settings
 ) -> None:
+    """The preflight refuses it up front (422); the build's own advice (a template changed to
+    keyctl before a retry) is what `creating.feature_advice` still says."""
     node_id = await register(alice, pve)
     template_id = await make_template(alice, keyctl=True, packages=[], files=[], scripts=[])
-    built = await create(alice, hostname="keyctl-01", nodeId=node_id, templateId=template_id)
-    detail = await wait_until_done(alice, built["id"])
-    assert detail["lifecycle"] == "error"
-    assert detail["failedPhase"] == "creating"
-    reason = detail["failureReason"]
-    assert "root@pam" in reason and "keyctl" in reason and "drop" in reason, reason
-    assert detail["live"]["status"] == "missing"
+    body = {"hostname": "keyctl-01", "nodeId": node_id, "templateId": template_id}
+    refused = await alice.call("POST", "/api/containers", json=body)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "templateId"
+    reason = error["message"]
+    assert "root@pam" in reason and "keyctl" in reason and "adopt" in reason, reason
+    listed = await alice.call("GET", "/api/containers", params={"node": node_id})
+    assert listed.json()["items"] == []
 
 
 async def test_hostile_names_are_refused_at_the_edge(alice: Session, pve: RunningSimulator) -> None:

@@ -224,6 +224,12 @@ async def test_access_permissions_of_others_needs_sys_audit(
         # PVEAuditor on / propagates down: SDN.Audit, but no SDN.Use
         assert "SDN.Audit" in inherited.json()["data"][bridge]
         assert "SDN.Use" not in inherited.json()["data"][bridge]
+    # a path without any privilege is still answered, with an empty map (PVE's `if ($perms)`
+    # tests a hash reference, which is true even when empty)
+    nothing = await api.get(
+        "/access/permissions", params={"userid": "nobody@pve!none", "path": "/vms"}
+    )
+    assert nothing.status_code == 200 and nothing.json()["data"] == {"/vms": {}}
 
 
 async def test_create_checks_each_key_storage_and_bridge(

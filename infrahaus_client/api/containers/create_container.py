@@ -110,7 +110,10 @@ def sync_detailed(
      Checks the node (yours; the default one without `nodeId`), the template, the OS
     template on the node and the VMID (409 when taken; without `vmid` the next free one is
     allocated), stores the container as `creating` and queues its build. Follow the build
-    at `eventsUrl` (SSE) or with `GET .../events`.
+    at `eventsUrl` (SSE) or with `GET .../events`. Before anything is stored it makes the
+    checks of `POST /api/nodes/{id}/preflight` (the token's privileges, root-only feature
+    flags, the storage, the bridge): a build the node would refuse is a 422 whose
+    `errors` name each field and why, with the preflight's messages.
 
     Args:
         body (ContainerCreate):
@@ -144,7 +147,10 @@ def sync(
      Checks the node (yours; the default one without `nodeId`), the template, the OS
     template on the node and the VMID (409 when taken; without `vmid` the next free one is
     allocated), stores the container as `creating` and queues its build. Follow the build
-    at `eventsUrl` (SSE) or with `GET .../events`.
+    at `eventsUrl` (SSE) or with `GET .../events`. Before anything is stored it makes the
+    checks of `POST /api/nodes/{id}/preflight` (the token's privileges, root-only feature
+    flags, the storage, the bridge): a build the node would refuse is a 422 whose
+    `errors` name each field and why, with the preflight's messages.
 
     Args:
         body (ContainerCreate):
@@ -173,7 +179,10 @@ async def asyncio_detailed(
      Checks the node (yours; the default one without `nodeId`), the template, the OS
     template on the node and the VMID (409 when taken; without `vmid` the next free one is
     allocated), stores the container as `creating` and queues its build. Follow the build
-    at `eventsUrl` (SSE) or with `GET .../events`.
+    at `eventsUrl` (SSE) or with `GET .../events`. Before anything is stored it makes the
+    checks of `POST /api/nodes/{id}/preflight` (the token's privileges, root-only feature
+    flags, the storage, the bridge): a build the node would refuse is a 422 whose
+    `errors` name each field and why, with the preflight's messages.
 
     Args:
         body (ContainerCreate):
@@ -205,7 +214,10 @@ async def asyncio(
      Checks the node (yours; the default one without `nodeId`), the template, the OS
     template on the node and the VMID (409 when taken; without `vmid` the next free one is
     allocated), stores the container as `creating` and queues its build. Follow the build
-    at `eventsUrl` (SSE) or with `GET .../events`.
+    at `eventsUrl` (SSE) or with `GET .../events`. Before anything is stored it makes the
+    checks of `POST /api/nodes/{id}/preflight` (the token's privileges, root-only feature
+    flags, the storage, the bridge): a build the node would refuse is a 422 whose
+    `errors` name each field and why, with the preflight's messages.
 
     Args:
         body (ContainerCreate):

@@ -90,6 +90,26 @@ def _summary(item: InventoryItem | ContainerView) -> dict[str, Any]:
     }
 
 
+def detail_of(detail: ContainerView) -> ContainerDetail:
+    return from_row(
+        detail.container,
+        ContainerDetail,
+        **_summary(detail),
+        ip_address=detail.ip_address,  # the live one, not the stored one
+        config=detail.config,
+        error=detail.error,
+    )
+
+
+def create_input(data: ContainerCreate, **overrides: Any) -> CreateInput:
+    """The create body (or a preflight's, the same schema) as the service takes it."""
+    fields = {**msgspec.structs.asdict(data), **overrides}
+    fields["packages"] = [
+        msgspec.convert(msgspec.to_builtins(p), PackageWanted) for p in data.packages
+    ]
+    return CreateInput(**fields)
+
+
 class ContainerController(Controller):
     path = "/api/containers"
     tags = ["Containers"]
@@ -138,15 +158,7 @@ class ContainerController(Controller):
         container_id: uuid.UUID,
         containers: NamedDependency[ContainerService],
     ) -> ContainerDetail:
-        detail = await containers.detail(request.user.id, container_id)
-        return from_row(
-            detail.container,
-            ContainerDetail,
-            **_summary(detail),
-            ip_address=detail.ip_address,  # the live one, not the stored one
-            config=detail.config,
-            error=detail.error,
-        )
+        return detail_of(await containers.detail(request.user.id, container_id))
 
     @post(
         "/{container_id:uuid}/start",
@@ -265,12 +277,11 @@ class ContainerController(Controller):
         """Checks the node (yours; the default one without `nodeId`), the template, the OS
         template on the node and the VMID (409 when taken; without `vmid` the next free one is
         allocated), stores the container as `creating` and queues its build. Follow the build
-        at `eventsUrl` (SSE) or with `GET .../events`."""
-        fields = msgspec.structs.asdict(data)
-        fields["packages"] = [
-            msgspec.convert(msgspec.to_builtins(p), PackageWanted) for p in data.packages
-        ]
-        wanted = CreateInput(**fields)
+        at `eventsUrl` (SSE) or with `GET .../events`. Before anything is stored it makes the
+        checks of `POST /api/nodes/{id}/preflight` (the token's privileges, root-only feature
+        flags, the storage, the bridge): a build the node would refuse is a 422 whose
+        `errors` name each field and why, with the preflight's messages."""
+        wanted = create_input(data)
         container = await containers.request_create(request.user.id, wanted, _request_id())
         await _queue_job(
             queue.enqueue_create(state.queue, container.id, _request_id()), container.id

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import NODE_CALL_STATUSES, problem_responses
-from services.api.routes.containers import CONTAINER_DEPENDENCIES
+from services.api.routes.containers import CONTAINER_DEPENDENCIES, create_input, detail_of
 from services.api.schemas import from_row
+from services.api.schemas.containers import BuildPreflight, ContainerDetail
 from services.api.schemas.nodes import (
+    AdoptRequest,
     Bridge,
     ConnectionTest,
     ContainerDrift,
@@ -26,8 +28,11 @@ from services.api.schemas.nodes import (
     NodeRead,
     NodeUpdate,
     OsTemplate,
+    PreflightProblem,
+    PreflightResult,
     ReconcileResult,
     Storage,
+    UnmanagedGuestRead,
 )
 from shared.adapters import ssh
 from shared.adapters.proxmox.client import typed
@@ -248,6 +253,95 @@ class NodeController(Controller):
             checked=report.checked,
             missing=[_drift(d) for d in report.missing],
             restored=[_drift(d) for d in report.restored],
+        )
+
+    @get(
+        "/{node_id:uuid}/unmanaged",
+        operation_id="ListUnmanagedGuests",
+        summary="Guests on the node that Infrahaus does not manage",
+        dependencies=CONTAINER_DEPENDENCIES,
+        responses=problem_responses(*NODE_CALL_STATUSES),
+    )
+    async def unmanaged(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        containers: NamedDependency[ContainerService],
+    ) -> list[UnmanagedGuestRead]:
+        """LXC containers and QEMU VMs on this node whose VMID no container record stands for
+        (anyone's registration of the same node counts), and that carry no build marker of a
+        record. `adoptable: false` with a `reason` for a VM, a container template or a locked
+        guest. Only guests the node's token may see (VM.Audit) are listed."""
+        guests = await containers.unmanaged(request.user.id, node_id)
+        return [from_row(guest, UnmanagedGuestRead) for guest in guests]
+
+    @post(
+        "/{node_id:uuid}/adopt",
+        operation_id="AdoptGuest",
+        summary="Adopt an unmanaged LXC guest as a container",
+        status_code=HTTP_201_CREATED,
+        dependencies=CONTAINER_DEPENDENCIES,
+        responses=problem_responses(*NODE_CALL_STATUSES, 422),
+        response_headers=[
+            ResponseHeader(
+                name="Location", description="The adopted container", documentation_only=True
+            )
+        ],
+    )
+    async def adopt(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        data: JSONBody[AdoptRequest],
+        containers: NamedDependency[ContainerService],
+    ) -> Response[ContainerDetail]:
+        """Makes a container record (`ready`, no template, no build to retry) for the
+        unmanaged LXC guest `vmid`, named after its hostname, and writes Infrahaus' marker
+        into its description (what was there is kept) so reconciliation and delete know it
+        as this record's. Lifecycle actions and delete then work as on a built container;
+        delete destroys the guest. 404: not your node. 409: the VMID is managed already, is
+        a VM or a container template, or is locked. 422 (`errors` name `vmid`): the node
+        has no such guest, or its token may not see it. 403: the token may not change the
+        guest's description (VM.Config.Options)."""
+        container = await containers.adopt(request.user.id, node_id, data.vmid)
+        detail = await containers.detail(request.user.id, container.id)
+        return Response(
+            detail_of(detail),
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"/api/containers/{container.id}"},
+        )
+
+    @post(
+        "/{node_id:uuid}/preflight",
+        operation_id="PreflightBuild",
+        summary="What a build on this node would fail on, and why",
+        status_code=HTTP_200_OK,
+        dependencies=CONTAINER_DEPENDENCIES,
+        responses=problem_responses(*NODE_CALL_STATUSES, 422),
+    )
+    async def preflight(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        node_id: uuid.UUID,
+        data: JSONBody[BuildPreflight],
+        containers: NamedDependency[ContainerService],
+    ) -> PreflightResult:
+        """The body is a build request as `POST /api/containers` takes it (`hostname` may be
+        left out; `{"templateId": ...}` is enough). Nothing is created. The answer lists
+        each problem: a privilege the node's token lacks on an ACL path (asked of the node,
+        `GET /access/permissions`), a feature flag only root@pam may set (keyctl, fuse, or
+        any on a privileged container), a storage that is missing or holds no `rootdir`, a
+        bridge that is missing or the token may not use (SDN.Use), a missing OS template, a
+        taken VMID. `POST /api/containers` makes the same checks and refuses with a 422
+        whose `errors` carry the same messages. Input that is wrong whatever the node holds
+        is refused as there (404 unknown template or bucket, 422 bad ip, gateway, keys or
+        script names, or a `nodeId` that is not this node)."""
+        wanted = create_input(data, hostname=data.hostname or "preflight")
+        vmid, findings = await containers.preflight(request.user.id, node_id, wanted)
+        return PreflightResult(
+            ok=not findings,
+            vmid=vmid,
+            problems=[from_row(finding, PreflightProblem) for finding in findings],
         )
 
 

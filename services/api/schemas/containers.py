@@ -198,3 +198,10 @@ class BuildState(CamelStruct):
     lifecycle: Lifecycle
     last_completed_phase: Phase | None
     cancel_requested: bool
+
+
+class BuildPreflight(ContainerCreate):
+    """A build request to check, as `POST /api/containers` takes it; `hostname` may be left out
+    (`{"templateId": ...}` alone is enough), and `nodeId`, if given, must be the path's node."""
+
+    hostname: Hostname | None = None  # type: ignore[assignment]

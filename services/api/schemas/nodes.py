@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from services.api.schemas import CamelStruct
 from services.api.schemas.common import Fingerprint, Hostname, Port
+from shared.domain.vmids import VMID_MAX, VMID_MIN
 
 NodeName = Annotated[
     str,
@@ -164,3 +165,47 @@ class ReconcileResult(CamelStruct):
     missing: list[ContainerDrift]
     # `missing` before, `ready` again: their guest is back
     restored: list[ContainerDrift]
+
+
+class UnmanagedGuestRead(CamelStruct):
+    """A guest on the node that no container record stands for."""
+
+    vmid: int
+    type: Literal["lxc", "qemu"]
+    name: str | None
+    status: str | None
+    template: bool
+    # false with `reason` for a VM, a container template or a locked guest
+    adoptable: bool
+    reason: str | None
+
+
+class AdoptRequest(CamelStruct):
+    vmid: Annotated[int, msgspec.Meta(ge=VMID_MIN, le=VMID_MAX)]
+
+
+class PreflightProblem(CamelStruct):
+    """One reason the build would fail: `field` is the request field that leads to it
+    (`templateId` for what only the template sets); `path` and `privilege` name a missing
+    Proxmox privilege (`A|B`: any one of them would do)."""
+
+    code: Literal[
+        "privilege_missing",
+        "bridge_not_permitted",
+        "bridge_unknown",
+        "root_only_feature",
+        "storage_unknown",
+        "storage_no_rootdir",
+        "os_template_missing",
+        "vmid_taken",
+    ]
+    field: str | None
+    message: str
+    path: str | None = None
+    privilege: str | None = None
+
+
+class PreflightResult(CamelStruct):
+    ok: bool
+    vmid: int | None  # the VMID the checks were made for (the next free one when not given)
+    problems: list[PreflightProblem]

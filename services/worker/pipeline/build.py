@@ -32,6 +32,7 @@ from shared.domain import events
 from shared.domain.containers import ContainerService
 from shared.domain.containers.base import build_marker
 from shared.domain.containers.creation import BuildRequest, cancel_key
+from shared.domain.containers.preflight import planned
 from shared.domain.templates.service import TemplateService, bucket_packages
 from shared.domain.templates.specs import PackageSpec, TemplateSpec, merge_packages
 
@@ -220,28 +221,23 @@ class Build:
             [p.spec() for p in request.packages], template.packages if template else (), extra
         )
 
-        def setting(name: str, default: Any) -> Any:
-            return template.settings.get(name, default) if template is not None else default
-
-        def pick(name: str, default: Any) -> Any:
-            """The request's value, else the template's setting, else `default`."""
-            asked = getattr(request, name)
-            return asked if asked is not None else setting(name, default)
-
+        # the request's value, else the template's setting, else the default (defined once,
+        # with the preflight that checks the same values)
+        values = planned(template.settings if template is not None else None, request)
         self.plan = BuildPlan(
             os_template=request.os_template,
             hostname=self.container.hostname,
-            cores=pick("cores", 1),
-            memory=pick("memory", 512),
-            swap=pick("swap", 512),
-            disk_size=request.disk_size or setting("disk", 8),
-            storage=pick("storage", "local-lvm"),
-            bridge=pick("bridge", "vmbr0"),
-            unprivileged=setting("unprivileged", True),
-            nesting=setting("nesting", False),
-            keyctl=setting("keyctl", False),
-            fuse=setting("fuse", False),
-            tags=list(dict.fromkeys([*setting("tags", ()), *request.tags])),
+            cores=values.cores,
+            memory=values.memory,
+            swap=values.swap,
+            disk_size=values.disk_size,
+            storage=values.storage,
+            bridge=values.bridge,
+            unprivileged=values.unprivileged,
+            nesting="nesting" in values.features,
+            keyctl="keyctl" in values.features,
+            fuse="fuse" in values.features,
+            tags=values.tags,
             template=template,
             packages=packages,
         )

@@ -5,6 +5,7 @@ found". One service class, one module per concern.
 """
 
 from shared.domain.containers.actions import Action, ActionOutcome, ActionsMixin
+from shared.domain.containers.adopt import AdoptionMixin, UnmanagedGuest
 from shared.domain.containers.creation import CreationMixin
 from shared.domain.containers.deletion import DeletionMixin
 from shared.domain.containers.inventory import (
@@ -15,13 +16,15 @@ from shared.domain.containers.inventory import (
     InventoryMixin,
     UnreachableNode,
 )
+from shared.domain.containers.preflight import Finding, PreflightMixin
 from shared.domain.containers.reality import Drift, RealityMixin, ReconcileReport
 from shared.domain.containers.services import DiscoveryReport, ServicesMixin
 
 
 class ContainerService(
-    InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin, RealityMixin
-):
+    InventoryMixin, ActionsMixin, DeletionMixin, CreationMixin, ServicesMixin, RealityMixin,
+    AdoptionMixin, PreflightMixin,
+):  # fmt: skip
     """What the API routes and the worker's jobs call."""
 
 
@@ -32,9 +35,11 @@ __all__ = [
     "ContainerView",
     "DiscoveryReport",
     "Drift",
+    "Finding",
     "GuestStatus",
     "Inventory",
     "InventoryItem",
     "ReconcileReport",
+    "UnmanagedGuest",
     "UnreachableNode",
 ]

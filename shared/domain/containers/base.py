@@ -19,11 +19,27 @@ from shared.db.models import Container, Node
 from shared.domain.nodes import NodeService
 from shared.domain.vmids import VmidCache
 
+MARKER_PREFIX = "infrahaus-build:"
+
 
 def build_marker(container_id: uuid.UUID) -> str:
-    """Written into the description of every PVE container a build creates: how a re-run, a
-    cleanup or a delete recognises a container as ours and not a guest that took its VMID."""
-    return f"infrahaus-build:{container_id}"
+    """Written into the description of every PVE container a build creates (or an adoption
+    takes over): how a re-run, a cleanup, a delete or reconciliation recognises a container as
+    ours and not a guest that took its VMID."""
+    return f"{MARKER_PREFIX}{container_id}"
+
+
+def markers_in(config: dict[str, object] | None) -> list[uuid.UUID]:
+    """The container ids whose build markers the guest's description carries."""
+    description = str((config or {}).get("description") or "")
+    found = []
+    for word in description.replace(MARKER_PREFIX, f" {MARKER_PREFIX}").split():
+        if word.startswith(MARKER_PREFIX):
+            try:
+                found.append(uuid.UUID(word.removeprefix(MARKER_PREFIX)[:36]))
+            except ValueError:
+                continue
+    return found
 
 
 def built_by_us(config: dict[str, object] | None, container_id: uuid.UUID) -> bool:

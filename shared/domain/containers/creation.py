@@ -135,6 +135,12 @@ class CreationMixin(ContainerServiceBase):
 
         async def next_vmid(self, user_id: uuid.UUID, node_id: uuid.UUID, start: int) -> int: ...
 
+        # PreflightMixin's: the node's permissions, storages, bridges (a 422 naming each)
+        async def refuse_unbuildable(
+            self, user_id: uuid.UUID, node: Node, template: Template | None,
+            data: CreateInput, os_volume: str,
+        ) -> None: ...  # fmt: skip
+
     async def request_create(
         self, user_id: uuid.UUID, data: CreateInput, request_id: str | None = None
     ) -> Container:
@@ -161,6 +167,7 @@ class CreationMixin(ContainerServiceBase):
             raise Unprocessable("Give a templateId or an osTemplate.", field="osTemplate")
         await self.session.commit()  # no transaction held while the node answers
         os_volume = await self._resolve_os_template(user_id, node, wanted_os)
+        await self.refuse_unbuildable(user_id, node, template, data, os_volume)
         request = BuildRequest(
             os_template=os_volume,
             template_id=data.template_id,
