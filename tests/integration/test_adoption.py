@@ -116,3 +116,61 @@ async def test_a_guest_made_on_the_node_is_unmanaged_and_can_be_adopted(
         finally:
             if (await api.get(f"/nodes/pve/lxc/{VMID}/config")).status_code == 200:
                 await destroy(api, VMID)
+
+
+async def test_two_registrations_adopting_one_guest_at_once_give_one_record(
+    alice: Session, bob: Session, pve: RunningSimulator
+) -> None:
+    """Alice and Bob registered the same Proxmox node; both adopt one guest at once. The
+    config's digest lets one write its marker; the other is refused and leaves no record (two
+    records for one guest would make one of them `missing`, and its delete destroy the
+    guest). The guest's text survives byte for byte."""
+    vmid = 8661
+    alices, bobs = await register(alice, pve), await register(bob, pve)
+    notes = "line one\r\nline two\n\n"
+    async with api_client(pve.info) as api:
+        await make_guest(api, vmid, hostname="twice", description=notes)
+        try:
+            answers = await asyncio.gather(
+                alice.call("POST", f"/api/nodes/{alices}/adopt", json={"vmid": vmid}),
+                bob.call("POST", f"/api/nodes/{bobs}/adopt", json={"vmid": vmid}),
+            )
+            codes = sorted(a.status_code for a in answers)
+            assert codes == [201, 409], [a.text for a in answers]
+            winner = next(a for a in answers if a.status_code == 201).json()
+            assert winner["hostname"] == "twice"
+            config = (await api.get(f"/nodes/pve/lxc/{vmid}/config")).json()["data"]
+            assert [str(m) for m in markers_in(config)] == [winner["id"]]
+            assert config["description"] == f"{notes}infrahaus-build:{winner['id']}"
+            listed = [
+                item["id"]
+                for who in (alice, bob)
+                for item in (await who.call("GET", "/api/containers")).json()["items"]
+                if item["vmid"] == vmid
+            ]
+            assert listed == [winner["id"]]
+        finally:
+            await destroy(api, vmid)
+
+
+async def test_notes_too_long_for_the_marker_are_a_409_before_anything_is_stored(
+    alice: Session, pve: RunningSimulator
+) -> None:
+    vmid = 8662
+    node_id = await register(alice, pve)
+    async with api_client(pve.info) as api:
+        await make_guest(api, vmid, description="x" * 8180)
+        try:
+            refused = await alice.call("POST", f"/api/nodes/{node_id}/adopt", json={"vmid": vmid})
+            assert refused.status_code == 409 and "too long" in refused.json()["detail"]
+            assert vmid in await unmanaged(alice, node_id)  # no record was left behind
+        finally:
+            await destroy(api, vmid)
+
+
+def test_a_hostname_the_node_reports_is_kept_only_as_a_dns_label() -> None:
+    from shared.domain.containers.adopt import _hostname
+
+    assert _hostname({"hostname": "web.example.org"}, 200) == "web"
+    for odd in ("bad\x00name", "-lead", "x" * 64, "", "under_score"):
+        assert _hostname({"hostname": odd}, 200) == "CT200", odd

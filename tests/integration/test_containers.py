@@ -18,6 +18,7 @@ from services.pvesim.process import RunningSimulator
 from services.pvesim.testing import wait_for_task
 from shared.core.settings import Settings
 from shared.db import Container, ContainerEvent, create_engine
+from shared.domain.containers.base import build_marker
 from tests.integration.helpers import Session, node_body
 
 DEBIAN = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
@@ -48,9 +49,19 @@ async def pve_container(api: httpx.AsyncClient, node: str, *, running: bool = Tr
     return vmid
 
 
-async def our_row(settings: Settings, session: Session, node_id: str, vmid: int) -> str:
-    """The record the creation pipeline would have written."""
+async def our_row(
+    settings: Settings, session: Session, node_id: str, vmid: int,
+    *, mark: httpx.AsyncClient | None = None, node: str = "pve",
+) -> str:  # fmt: skip
+    """The record the creation pipeline would have written; with `mark` (a client of the
+    node's API), also the build marker the pipeline writes into the guest's description,
+    without which a delete leaves the guest alone (it is not provably ours)."""
     container_id = uuid.uuid4()
+    if mark is not None:
+        marked = await mark.put(
+            f"/nodes/{node}/lxc/{vmid}/config", data={"description": build_marker(container_id)}
+        )
+        assert marked.status_code == 200, marked.text
     engine = create_engine(settings, pooled=False)
     async with engine.begin() as connection:
         await connection.execute(
@@ -320,7 +331,7 @@ async def test_delete_purges_on_proxmox_and_forgets_the_row(
 ) -> None:
     node_id = await register(alice, pve)
     vmid = await pve_container(token_api, "pve")
-    present = await our_row(settings, alice, node_id, vmid)
+    present = await our_row(settings, alice, node_id, vmid, mark=token_api)
     missing = await our_row(settings, alice, node_id, next(_vmids))  # never existed on PVE
 
     for container_id in (present, missing):
@@ -333,6 +344,24 @@ async def test_delete_purges_on_proxmox_and_forgets_the_row(
             await asyncio.sleep(0.2)
     gone = await token_api.get(f"/nodes/pve/lxc/{vmid}/status/current")
     assert gone.status_code == 500 and "does not exist" in gone.text
+
+
+@pytest.mark.usefixtures("running_worker")
+async def test_a_delete_never_destroys_a_guest_without_our_marker(
+    alice: Session, pve: RunningSimulator, settings: Settings, token_api: httpx.AsyncClient
+) -> None:
+    """A record with no build request (adopted, or `missing` after its VMID was reused)
+    whose VMID now holds a guest that does not carry its marker: the row goes, the guest
+    stays (a colleague's new container at the lowest free VMID is not ours to purge)."""
+    node_id = await register(alice, pve)
+    vmid = await pve_container(token_api, "pve")
+    container_id = await our_row(settings, alice, node_id, vmid)  # no marker on the guest
+    assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
+    async with asyncio.timeout(30):
+        while (await alice.call("GET", f"/api/containers/{container_id}")).status_code != 404:
+            await asyncio.sleep(0.2)
+    kept = await token_api.get(f"/nodes/pve/lxc/{vmid}/status/current")
+    assert kept.status_code == 200 and kept.json()["data"]["status"] == "running", kept.text
 
 
 async def test_delete_is_refused_while_an_action_runs(
@@ -365,7 +394,7 @@ async def test_a_delete_proxmox_refuses_leaves_the_container_in_error(
     vmid = await pve_container(token_api, "pve", running=False)
     protect = await token_api.put(f"/nodes/pve/lxc/{vmid}/config", data={"protection": 1})
     assert protect.status_code == 200, protect.text
-    container_id = await our_row(settings, alice, node_id, vmid)
+    container_id = await our_row(settings, alice, node_id, vmid, mark=token_api)
 
     assert (await alice.call("DELETE", f"/api/containers/{container_id}")).status_code == 202
     async with asyncio.timeout(30):

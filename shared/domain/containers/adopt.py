@@ -14,6 +14,7 @@ reconciliation, retry and delete recognise the guest as this record's from then 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.adapters.proxmox import ProxmoxClient, ProxmoxNotFound, ProxmoxPermissionError
+from shared.adapters.proxmox import (
+    ProxmoxClient,
+    ProxmoxError,
+    ProxmoxNotFound,
+    ProxmoxPermissionError,
+)
 from shared.adapters.proxmox.client import segment
 from shared.core.errors import Conflict, Unprocessable
 from shared.core.lifecycle import EventType, Lifecycle
@@ -37,10 +43,13 @@ from shared.domain.containers.base import (
 
 log = get_logger(__name__)
 
-_HOSTNAME_MAX = 63  # the record's column; PVE allows longer DNS names
 # Guests whose config the listing reads at once (two calls each): a node with hundreds of
 # unmanaged guests is not asked for all of them in one burst.
 _PARALLEL_READS = 8
+_MARKERS_PER_QUERY = 1000
+# PVE's limit on a guest's description (`description` in the LXC config schema)
+_DESCRIPTION_MAX = 8192
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 @dataclass
@@ -65,11 +74,16 @@ def _same_node(node: Node) -> Any:
 
 
 def _marked(description: str, container_id: uuid.UUID) -> str:
-    """The description with our marker for `container_id` (any older marker replaced)."""
-    kept = [line for line in description.splitlines() if not line.strip().startswith(MARKER_PREFIX)]
-    while kept and not kept[-1].strip():
-        kept.pop()
-    return "\n".join([*kept, build_marker(container_id)]) if kept else build_marker(container_id)
+    """The description with our marker for `container_id` appended, the user's text kept as
+    it is; a stale marker line (of a record that no longer exists) is dropped first."""
+    if MARKER_PREFIX in description:
+        description = "\n".join(
+            line for line in description.splitlines() if not line.strip().startswith(MARKER_PREFIX)
+        )
+    if not description.strip():
+        return build_marker(container_id)
+    separator = "" if description.endswith("\n") else "\n"
+    return f"{description}{separator}{build_marker(container_id)}"
 
 
 class AdoptionMixin(ContainerServiceBase):
@@ -80,9 +94,15 @@ class AdoptionMixin(ContainerServiceBase):
         return set(rows)
 
     async def _records_exist(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        if not ids:
-            return set()
-        return set(await self.session.scalars(select(Container.id).where(Container.id.in_(ids))))
+        """Which of `ids` (markers read off guests' descriptions: any number, repeated) are
+        records; asked in slices, within the database driver's parameter limit."""
+        unique, found = list(dict.fromkeys(ids)), set[uuid.UUID]()
+        for start in range(0, len(unique), _MARKERS_PER_QUERY):
+            part = unique[start : start + _MARKERS_PER_QUERY]
+            found.update(
+                await self.session.scalars(select(Container.id).where(Container.id.in_(part)))
+            )
+        return found
 
     async def _guests_on(self, client: ProxmoxClient, node: Node) -> list[dict[str, Any]]:
         resources = await client.get("/cluster/resources", type="vm")
@@ -175,9 +195,9 @@ class AdoptionMixin(ContainerServiceBase):
         has no such guest, 409 when it is managed already, a VM, a template or locked."""
         node = await self.nodes.get(user_id, node_id)
         node_id, node_name = node.id, node.name
-        if vmid in await self._managed_vmids(node):
-            raise Conflict(f"VMID {vmid} on {node_name} is already managed by Infrahaus.")
         await self.session.commit()
+        # The node is asked first: whether a VMID is managed is said only of a guest the
+        # caller's token can see, so the answer never lists other tenants' VMIDs.
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
             guests = {item["vmid"]: item for item in await self._guests_on(client, node)}
             item = guests.get(vmid)
@@ -194,11 +214,19 @@ class AdoptionMixin(ContainerServiceBase):
                     field="vmid",
                 )
             guest = self._describe(item, config)
-            if await self._records_exist(markers_in(config)):
+            if vmid in await self._managed_vmids(node) or await self._records_exist(
+                markers_in(config)
+            ):
                 raise Conflict(f"VMID {vmid} on {node_name} is already managed by Infrahaus.")
             if not guest.adoptable:
                 raise Conflict(f"VMID {vmid} cannot be adopted: it is {guest.reason}.")
             hostname = _hostname(config or {}, vmid)
+            description = _marked(str((config or {}).get("description") or ""), uuid.uuid4())
+            if len(description) > _DESCRIPTION_MAX:
+                raise Conflict(
+                    f"VMID {vmid}'s notes are too long to take Infrahaus' marker (PVE keeps at"
+                    f" most {_DESCRIPTION_MAX} characters); shorten them and try again."
+                )
             container = Container(
                 id=uuid.uuid4(), node_id=node_id, created_by=user_id, vmid=vmid,
                 hostname=hostname, template_id=None, template_revision=None,
@@ -214,10 +242,26 @@ class AdoptionMixin(ContainerServiceBase):
                 ) from None
             await self.session.commit()
             description = _marked(str((config or {}).get("description") or ""), container.id)
+            path = f"/nodes/{segment(node_name)}/lxc/{vmid}/config"
             try:
-                await client.put(
-                    f"/nodes/{segment(node_name)}/lxc/{vmid}/config", description=description
-                )
+                # `digest`: refused if the config changed since it was read (a concurrent
+                # adoption through another registration of this node, a notes edit)
+                changes: dict[str, Any] = {"description": description}
+                if (config or {}).get("digest"):
+                    changes["digest"] = str((config or {})["digest"])
+                try:
+                    await client.put(path, **changes)
+                except ProxmoxError as exc:
+                    if "modified configuration" in exc.message:
+                        raise Conflict(
+                            f"VMID {vmid}'s config changed while it was being adopted; try again."
+                        ) from None
+                    raise
+                # what the guest now says must name this record alone
+                if markers_in(await client.get(path)) != [container.id]:
+                    raise Conflict(
+                        f"VMID {vmid} on {node_name} was taken over by another adoption."
+                    )
             except BaseException:
                 await self._forget(container.id)
                 raise
@@ -258,6 +302,7 @@ def _lxc(item: dict[str, Any]) -> bool:
 
 
 def _hostname(config: dict[str, Any], vmid: int) -> str:
-    """The guest's hostname as the record can hold it (PVE's own default when unset)."""
-    name = str(config.get("hostname") or f"CT{vmid}")
-    return name.split(".", 1)[0][:_HOSTNAME_MAX].rstrip("-") or f"CT{vmid}"
+    """The guest's hostname as the record can hold it: its first DNS label, or PVE's own
+    default (`CT<vmid>`) when it is unset or not a DNS label (the node's text is not trusted)."""
+    label = str(config.get("hostname") or "").split(".", 1)[0]
+    return label if _DNS_LABEL.match(label) else f"CT{vmid}"

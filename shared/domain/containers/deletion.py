@@ -80,9 +80,10 @@ class DeletionMixin(ContainerServiceBase):
                         current = await client.get(f"{base}/status/current")
                     except ProxmoxNotFound:
                         current = None
-                    if current is not None and container.build_request is not None:
-                        # A container we built carries our marker; anything else at its VMID
-                        # (a failed build's VMID taken by someone since) is not ours to destroy.
+                    if current is not None:
+                        # A container we built or adopted carries our marker; anything else at
+                        # its VMID (a failed build's VMID, or a `missing` one's, taken by
+                        # someone since) is not ours to destroy: the row goes, the guest stays.
                         config = await client.get(f"{base}/config")
                         if not built_by_us(config, container.id):
                             foreign, current = True, None
