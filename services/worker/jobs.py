@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, cast
 
 import structlog
 from arq import Retry, func
 from arq.cron import cron
+from arq.typing import WorkerCoroutine
 from sqlalchemy import select
 
 from services.worker.context import context_of
@@ -75,6 +77,21 @@ def _count_retry(ctx: dict[str, Any], job: str) -> None:
         metrics.job_retried(job)
 
 
+def leased(function: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
+    """Every job holds its claim on a short lease, renewed while it runs
+    (`queue.job_lease`): a worker killed at any moment, even between arq claiming the job
+    and the job's first step, leaves the job to another worker within seconds
+    (`ResilientWorker` claims for as long as one lease)."""
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        app = context_of(ctx)
+        async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
+            return await function(ctx, *args)
+
+    return cast(WorkerCoroutine, run)
+
+
 async def ping(ctx: dict[str, Any], payload: str) -> dict[str, Any]:
     """Round-trip check for operators and tests: proves a worker consumes the queue."""
     return {"pong": payload, "worker": context_of(ctx).worker_id, "try": ctx["job_try"]}
@@ -87,8 +104,7 @@ async def create_container(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     _count_retry(ctx, queue.CREATE_JOB)
     with _request_context(job):
         try:
-            async with queue.job_lease(app.redis, ctx["job_id"], app.settings.build_lease_seconds):
-                outcome = await run_build(app, job.container_id, ctx["job_try"])
+            outcome = await run_build(app, job.container_id, ctx["job_try"])
         except BuildBusy as exc:  # another run of this build still holds it
             log.info("build is running elsewhere; will look again", reason=exc.message)
             raise Retry(defer=BUILD_BUSY_RETRY_SECONDS) from exc
@@ -177,17 +193,17 @@ async def reconcile(ctx: dict[str, Any]) -> int:
 
 def job_functions() -> list[Any]:
     return [
-        ping,
+        func(leased(ping), name="ping"),
         # keep_result=0: a finished job leaves nothing behind that would refuse the next
         # enqueue of the same id (a retry, a reconciled row).
         func(
-            create_container,
+            leased(create_container),
             name=queue.CREATE_JOB,
             max_tries=CREATE_MAX_TRIES,
             timeout=CREATE_TIMEOUT_SECONDS,
             keep_result=0,
         ),
-        func(delete_container, name=queue.DELETE_JOB, max_tries=MAX_TRIES, keep_result=0),
+        func(leased(delete_container), name=queue.DELETE_JOB, max_tries=MAX_TRIES, keep_result=0),
     ]
 
 
@@ -265,19 +281,25 @@ def cron_jobs(settings: Settings) -> list[Any]:
     jobs: list[Any] = []
     if settings.events_retention_days or settings.audit_retention_days:
         jobs.append(
-            cron(retention, name="retention", minute={RETENTION_MINUTE}, second={0}, timeout=600)
+            cron(
+                leased(retention),
+                name="retention",
+                minute={RETENTION_MINUTE},
+                second={0},
+                timeout=600,
+            )
         )
     if settings.node_reconcile_seconds:
         jobs.append(
             cron(
-                reconcile_nodes, name="reconcile_nodes", timeout=1800,
+                leased(reconcile_nodes), name="reconcile_nodes", timeout=1800,
                 **_every(settings.node_reconcile_seconds),
             )
         )  # fmt: skip
     if settings.reconcile_seconds:
         jobs.append(
             cron(
-                reconcile,
+                leased(reconcile),
                 name="reconcile",
                 run_at_startup=True,
                 **_every(settings.reconcile_seconds),

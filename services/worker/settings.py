@@ -103,8 +103,13 @@ class ResilientWorker(Worker):
     between taking it and starting the job (arq would leak it: ten outages, no more jobs).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, claim_seconds: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if claim_seconds is not None:
+            # arq claims a job for its longest timeout (4 h for a build) before the job's own
+            # lease (`jobs.leased`) takes over: a worker killed in between would block the job
+            # for hours. Claimed for one lease instead; the running job renews it.
+            self.in_progress_timeout_s = claim_seconds
         self.redis_outage = OutageLog("redis")
         self._poll_backoff = 0.5
 
@@ -170,4 +175,6 @@ class ResilientWorker(Worker):
 def create_worker(settings: Settings) -> Worker:
     """A worker bound to the current event loop; SIGINT/SIGTERM stop it cleanly, and Redis
     outages only pause it."""
-    return ResilientWorker(**worker_settings(settings))
+    return ResilientWorker(
+        **worker_settings(settings), claim_seconds=settings.build_lease_seconds * 3
+    )

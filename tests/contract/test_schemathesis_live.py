@@ -60,6 +60,13 @@ CONFIG = """\
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
 
+# A container's DELETE is 202 Accepted: the worker destroys it on Proxmox, and until then it
+# is `deleting` and readable (its events too), as the spec says. "Still there right after a
+# 2xx DELETE" is that, not a use after free; tests/integration/test_containers.py waits for
+# the 404 after the worker's delete.
+[checks.use_after_free]
+enabled = false
+
 # more chained scenarios than the per-operation budget gives: links are where state lives
 [phases.stateful]
 generation.max-examples = 100

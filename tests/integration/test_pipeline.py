@@ -501,13 +501,17 @@ async def test_deleting_a_failed_build_leaves_a_foreign_guest_at_its_vmid_alone(
     from services.pvesim.testing import wait_for_task as pve_wait
 
     node_id = await register(alice, pve)
-    template_id = await make_template(alice, keyctl=True, packages=[], files=[], scripts=[])
+    failing = {"name": "10-fail.sh", "order": 10, "content": "#!/bin/bash\nexit 3\n"}
+    template_id = await make_template(alice, packages=[], files=[], scripts=[failing])
     vmid = next(_vmids)
     built = await create(alice, hostname="gone-01", nodeId=node_id, templateId=template_id,
-                         vmid=vmid)  # fmt: skip
+                         vmid=vmid, cleanupOnFailure=True)  # fmt: skip
     assert (await wait_until_done(alice, built["id"]))["lifecycle"] == "error"
-    # someone else creates a guest at that VMID, outside Infrahaus
     async with api_client(pve.info) as token_api:
+        # the failed build's guest was cleaned up: its VMID is free again...
+        freed = await token_api.get(f"/nodes/pve/lxc/{vmid}/status/current")
+        assert freed.status_code == 500 and "does not exist" in freed.text, freed.text
+        # ...and someone else creates a guest at it, outside Infrahaus
         made = await token_api.post("/nodes/pve/lxc", data={
             "vmid": vmid, "ostemplate": "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
             "hostname": "theirs", "rootfs": "local-lvm:1"})  # fmt: skip

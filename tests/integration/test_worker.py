@@ -59,3 +59,47 @@ async def test_enqueueing_the_same_job_id_twice_is_refused(settings: Settings) -
     finally:
         await queue.delete(f"arq:job:{job_id}")
         await queue.aclose(close_connection_pool=True)
+
+
+async def test_a_claimed_job_is_held_for_one_lease_not_for_the_longest_timeout(
+    settings: Settings,
+) -> None:
+    """arq claims a job (PSETEX of its in-progress key) for the longest job timeout, 4 h for
+    a build, before the job's own lease renews it: a worker SIGKILLed in between blocked the
+    build for hours (a CI run caught it). The product's worker claims for 3 leases; a running
+    job renews that (`jobs.leased`)."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from services.worker.settings import create_worker
+
+    url = urlsplit(settings.redis_url or "")
+    reader, writer = await asyncio.open_connection(url.hostname, url.port or 6379)
+    writer.write(b"MONITOR\r\n")
+    await reader.readline()
+    queue = create_queue(settings)
+    job_id = f"ping:{uuid.uuid4().hex}"
+    try:
+        assert await queue.enqueue_job("ping", "claim", _job_id=job_id) is not None
+        worker = create_worker(settings)
+        worker.burst, worker.poll_delay_s = True, 0.05
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        claims = []
+        while True:
+            try:
+                async with asyncio.timeout(0.3):
+                    line = (await reader.readline()).decode()
+            except TimeoutError:
+                break
+            if f"arq:in-progress:{job_id}" not in line:
+                continue
+            if '"psetex"' in line.lower():
+                claims.append(int(line.split('"')[5]))
+        lease_ms = settings.build_lease_seconds * 3 * 1000
+        assert claims and all(ms <= lease_ms for ms in claims), (claims, lease_ms)
+    finally:
+        writer.close()
+        await queue.aclose(close_connection_pool=True)
