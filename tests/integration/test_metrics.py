@@ -140,8 +140,9 @@ async def test_a_build_through_the_worker_is_counted_in_the_api_scrape(
             )
             >= 1
         ), phase
-    # the worker's calls to the node, labelled by the node's name
-    assert value(text, "infrahaus_node_request_duration_seconds_count", node="pve") > 0
+    # the worker's calls to the node, labelled by the node's registration id, not its name
+    assert value(text, "infrahaus_node_request_duration_seconds_count", node=node_id) > 0
+    assert 'node="pve"' not in text
     # the API's own requests, by route template (never the raw path, which holds the id)
     assert value(
         text, "infrahaus_http_request_duration_seconds_count",
@@ -180,3 +181,40 @@ async def test_lock_contention_and_live_subscribers_are_counted(
     subscription.close()
     subscription.close()  # idempotent: counted once
     assert value(await scrape(), "infrahaus_sse_subscribers") == open_before
+
+
+@pytest.fixture
+async def metered_bob(
+    metrics_settings: Settings, metrics_worker: Path, pve: RunningSimulator
+) -> AsyncIterator[Session]:
+    # a second app (a second API replica): one app cannot serve two test clients
+    app = create_app(metrics_settings)
+    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+        session = await login(test_client, pve, 1, "127.0.0.1")
+        await forget_nodes(metrics_settings, session.user_id)
+        yield session
+
+
+async def test_two_users_nodes_of_one_name_are_two_series_named_by_id(
+    metered: Session, metered_bob: Session, pve: RunningSimulator
+) -> None:
+    """`/metrics` is unauthenticated: it must not show the names users give their nodes, and
+    two users' nodes called alike must not be summed into one series."""
+    alice_node = await register(metered, pve, "pve")
+    bob_node = await register(metered_bob, pve, "pve")
+    assert alice_node != bob_node
+    count = "infrahaus_node_request_duration_seconds_count"
+    before = (await metered.client.get("/metrics")).text
+    for session, node_id, calls in ((metered, alice_node, 1), (metered_bob, bob_node, 2)):
+        for _ in range(calls):
+            response = await session.call("GET", f"/api/nodes/{node_id}/storages")
+            assert response.status_code == 200, response.text
+    text = (await metered.client.get("/metrics")).text
+    alice_calls = value(text, count, node=alice_node) - value(before, count, node=alice_node)
+    bob_calls = value(text, count, node=bob_node) - value(before, count, node=bob_node)
+    assert (alice_calls, bob_calls) == (1, 2)
+    # every node label is a registration id, or the one label of hosts that are none
+    for name, labels, _ in samples(text):
+        if name == count and labels["node"] != "unregistered":
+            uuid.UUID(labels["node"])
+    assert 'node="pve"' not in text

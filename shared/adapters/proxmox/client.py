@@ -176,8 +176,9 @@ class ProxmoxClient:
         metrics_node: str = "unregistered",
     ) -> None:
         self.host, self.port = host, port
-        # the `node` label of this client's call metrics: a registered node's name; hosts
-        # that are not (yet) registered nodes (log-ins, node tests) share one label
+        # the `node` label of this client's call metrics: a registered node's id (never its
+        # name, which users choose); hosts that are not (yet) registered nodes (log-ins,
+        # node tests) share one label
         self.metrics_node = metrics_node
         self.max_response_bytes = max_response_bytes
         self.pinned = pinned
