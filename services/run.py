@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import msgspec
 from prometheus_client import multiprocess
 
+from shared.core import metrics
 from shared.core.crypto import generate_key
 from shared.core.logging import configure_logging, get_logger
 from shared.core.settings import Settings, SettingsError, load_settings, require_explicit_allow_list
@@ -143,7 +144,9 @@ class Supervisor:
             if code is None or name in self._restart_at:
                 continue
             if self.metrics_dir is not None:  # its live gauges no longer count
-                multiprocess.mark_process_dead(child.pid, str(self.metrics_dir))
+                multiprocess.mark_process_dead(
+                    metrics.local_identifier(child.pid), str(self.metrics_dir)
+                )
             if code == EXIT_BAD_SETTINGS:
                 log.error("process stopped on its settings; stopping", process=name, exit_code=code)
                 self.exit_code, self.stopping = code, True

@@ -5,13 +5,16 @@ metric object exists. `configure(settings)` (called by the API and worker factor
 them once per process.
 
 Multiprocess: with `PROMETHEUS_MULTIPROC_DIR` set, prometheus-client keeps each process's
-values in memory-mapped files in that directory (one set per pid), and the API's `/metrics`
-adds up every file it finds there, so one scrape of any API process reports the API processes
-and the workers together. Without it, a process reports only itself (then worker metrics are
-not visible through the API). `make run` sets it under DATA_DIR and empties it at start.
+values in memory-mapped files in that directory (one set per process: `process_identifier`,
+the host name and the pid, since in containers every API and worker is PID 1), and the API's
+`/metrics` adds up every file it finds there, so one scrape of any API process reports the API
+processes and the workers together. Without it, a process reports only itself (then worker
+metrics are not visible through the API). `make run` sets it under DATA_DIR and empties it at
+start.
 
-Labels are always bounded: route templates (never raw paths), phase names, node names
-(registered by users), lock kinds. Nothing here talks to Redis or PostgreSQL: the queue depth
+Labels are always bounded and name no tenant's data: route templates (never raw paths), known
+methods, phase names, node registration ids (never the names users give their nodes), lock
+kinds. Nothing here talks to Redis or PostgreSQL: the queue depth
 is read when `/metrics` is scraped (`render`).
 """
 
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,6 +125,40 @@ class _Metrics:
 
 _metrics: _Metrics | None = None
 
+# the identifier is part of file names that prometheus-client splits on `_` and globs
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+
+
+def identifier_for(host: str, pid: int) -> str:
+    """The name of one process's value files: `gauge_livesum_<this>.db` and the like.
+
+    Host and pid: in containers the API and the worker each run as PID 1, so the pid alone is
+    the same in every container sharing the directory. No `_` (prometheus-client reads a
+    gauge file's name as `gauge_<mode>_<id>.db`) and no glob characters (`mark_process_dead`
+    globs for the name)."""
+    return f"{_UNSAFE.sub('-', host) or 'host'}-{pid}"
+
+
+#: read once: a container's host name does not change while it runs
+_HOST = socket.gethostname()
+
+
+def local_identifier(pid: int) -> str:
+    """The identifier of process `pid` of this host (`make run`'s children)."""
+    return identifier_for(_HOST, pid)
+
+
+def process_identifier() -> str:
+    """This process's identifier (prometheus-client calls it on every write, to notice a
+    fork: the pid is read each time, the host name is not)."""
+    return identifier_for(_HOST, os.getpid())
+
+
+def _value_class() -> Any:
+    cls = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
+    cls._infrahaus = True
+    return cls
+
 
 def configure(settings: Settings) -> None:
     """Create this process's metrics when METRICS_ENABLED (once; later calls change nothing).
@@ -134,8 +173,13 @@ def configure(settings: Settings) -> None:
     if directory:
         os.makedirs(directory, exist_ok=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-        if not getattr(values.ValueClass, "_multiprocess", False):
-            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        # also when prometheus-client chose multiprocess mode itself at import (the variable
+        # was set): its values are named by pid alone
+        if not getattr(values.ValueClass, "_infrahaus", False):
+            values.ValueClass = _value_class()
+        # no other live process has this identifier: live gauges under it are left by an
+        # earlier process of the same container (PID 1 again after a crash), not to be summed
+        process_exited_files(directory)
     _metrics = _Metrics(directory or None)
     if directory:
         # at the end of the process, not of an app's lifespan: a process may serve several
@@ -150,9 +194,11 @@ def enabled() -> bool:
 def process_exited() -> None:
     """Drop this process's live gauges (SSE subscribers) from the sum (at exit)."""
     if _metrics is not None and _metrics.multiprocess_dir:
-        multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
-            os.getpid(), _metrics.multiprocess_dir
-        )
+        process_exited_files(_metrics.multiprocess_dir)
+
+
+def process_exited_files(directory: str) -> None:
+    multiprocess.mark_process_dead(process_identifier(), directory)  # type: ignore[no-untyped-call]
 
 
 # -- recording (cheap; nothing when metrics are off) ----------------------------------------

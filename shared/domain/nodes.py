@@ -217,7 +217,9 @@ class NodeService:
             connect_timeout=self.settings.pve_connect_timeout_seconds,
             read_timeout=self.settings.pve_read_timeout_seconds,
             max_response_bytes=self.settings.pve_max_response_bytes,
-            metrics_node=node.name,
+            # the registration's id, never its name: `/metrics` is unauthenticated, and two
+            # users' nodes may share a name
+            metrics_node=str(node.id),
         )
 
     # -- changing --------------------------------------------------------------------------

@@ -176,8 +176,9 @@ class ProxmoxClient:
         metrics_node: str = "unregistered",
     ) -> None:
         self.host, self.port = host, port
-        # the `node` label of this client's call metrics: a registered node's name; hosts
-        # that are not (yet) registered nodes (log-ins, node tests) share one label
+        # the `node` label of this client's call metrics: a registered node's id (never its
+        # name, which users choose); hosts that are not (yet) registered nodes (log-ins,
+        # node tests) share one label
         self.metrics_node = metrics_node
         self.max_response_bytes = max_response_bytes
         self.pinned = pinned
@@ -246,7 +247,7 @@ class ProxmoxClient:
             raise translated from None
         metrics.observe_node_call(
             self.metrics_node, method, time.perf_counter() - started,
-            None if response.is_success else f"http_{response.status_code}",
+            None if response.is_success else _http_kind(response.status_code),
         )  # fmt: skip
         if response.is_success:
             decoded = _decode(body)
@@ -355,6 +356,19 @@ class ProxmoxClient:
             remote_text(str(item.get("t", ""))) for item in data or [] if isinstance(item, dict)
         ]
         return texts[-lines:]
+
+
+# the error statuses a Proxmox VE node answers with, each its own `kind`; any other status a
+# host sends (it may be anything from 100 to 999) is counted by its class, so one host cannot
+# make hundreds of series
+_KNOWN_STATUSES = frozenset({400, 401, 403, 404, 500, 501, 502, 503, 504, 595, 596, 599})
+
+
+def _http_kind(status: int) -> str:
+    """The `kind` label of a call answered with a status that is not a success."""
+    if status in _KNOWN_STATUSES:
+        return f"http_{status}"
+    return f"http_{status // 100}xx" if 100 <= status < 600 else "http_other"
 
 
 def _error_kind(exc: Exception) -> str:
