@@ -343,7 +343,7 @@ async def test_a_big_slow_node_is_swept_in_parallel_and_a_cut_off_sweep_keeps_it
                 *({"id": i, "vmid": 8900 + n, "hostname": f"cut-{n}"}
                   for n, i in enumerate(ids[40:])),
             )  # fmt: skip
-            await admin.put("/faults/pve", json={"latency_ms": 800})
+            await admin.put("/faults/pve", json={"latency_ms": 1000})
             app = WorkerContext.build(settings, "test-cut-off-sweep")
             try:
                 async with app.db_sessions() as session:
@@ -351,11 +351,11 @@ async def test_a_big_slow_node_is_swept_in_parallel_and_a_cut_off_sweep_keeps_it
                 assert node is not None
                 with pytest.raises(ProxmoxTimeout, match="were not checked"):
                     async with app.containers() as service:
-                        await service.reconcile_node(node, budget_seconds=2.0)
+                        await service.reconcile_node(node, budget_seconds=2.5)
             finally:
                 await app.aclose()
             marked = [(await stored(settings, i)).lifecycle for i in ids[40:]]
-            print(f"cut off after 2 s at 800 ms per request: {marked.count('missing')} of 40 saved")
+            print(f"cut off after 2.5 s at 1 s per request: {marked.count('missing')} of 40 saved")
             assert 0 < marked.count("missing") < 40
         finally:
             await admin.delete("/faults/pve")
