@@ -19,6 +19,7 @@ class ReconcileResult:
     checked: int
     missing: list[ContainerDrift]
     restored: list[ContainerDrift]
+    migrated: list[ContainerDrift]
 
     def to_dict(self) -> dict[str, Any]:
         node_id = str(self.node_id)
@@ -35,6 +36,11 @@ class ReconcileResult:
             restored_item = restored_item_data.to_dict()
             restored.append(restored_item)
 
+        migrated = []
+        for migrated_item_data in self.migrated:
+            migrated_item = migrated_item_data.to_dict()
+            migrated.append(migrated_item)
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -43,6 +49,7 @@ class ReconcileResult:
                 "checked": checked,
                 "missing": missing,
                 "restored": restored,
+                "migrated": migrated,
             }
         )
 
@@ -71,11 +78,19 @@ class ReconcileResult:
 
             restored.append(restored_item)
 
+        migrated = []
+        _migrated = d.pop("migrated")
+        for migrated_item_data in _migrated:
+            migrated_item = ContainerDrift.from_dict(migrated_item_data)
+
+            migrated.append(migrated_item)
+
         reconcile_result = cls(
             node_id=node_id,
             checked=checked,
             missing=missing,
             restored=restored,
+            migrated=migrated,
         )
 
         return reconcile_result

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 _FAULTS_NODE = re.compile(r"^/_admin/faults/([^/]+)$")
 _CONTAINER = re.compile(r"^/_admin/containers/(\d+)$")
+_MOVE = re.compile(r"^/_admin/containers/(\d+)/move$")
 
 
 def _ok(payload: Any) -> Response:
@@ -63,6 +64,9 @@ class AdminApi:
         match = _CONTAINER.match(path)
         if match and method == "GET":
             return self._container(int(match[1]))
+        match = _MOVE.match(path)
+        if match and method == "POST":
+            return self._move(int(match[1]), body)
         if path == "/_admin/acl":
             return self._acl(method, body)
         if path == "/_admin/ssh/authorized-keys" and method == "POST":
@@ -144,6 +148,21 @@ class AdminApi:
             "faults": self.cluster.faults.snapshot(),
             "clockOffset": self.cluster.clock.offset,
         }
+
+    def _move(self, vmid: int, body: dict) -> Response:
+        """``{"node"}``: the container's config moves to that node of the cluster, as
+        ``mv /etc/pve/nodes/A/lxc/V.conf /etc/pve/nodes/B/lxc/`` does (and as a migration
+        ends); its status and root directory go with it. A locked container is refused."""
+        guest = self.cluster.guests.get(vmid)
+        if guest is None or guest.kind != "lxc":
+            return _error(404, f"no container {vmid}")
+        target = body.get("node")
+        if not isinstance(target, str) or target not in self.cluster.nodes:
+            return _error(400, f"no such node '{target}'")
+        if guest.lock:
+            return _error(409, f"container {vmid} is locked ({guest.lock})")
+        guest.node = target
+        return _ok({"vmid": vmid, "node": target})
 
     def _container(self, vmid: int) -> Response:
         guest = self.cluster.guests.get(vmid)

@@ -234,7 +234,7 @@ async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
     """Reconcile every node with its guests (shared/domain/containers/reality.py), one at a time;
     a node that does not answer is skipped (logged) until the next run."""
     app = context_of(ctx)
-    totals = {"nodes": 0, "missing": 0, "restored": 0, "failed": 0}
+    totals = {"nodes": 0, "missing": 0, "restored": 0, "migrated": 0, "failed": 0}
     try:
         async with app.db_sessions() as session:
             nodes = list(await session.scalars(select(Node).order_by(Node.created_at)))
@@ -261,6 +261,7 @@ async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
         totals["nodes"] += 1
         totals["missing"] += len(report.missing)
         totals["restored"] += len(report.restored)
+        totals["migrated"] += len(report.migrated)
     return totals
 
 

@@ -58,7 +58,7 @@ _ALLOWED: dict[Lifecycle, frozenset[Lifecycle]] = {
         {Lifecycle.CREATING, Lifecycle.DELETING, Lifecycle.READY, Lifecycle.MISSING}
     ),
     Lifecycle.DELETING: frozenset({Lifecycle.ERROR}),
-    Lifecycle.MISSING: frozenset({Lifecycle.DELETING, Lifecycle.READY}),
+    Lifecycle.MISSING: frozenset({Lifecycle.DELETING, Lifecycle.READY, Lifecycle.ERROR}),
 }
 
 

@@ -4,7 +4,12 @@ A container's last build keeps its events whatever their age, so the story of ho
 be (or why it failed) outlives the retention period. The last build is the run that starts
 at the container's latest build-start event (`events.BUILD_START`: the build was queued, or
 a retry was asked for) and ends at the first `complete` or `error` event after it, or runs on
-(still building). Rows written before build starts were marked count from their first event.
+(still building).
+
+Rows written before build starts were marked (metadata `buildStart`) are anchored on the
+messages those events have always had ("Build of ... queued", "Retry requested: ..."); failing
+those, on the event after the terminal (`complete`/`error`) event before the latest one; failing
+that, on the container's first event. So the last build's events are kept for old rows too.
 """
 
 from __future__ import annotations
@@ -24,12 +29,23 @@ _PRUNE_EVENTS = text(
     """
     WITH touched AS (
         SELECT DISTINCT container_id FROM container_events WHERE created_at < :cutoff
-    ), starts AS (
+    ), marks AS (
         SELECT e.container_id,
-               COALESCE(MAX(e.seq) FILTER (WHERE e.metadata @> CAST(:marker AS jsonb)),
-                        MIN(e.seq)) AS first_seq
+               MAX(e.seq) FILTER (WHERE e.metadata @> CAST(:marker AS jsonb)
+                   OR (e.type = :step AND (e.message LIKE :queued OR e.message LIKE :retried)))
+                   AS start_seq,
+               MAX(e.seq) FILTER (WHERE e.type IN (:complete, :error)) AS terminal_seq,
+               MIN(e.seq) AS first_seq
         FROM container_events e JOIN touched t ON t.container_id = e.container_id
         GROUP BY e.container_id
+    ), starts AS (
+        SELECT m.container_id,
+               COALESCE(m.start_seq,
+                        (SELECT MAX(e.seq) + 1 FROM container_events e
+                         WHERE e.container_id = m.container_id AND e.seq < m.terminal_seq
+                           AND e.type IN (:complete, :error)),
+                        m.first_seq) AS first_seq
+        FROM marks m
     ), last_build AS (
         SELECT s.container_id, s.first_seq,
                (SELECT MIN(e.seq) FROM container_events e
@@ -45,6 +61,11 @@ _PRUNE_EVENTS = text(
 )
 
 
+# The messages of the build-start events (shared/domain/containers/creation.py), as LIKE patterns.
+_QUEUED = "Build of % queued"
+_RETRIED = "Retry requested:%"
+
+
 class Pruned(msgspec.Struct, frozen=True):
     events: int
     audit_rows: int
@@ -58,6 +79,9 @@ async def prune_events(session: AsyncSession, older_than: dt.datetime) -> int:
         {
             "cutoff": older_than,
             "marker": msgspec.json.encode(events.BUILD_START).decode(),
+            "step": EventType.STEP.value,
+            "queued": _QUEUED,
+            "retried": _RETRIED,
             "complete": EventType.COMPLETE.value,
             "error": EventType.ERROR.value,
         },

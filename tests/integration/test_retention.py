@@ -24,7 +24,8 @@ ANCIENT = NOW - dt.timedelta(days=400)
 
 def _event(container_id: uuid.UUID, seq: int, type_: str, when: dt.datetime, **extra: Any):
     return {
-        "container_id": container_id, "seq": seq, "type": type_, "message": f"event {seq}",
+        "container_id": container_id, "seq": seq, "type": type_,
+        "message": extra.get("message", f"event {seq}"),
         "created_at": when, "metadata": extra.get("metadata", {}),
     }  # fmt: skip
 
@@ -33,6 +34,9 @@ async def test_old_rows_are_pruned_and_each_last_build_is_kept(settings: Setting
     engine = create_engine(settings, pooled=False)
     user_id, node_id = uuid.uuid4(), uuid.uuid4()
     retried, legacy, building = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # retried before build starts were marked: found by the messages, or by the terminal events
+    legacy_named, legacy_bare = uuid.uuid4(), uuid.uuid4()
+    every = (retried, legacy, building, legacy_named, legacy_bare)
     start = events.BUILD_START
     old_audit, recent_audit = uuid.uuid4(), uuid.uuid4()
     async with engine.begin() as connection:
@@ -45,7 +49,7 @@ async def test_old_rows_are_pruned_and_each_last_build_is_kept(settings: Setting
                 token_id="root@pam!t", token_secret_enc="ciphertext", is_default=True,
             )
         )  # fmt: skip
-        for number, container_id in enumerate((retried, legacy, building)):
+        for number, container_id in enumerate(every):
             await connection.execute(
                 insert(Container).values(
                     id=container_id, node_id=node_id, created_by=user_id, vmid=9900 + number,
@@ -69,6 +73,21 @@ async def test_old_rows_are_pruned_and_each_last_build_is_kept(settings: Setting
             # still building: nothing of it goes
             _event(building, 1, "step", OLD, metadata=start),
             _event(building, 2, "log", OLD),
+            # retried before the markers: the queued and retry events carry their messages
+            _event(legacy_named, 1, "step", OLD, message="Build of ret-3 (VMID 9903) queued"),
+            _event(legacy_named, 2, "log", OLD),
+            _event(legacy_named, 3, "error", OLD),
+            _event(legacy_named, 4, "step", OLD, message="Retry requested: resuming at creating"),
+            _event(legacy_named, 5, "log", OLD),
+            _event(legacy_named, 6, "complete", OLD),
+            _event(legacy_named, 7, "log", OLD),
+            # ... or nothing to go by but the terminal events: after the one before the last
+            _event(legacy_bare, 1, "step", OLD),
+            _event(legacy_bare, 2, "error", OLD),
+            _event(legacy_bare, 3, "step", OLD),
+            _event(legacy_bare, 4, "log", OLD),
+            _event(legacy_bare, 5, "complete", OLD),
+            _event(legacy_bare, 6, "log", OLD),
         ]
         await connection.execute(insert(ContainerEvent), rows)
         await connection.execute(
@@ -96,7 +115,7 @@ async def test_old_rows_are_pruned_and_each_last_build_is_kept(settings: Setting
             (row.container_id, row.seq)
             for row in await connection.execute(
                 select(ContainerEvent.container_id, ContainerEvent.seq).where(
-                    ContainerEvent.container_id.in_([retried, legacy, building])
+                    ContainerEvent.container_id.in_(every)
                 )
             )
         }
@@ -112,6 +131,8 @@ async def test_old_rows_are_pruned_and_each_last_build_is_kept(settings: Setting
         (retried, 4), (retried, 5), (retried, 6), (retried, 8),
         (legacy, 1), (legacy, 2),
         (building, 1), (building, 2),
+        (legacy_named, 4), (legacy_named, 5), (legacy_named, 6),
+        (legacy_bare, 3), (legacy_bare, 4), (legacy_bare, 5),
     }  # fmt: skip
     assert audit_ids == {recent_audit}
     assert result["events"] >= 5 and result["auditRows"] >= 1

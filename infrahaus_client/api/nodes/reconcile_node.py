@@ -100,8 +100,10 @@ def sync_detailed(
 
      A `ready` (or failed but created) container whose VMID no longer exists on the node,
     or now holds another guest, becomes `missing`; a `missing` one whose guest is back
-    becomes `ready`. Each change gets an event and an audit row. Containers being built
-    or deleted are left alone. The worker does the same for every node on a schedule
+    gets back the lifecycle it had (`ready`, or `error`). A guest migrated to another node
+    of the cluster is not missing: the record moves to your registration of that node (or
+    an event says why it stays). Each change gets an event and an audit row. Containers
+    being built or deleted are left alone. The worker does the same for every node on a schedule
     (NODE_RECONCILE_SECONDS).
 
     Args:
@@ -135,8 +137,10 @@ def sync(
 
      A `ready` (or failed but created) container whose VMID no longer exists on the node,
     or now holds another guest, becomes `missing`; a `missing` one whose guest is back
-    becomes `ready`. Each change gets an event and an audit row. Containers being built
-    or deleted are left alone. The worker does the same for every node on a schedule
+    gets back the lifecycle it had (`ready`, or `error`). A guest migrated to another node
+    of the cluster is not missing: the record moves to your registration of that node (or
+    an event says why it stays). Each change gets an event and an audit row. Containers
+    being built or deleted are left alone. The worker does the same for every node on a schedule
     (NODE_RECONCILE_SECONDS).
 
     Args:
@@ -165,8 +169,10 @@ async def asyncio_detailed(
 
      A `ready` (or failed but created) container whose VMID no longer exists on the node,
     or now holds another guest, becomes `missing`; a `missing` one whose guest is back
-    becomes `ready`. Each change gets an event and an audit row. Containers being built
-    or deleted are left alone. The worker does the same for every node on a schedule
+    gets back the lifecycle it had (`ready`, or `error`). A guest migrated to another node
+    of the cluster is not missing: the record moves to your registration of that node (or
+    an event says why it stays). Each change gets an event and an audit row. Containers
+    being built or deleted are left alone. The worker does the same for every node on a schedule
     (NODE_RECONCILE_SECONDS).
 
     Args:
@@ -198,8 +204,10 @@ async def asyncio(
 
      A `ready` (or failed but created) container whose VMID no longer exists on the node,
     or now holds another guest, becomes `missing`; a `missing` one whose guest is back
-    becomes `ready`. Each change gets an event and an audit row. Containers being built
-    or deleted are left alone. The worker does the same for every node on a schedule
+    gets back the lifecycle it had (`ready`, or `error`). A guest migrated to another node
+    of the cluster is not missing: the record moves to your registration of that node (or
+    an event says why it stays). Each change gets an event and an audit row. Containers
+    being built or deleted are left alone. The worker does the same for every node on a schedule
     (NODE_RECONCILE_SECONDS).
 
     Args:

@@ -243,8 +243,10 @@ class NodeController(Controller):
     ) -> ReconcileResult:
         """A `ready` (or failed but created) container whose VMID no longer exists on the node,
         or now holds another guest, becomes `missing`; a `missing` one whose guest is back
-        becomes `ready`. Each change gets an event and an audit row. Containers being built
-        or deleted are left alone. The worker does the same for every node on a schedule
+        gets back the lifecycle it had (`ready`, or `error`). A guest migrated to another node
+        of the cluster is not missing: the record moves to your registration of that node (or
+        an event says why it stays). Each change gets an event and an audit row. Containers
+        being built or deleted are left alone. The worker does the same for every node on a schedule
         (NODE_RECONCILE_SECONDS)."""
         node = await nodes.get_and_end_transaction(request.user.id, node_id)
         report = await containers.reconcile_node(node, actor=request.user.id)
@@ -253,6 +255,7 @@ class NodeController(Controller):
             checked=report.checked,
             missing=[_drift(d) for d in report.missing],
             restored=[_drift(d) for d in report.restored],
+            migrated=[_drift(d) for d in report.migrated],
         )
 
     @get(

@@ -163,8 +163,11 @@ class ReconcileResult(CamelStruct):
     checked: int
     # now `missing`: their VMID is gone from the node, or holds another guest
     missing: list[ContainerDrift]
-    # `missing` before, `ready` again: their guest is back
+    # `missing` before, back to what they were (`ready`, or `error`): their guest is back
     restored: list[ContainerDrift]
+    # their guest is on another node of the cluster (migrated): never `missing`; the record
+    # moved to your registration of that node, or the reason says why it stayed
+    migrated: list[ContainerDrift]
 
 
 class UnmanagedGuestRead(CamelStruct):
