@@ -143,11 +143,14 @@ class InfrahausCore(InitPluginProtocol):
         # Sessions and VMID sets, cached in this process while its invalidation subscription
         # is up (shared.adapters.readcache); every write publishes the names of the keys it changed.
         channel = invalidation_channel(redis, self.settings.queue_name)
-        cache = ReadCache(self.settings.api_read_cache_seconds)
-        subscriber = InvalidationSubscriber(self.settings.redis_url or "", channel, cache)
-        use_cache = self.settings.api_read_cache_seconds > 0
-        app.state.read_cache = cache if use_cache else None
-        app.state.read_cache_subscriber = subscriber if use_cache else None
+        seconds = self.settings.api_read_cache_seconds
+        cache = ReadCache(seconds) if seconds > 0 else None
+        subscriber = (
+            InvalidationSubscriber(self.settings.redis_url or "", channel, cache)
+            if cache is not None
+            else None
+        )
+        app.state.read_cache, app.state.read_cache_subscriber = cache, subscriber
         app.state.sessions = SessionStore(
             redis, self.settings.session_ttl_seconds, channel=channel, cache=app.state.read_cache
         )
@@ -165,7 +168,7 @@ class InfrahausCore(InitPluginProtocol):
             self.settings.redis_url or "", tick_seconds=min(1.0, self.settings.sse_ping_seconds / 3)
         )
         await app.state.event_hub.start()
-        if use_cache:
+        if subscriber is not None:
             await subscriber.start()
         # Everything built so far lives as long as the process: moved out of the collector's
         # sight, so its full passes (tens of ms each, the whole latency tail) stop scanning it.
@@ -175,7 +178,7 @@ class InfrahausCore(InitPluginProtocol):
         try:
             yield
         finally:
-            if use_cache:
+            if subscriber is not None:
                 await subscriber.stop()
             await app.state.event_hub.stop()
             await app.state.proxmox_clients.aclose()

@@ -144,7 +144,7 @@ async def _redeem_stream_ticket(
     key = await tickets.redeem(
         connection.query_params.get("ticket", ""), connection.path_params["container_id"]
     )
-    return await store.lookup_key(key) if key else None
+    return await store.lookup_key(key, cached=False) if key else None
 
 
 def template_editors_only(connection: ASGIConnection[Any, Any, Any, Any], _: object) -> None:

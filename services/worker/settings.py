@@ -17,7 +17,7 @@ from arq.worker import Worker
 
 from services.worker.context import WorkerContext
 from services.worker.jobs import cron_jobs, job_functions
-from shared.adapters import heartbeat
+from shared.adapters import heartbeat, queue
 from shared.adapters.queue import deserialize, redis_settings, serialize
 from shared.core import metrics
 from shared.core.logging import get_logger
@@ -176,5 +176,6 @@ def create_worker(settings: Settings) -> Worker:
     """A worker bound to the current event loop; SIGINT/SIGTERM stop it cleanly, and Redis
     outages only pause it."""
     return ResilientWorker(
-        **worker_settings(settings), claim_seconds=settings.build_lease_seconds * 3
+        **worker_settings(settings),
+        claim_seconds=queue.claim_seconds(settings.build_lease_seconds),
     )

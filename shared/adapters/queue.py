@@ -87,6 +87,11 @@ async def job_alive(redis: Redis, job_id: str) -> bool:
     return bool(await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id))
 
 
+def claim_seconds(renew_seconds: float) -> float:
+    """How long a job's claim lives: three renewals, so one late renewal never loses it."""
+    return renew_seconds * 3
+
+
 @contextlib.asynccontextmanager
 async def job_lease(redis: Redis, job_id: str, renew_seconds: float) -> AsyncIterator[None]:
     """Hold a running job's claim for only `3 x renew_seconds` at a time, renewed while it runs.
@@ -96,7 +101,7 @@ async def job_lease(redis: Redis, job_id: str, renew_seconds: float) -> AsyncIte
     the key and renewing it means another worker picks the job up within seconds of a crash.
     """
     key = in_progress_key_prefix + job_id
-    lifetime_ms = int(renew_seconds * 3000)
+    lifetime_ms = int(claim_seconds(renew_seconds) * 1000)
 
     async def renew() -> None:
         while True:

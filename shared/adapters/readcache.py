@@ -84,16 +84,18 @@ class ReadCache:
         pttl_ms: float | None = None,
         *,
         started: float | None = None,
+        max_seconds: float | None = None,
     ) -> None:
         """Store what a read returned, unless an invalidation or a switch happened since the
         read began (`epoch` is `self.epoch` taken before it was sent; `started`, the
         `time.monotonic()` of that moment, so the entry never outlives the key's PTTL, which
-        Redis counted from before the reply travelled and waited to be read)."""
+        Redis counted from before the reply travelled and waited to be read); `max_seconds`, a
+        shorter bound of the caller's)."""
         if not self.enabled or epoch != self.epoch:
             return
         if pttl_ms == -2:  # no such key: nothing worth holding (and a cheap way to flood us)
             return
-        ttl = self.ttl
+        ttl = self.ttl if max_seconds is None else min(self.ttl, max_seconds)
         if pttl_ms is not None and pttl_ms >= 0:  # -1: no expiry
             ttl = min(ttl, pttl_ms / 1000)
         if ttl <= 0:

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import logging
 import re
+import select
 import sys
 import time
 from collections.abc import MutableMapping
@@ -245,7 +246,7 @@ class AccessLog:
             pass
 
 
-PIPE_BUF = 4096
+PIPE_BUF = select.PIPE_BUF
 
 
 def _line_chunks(data: bytearray, limit: int) -> list[bytes]:

@@ -107,8 +107,11 @@ class SessionStore:
         be authorized by a session that was revoked a moment ago, and pushed invalidation
         cannot promise that against a message delayed on its way to this process."""
         key = session_key(secret)
-        if key is None:
-            return None
+        return None if key is None else await self.lookup_key(key, cached=cached)
+
+    async def lookup_key(self, key: str, *, cached: bool) -> SessionData | None:
+        """Like `lookup`, by the session's Redis key (one of `SessionData.keys`): a stream
+        ticket (services.api.tickets) names its session this way, never by a secret."""
         cache = self.cache
         if cache is None or not cached:
             return decode_session(await self.redis.getex(key, ex=self.ttl))
@@ -125,7 +128,7 @@ class SessionStore:
         at most a tenth of the session TTL: hits skip GETEX, so the key's sliding expiry is
         renewed only by the misses, and they must come well before it runs out."""
         if data is not None and self.cache is not None:
-            self.cache.put(key, data, epoch, self.ttl * 100, started=started)
+            self.cache.put(key, data, epoch, started=started, max_seconds=self.ttl / 10)
 
     async def destroy(self, data: SessionData) -> None:
         """Logout: both the cookie and the bearer token stop working at once, in every
@@ -138,8 +141,3 @@ class SessionStore:
             await pipe.execute()
         if self.cache is not None:
             self.cache.invalidate(data.keys)
-
-    async def lookup_key(self, key: str) -> SessionData | None:
-        """Like `lookup`, by the session's Redis key (one of `SessionData.keys`): a stream
-        ticket (services.api.tickets) names its session this way, never by a secret."""
-        return decode_session(await self.redis.getex(key, ex=self.ttl))

@@ -77,6 +77,14 @@ def _status(members: frozenset[bytes], user_id: uuid.UUID, vmid: int) -> VmidSta
     return "taken" if str(vmid).encode() in members else "available"
 
 
+def _answer(taken: int, cached: int, owned: int) -> VmidStatus | None:
+    """SMISMEMBER's answer for (the VMID, the sentinel, the caller's owner member): the
+    status, or None when the cache cannot answer for this caller."""
+    if not cached or not owned:
+        return None
+    return "taken" if taken else "available"
+
+
 class VmidCache:
     def __init__(self, redis: Redis, channel: str, cache: ReadCache | None = None) -> None:
         self.redis = redis
@@ -103,9 +111,7 @@ class VmidCache:
             found = decode_session(reply[0])
             if found is None:
                 return None, None
-            taken, cached, owned = reply[1]
-            status: VmidStatus = "taken" if taken else "available"
-            return found, status if cached and owned else None
+            return found, _answer(*reply[1])
         data, members = cache.get(key), cache.get(set_key)
         epoch, started = cache.epoch, time.monotonic()
         if data is MISS and members is MISS:
@@ -117,7 +123,7 @@ class VmidCache:
             members = frozenset(reply[2])
             cache.put(set_key, members, epoch, reply[1], started=started)
         elif data is MISS:
-            data = await sessions.lookup(secret)
+            data = await sessions.lookup_key(key, cached=True)
             if data is None:
                 return None, None
         elif members is MISS:
@@ -135,9 +141,7 @@ class VmidCache:
             "Awaitable[list[Literal[0, 1]]]",
             self.redis.smismember(_key(node_id), [str(vmid), _SENTINEL, _owner_member(user_id)]),
         )
-        if not cached or not owned:
-            return None
-        return "taken" if taken else "available"
+        return _answer(taken, cached, owned)
 
     async def replace(self, node_id: uuid.UUID, user_id: uuid.UUID, vmids: set[int]) -> None:
         key = _key(node_id)

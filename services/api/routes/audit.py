@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.auth import SECURITY, CurrentUser
 from services.api.problems import problem_responses
 from services.api.routes.containers import reject_null_text
+from services.api.schemas import from_row
 from services.api.schemas.audit import AuditPage, AuditRead
 from shared.domain import audit
 
@@ -65,7 +65,7 @@ def _bad(name: str, message: str) -> ValidationException:
 
 
 def audit_read(entry: Any) -> AuditRead:
-    return msgspec.convert(entry, AuditRead, from_attributes=True)
+    return from_row(entry, AuditRead)
 
 
 class AuditController(Controller):

@@ -349,7 +349,4 @@ class NodeController(Controller):
 
 
 def _drift(drift: Drift) -> ContainerDrift:
-    return ContainerDrift(
-        container_id=drift.container_id, vmid=drift.vmid, hostname=drift.hostname,
-        reason=drift.reason,
-    )  # fmt: skip
+    return from_row(drift, ContainerDrift)

@@ -93,6 +93,16 @@ class AdoptionMixin(ContainerServiceBase):
         )
         return set(rows)
 
+    async def _is_managed(self, node: Node, vmid: int) -> bool:
+        """Whether any registration of this Proxmox node has a record of `vmid`."""
+        found = await self.session.scalar(
+            select(Container.id)
+            .join(Node, Container.node_id == Node.id)
+            .where(_same_node(node), Container.vmid == vmid)
+            .limit(1)
+        )
+        return found is not None
+
     async def _records_exist(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `ids` (markers read off guests' descriptions: any number, repeated) are
         records; asked in slices, within the database driver's parameter limit."""
@@ -214,21 +224,20 @@ class AdoptionMixin(ContainerServiceBase):
                     field="vmid",
                 )
             guest = self._describe(item, config)
-            if vmid in await self._managed_vmids(node) or await self._records_exist(
-                markers_in(config)
-            ):
+            if await self._is_managed(node, vmid) or await self._records_exist(markers_in(config)):
                 raise Conflict(f"VMID {vmid} on {node_name} is already managed by Infrahaus.")
             if not guest.adoptable:
                 raise Conflict(f"VMID {vmid} cannot be adopted: it is {guest.reason}.")
             hostname = _hostname(config or {}, vmid)
-            description = _marked(str((config or {}).get("description") or ""), uuid.uuid4())
+            container_id = uuid.uuid4()
+            description = _marked(str((config or {}).get("description") or ""), container_id)
             if len(description) > _DESCRIPTION_MAX:
                 raise Conflict(
                     f"VMID {vmid}'s notes are too long to take Infrahaus' marker (PVE keeps at"
                     f" most {_DESCRIPTION_MAX} characters); shorten them and try again."
                 )
             container = Container(
-                id=uuid.uuid4(), node_id=node_id, created_by=user_id, vmid=vmid,
+                id=container_id, node_id=node_id, created_by=user_id, vmid=vmid,
                 hostname=hostname, template_id=None, template_revision=None,
                 lifecycle=Lifecycle.READY.value, build_request=None,
             )  # fmt: skip
@@ -241,7 +250,6 @@ class AdoptionMixin(ContainerServiceBase):
                     f"VMID {vmid} on {node_name} is already managed by Infrahaus."
                 ) from None
             await self.session.commit()
-            description = _marked(str((config or {}).get("description") or ""), container.id)
             path = f"/nodes/{segment(node_name)}/lxc/{vmid}/config"
             try:
                 # `digest`: refused if the config changed since it was read (a concurrent

@@ -32,12 +32,11 @@ from shared.domain.containers.creation import (
     check_ssh_public_keys,
 )
 from shared.domain.templates.service import bucket_packages
-from shared.domain.templates.specs import SETTINGS
+from shared.domain.templates.specs import settings_of
 from shared.domain.vmids import VMID_MIN
 
 # What a token can never set, whatever its ACLs: PVE checks `$authuser eq 'root@pam'`.
 ROOT_ONLY_FEATURES = ("keyctl", "fuse")
-ROOT = "root@pam"
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def feature_findings(plan: Planned, token_id: str) -> list[Finding]:
     """`check_ct_modify_config_perm` on `features`: root@pam only, except nesting on an
     unprivileged container (which needs VM.Allocate, checked anyway). An API token is never
     root@pam, whatever its user."""
-    if token_id == ROOT or not plan.features:
+    if not plan.features:
         return []
     flags = "/".join(plan.features)
     advice = (
@@ -287,7 +286,7 @@ class PreflightMixin(ContainerServiceBase):
                 )
             )  # fmt: skip
         for need in needs:
-            if node.token_id == ROOT or any(p in held[need.path] for p in need.privileges):
+            if any(p in held[need.path] for p in need.privileges):
                 continue
             privilege = "|".join(need.privileges)
             findings.append(
@@ -302,9 +301,7 @@ class PreflightMixin(ContainerServiceBase):
 
 
 def _settings_of(template: Template | None) -> dict[str, Any] | None:
-    if template is None:
-        return None
-    return {name: getattr(template, name) for name in SETTINGS}
+    return None if template is None else settings_of(template)
 
 
 def _storage_findings(

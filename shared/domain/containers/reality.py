@@ -274,9 +274,11 @@ class RealityMixin(ContainerServiceBase):
                 )
             )
         )
-        wanted = await self._before_missing(container) if observed == Lifecycle.MISSING else None
         if len(candidates) == 1:
             into = candidates[0]
+            wanted = (
+                await self._before_missing(container) if observed == Lifecycle.MISSING else None
+            )
             message = f"its guest was migrated to {target}; the record follows it there"
             try:
                 moved = await self._mark(

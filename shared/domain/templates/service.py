@@ -22,13 +22,13 @@ from shared.core.errors import Conflict, NotFound
 from shared.db.models import Package, PackageBucket, Template, TemplateFile, TemplateScript
 from shared.domain import audit
 from shared.domain.templates.specs import (
-    SETTINGS,
     BucketSpec,
     FileSpec,
     PackageSpec,
     ScriptSpec,
     TemplateSpec,
     merge_packages,
+    settings_of,
 )
 
 TemplateSort = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
@@ -52,7 +52,7 @@ class TemplateDetail:
         t = self.template
         return TemplateSpec(
             name=t.name,
-            settings={name: getattr(t, name) for name in SETTINGS},
+            settings=settings_of(t),
             # `order` is stored as `sort_order` (ORDER is an SQL keyword)
             scripts=tuple(
                 ScriptSpec(name=s.name, order=s.sort_order, content=s.content, enabled=s.enabled)

@@ -57,6 +57,11 @@ SETTINGS: tuple[str, ...] = tuple(
 _SUB_LISTS = ("scripts", "files", "packages")
 
 
+def settings_of(row: Any) -> dict[str, Any]:
+    """A template row's settings (the model's columns named in `SETTINGS`)."""
+    return {name: getattr(row, name) for name in SETTINGS}
+
+
 @dataclass(frozen=True)
 class TemplateSpec:
     """`settings` holds the template's own values (cores, memory, tags, ...) by column name; a
