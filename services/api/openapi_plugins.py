@@ -4,6 +4,9 @@ Bodies built on `CamelStruct` reject unknown fields (`forbid_unknown_fields`), s
 must say `additionalProperties: false`; Litestar's own struct plugin leaves it out, and clients
 and schemathesis would then believe extra fields are accepted.
 
+Every operation with a request body documents the 415 that a body not sent as
+application/json gets (`services/api/requests.py` refuses it for every route).
+
 Responses carry OpenAPI links (`LINKS`): what a create returns is what its reads, actions and
 delete take, so a client (and schemathesis' stateful phase) can walk create -> actions ->
 delete without guessing.
@@ -15,7 +18,7 @@ from typing import Any
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar.openapi.spec import Link, Schema
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
 from litestar.typing import FieldDefinition
 
 
@@ -106,6 +109,8 @@ def refine_openapi(app: Any) -> None:
             for path_item in (openapi.paths or {}).values():
                 for method in ("get", "put", "post", "delete", "patch"):
                     operation = getattr(path_item, method, None)
+                    if operation is not None and operation.request_body is not None:
+                        _document_json_only(operation)
                     for parameter in (operation and operation.parameters) or []:
                         if getattr(parameter, "param_in", None) == "query":
                             _drop_null(parameter.schema)
@@ -113,6 +118,19 @@ def refine_openapi(app: Any) -> None:
             return openapi
 
     app.plugins.get(OpenAPIPlugin).__class__ = RefinedOpenAPI
+
+
+def _document_json_only(operation: Operation) -> None:
+    """A 415 problem, shaped like the operation's 503 (every route documents that one)."""
+    from services.api.problems import STATUS_DESCRIPTIONS
+
+    responses = operation.responses or {}
+    unavailable = responses["503"]
+    assert isinstance(unavailable, OpenAPIResponse), operation.operation_id
+    responses["415"] = OpenAPIResponse(
+        description=STATUS_DESCRIPTIONS[415], content=unavailable.content
+    )
+    operation.responses = dict(sorted(responses.items()))
 
 
 # An optional query parameter is absent or a value: a query string has no JSON `null`.

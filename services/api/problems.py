@@ -63,11 +63,11 @@ class DependencyProblem(Problem, omit_defaults=True):
     checks: list[DependencyCheck] = msgspec.field(default_factory=list)
 
 
-_DESCRIPTIONS = {
+STATUS_DESCRIPTIONS = {
     400: "The request is malformed or fails validation; `errors` lists each problem.",
     401: "Not logged in, or the session has expired.",
     403: "Forbidden: missing or wrong X-CSRF-Token on a cookie session, or not allowed.",
-    415: "The body must be application/json.",
+    415: "The body is not sent as application/json.",
     422: "Well-formed, but it cannot be done as asked; `errors` names the field and why.",
     404: "Not found, or not yours.",
     409: "Conflict with the current state (locked, already taken, in use).",
@@ -108,7 +108,7 @@ def problem_responses(*statuses: int, **overrides: type[Problem]) -> dict[int, R
         responses[status] = ResponseSpec(
             data_container=container,
             media_type=PROBLEM_MEDIA_TYPE,
-            description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            description=STATUS_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
             generate_examples=False,
         )
     return responses

@@ -1,18 +1,31 @@
-"""The API's request class: a JSON body nested too deeply is the client's error (400)."""
+"""The API's request class: a JSON body must say it is JSON (415 otherwise), and one nested
+too deeply is the client's error (400)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import SerializationException
+from litestar.exceptions import HTTPException, SerializationException
+from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+JSON_MEDIA_TYPE = "application/json"
 
 
 class InfrahausRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
-        """msgspec stops at a fixed nesting depth with a `RecursionError` (a 2 KB body of
+        """Litestar decodes any body as JSON, whatever its `Content-Type`; a body sent as
+        text/plain or form data is refused instead (a cross-site HTML form can post text/plain
+        that parses as JSON; it cannot send application/json). Only a non-empty body gets here.
+
+        msgspec stops at a fixed nesting depth with a `RecursionError` (a 2 KB body of
         `[` reaches it); Litestar turns a `SerializationException` into a 400, anything else
         into a 500."""
+        if self.content_type[0] != JSON_MEDIA_TYPE:
+            raise HTTPException(
+                status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                detail=f"Send the body as {JSON_MEDIA_TYPE}.",
+            )
         try:
             return await super().json()
         except RecursionError:

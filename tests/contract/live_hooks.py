@@ -60,20 +60,8 @@ def _stateful(case: schemathesis.Case) -> bool:
     return meta is not None and meta.phase.name == "stateful"
 
 
-# The simulator's own guests (VM 100, CT 101: services/pvesim/cluster.py `seed_guests`) are
-# shared with every other test of the session; a generated adoption (and a delete chained to
-# it) would destroy them. An adoption asks for 9000-9999 instead, where no guest is.
-SEEDED_VMIDS_BELOW = 1000
-ADOPT_VMIDS = 9000
-
-
 @schemathesis.hook
 def before_call(ctx: object, case: schemathesis.Case, **kwargs: Any) -> None:
-    if case.operation.label == "POST /api/nodes/{node_id}/adopt":
-        vmid = case.body.get("vmid") if isinstance(case.body, dict) else None
-        if isinstance(vmid, int) and not isinstance(vmid, bool) and vmid < SEEDED_VMIDS_BELOW:
-            case.body = {**case.body, "vmid": ADOPT_VMIDS + vmid % 1000}
-        return
     if not _stateful(case) or case.operation.label != "POST /api/containers":
         return
     meta = case.meta

@@ -15,7 +15,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import (
     HTTP_204_NO_CONTENT,
-    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_429_TOO_MANY_REQUESTS,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +86,7 @@ def _client_address(request: Request[Any, Any, Any]) -> str:
     status_code=200,
     exclude_from_auth=True,
     security=[],
-    responses=problem_responses(400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504),
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 429, 502, 503, 504),
 )
 async def login(
     data: JSONBody[LoginRequest],
@@ -108,12 +107,6 @@ async def login(
     settings: Settings = state.settings
     throttle: LoginThrottle = state.login_throttle
     store: SessionStore = state.sessions
-    if request.content_type[0] != "application/json":
-        # A cross-site HTML form can post text/plain that parses as JSON; it cannot send this.
-        raise HTTPException(
-            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail="Send the login as application/json.",
-        )
     try:
         host = canonical_host(data.host)
     except NonCanonicalHost as exc:

@@ -1,0 +1,62 @@
+"""A request body must be sent as application/json. Litestar would decode any body as JSON
+whatever its Content-Type; the API refuses text/plain, form and other media types with a 415
+on every operation that takes a body (a cross-site HTML form can post those)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from shared.core.settings import Settings
+from tests.bearer import bearer_headers
+
+NOT_JSON = ("text/plain", "application/x-www-form-urlencoded", "application/xml", "text/json")
+
+
+@pytest.fixture
+async def api(client: AsyncTestClient[Litestar], settings: Settings) -> AsyncTestClient[Litestar]:
+    client.headers.update(await bearer_headers(settings))
+    return client
+
+
+async def test_a_valid_body_not_sent_as_json_is_a_415_and_changes_nothing(
+    api: AsyncTestClient[Litestar],
+) -> None:
+    name = f"ct-{uuid.uuid4().hex[:10]}"
+    body = json.dumps({"name": name})
+    for media_type in NOT_JSON:
+        refused = await api.post("/api/buckets", content=body, headers={"Content-Type": media_type})
+        assert refused.status_code == 415, (media_type, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "application/json" in refused.json()["detail"]
+    listed = await api.get("/api/buckets", params={"search": name})
+    assert listed.json()["items"] == []
+    # the same bytes as application/json (with a charset parameter) are accepted
+    made = await api.post(
+        "/api/buckets", content=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert made.status_code == 201, made.text
+
+
+async def test_every_operation_with_a_body_refuses_other_media_types_and_documents_it(
+    api: AsyncTestClient[Litestar],
+) -> None:
+    document = (await api.get("/schema/openapi.json")).json()
+    checked = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            assert "415" in operation["responses"], (method, path)
+            url = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), path)
+            response = await api.request(
+                method.upper(), url, content=b"{}", headers={"Content-Type": "text/plain"}
+            )
+            assert response.status_code == 415, (method, path, response.text)
+            checked.append(operation["operationId"])
+    assert {"Login", "CreateNode", "CreateContainer", "UpdateTemplate"} <= set(checked), checked
