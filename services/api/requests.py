@@ -1,15 +1,19 @@
-"""The API's request class: a JSON body must say it is JSON (415 otherwise), and one nested
-too deeply is the client's error (400)."""
+"""The API's request class: a JSON body must say it is JSON (415 otherwise), must have the
+spec's types exactly (400 otherwise), and one nested too deeply is the client's error (400)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import msgspec
 from litestar import Request
-from litestar.exceptions import HTTPException, SerializationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 JSON_MEDIA_TYPE = "application/json"
+# msgspec ends a validation error with where it was: "... - at `$.packages[0].name`"
+_WHERE = re.compile(r" - at `\$\.?(.*)`$")
 
 
 class InfrahausRequest(Request[Any, Any, Any]):
@@ -27,9 +31,32 @@ class InfrahausRequest(Request[Any, Any, Any]):
                 detail=f"Send the body as {JSON_MEDIA_TYPE}.",
             )
         try:
-            return await super().json()
+            value = await super().json()
         except RecursionError:
             raise SerializationException("JSON body nested too deeply") from None
+        self._check_types(value)
+        return value
+
+    def _check_types(self, value: Any) -> None:
+        """Litestar converts a body to the handler's type with msgspec's lax rules, so
+        `{"vmid": "101"}` and `{"vmid": 101.0}` passed for an integer the spec declares. The
+        body is checked against that type with the strict rules first; the lax conversion
+        then only sees bodies that already conform. Errors read as Litestar's own do."""
+        data = self.route_handler.parsed_fn_signature.parameters.get("data")
+        if data is None:
+            return
+        try:
+            msgspec.convert(value, data.annotation, strict=True)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            where = _WHERE.search(text)
+            message = text[: where.start()] if where else text
+            raise ValidationException(
+                detail=f"Validation failed for {self.method} {self.url.path}",
+                extra=[
+                    {"message": message, "key": (where and where[1]) or "data", "source": "body"}
+                ],
+            ) from None
 
 
 def complete_allow_headers(app: Any) -> None:

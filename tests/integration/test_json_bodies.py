@@ -12,8 +12,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from services.pvesim.process import RunningSimulator
+from services.pvesim.testing import api_client
 from shared.core.settings import Settings
 from tests.bearer import bearer_headers
+from tests.integration.helpers import node_body
 
 NOT_JSON = ("text/plain", "application/x-www-form-urlencoded", "application/xml", "text/json")
 
@@ -60,3 +63,47 @@ async def test_every_operation_with_a_body_refuses_other_media_types_and_documen
             assert response.status_code == 415, (method, path, response.text)
             checked.append(operation["operationId"])
     assert {"Login", "CreateNode", "CreateContainer", "UpdateTemplate"} <= set(checked), checked
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"name": "ok", "packages": [{"manager": "apt", "name": "curl", "version": 7}]},
+         "packages[0].version", "Expected `str | null`, got `int`"),
+        ({"name": 5}, "name", "Expected `str`, got `int`"),
+        ({"name": "ok", "extra": 1}, "data", "Object contains unknown field `extra`"),
+        ([], "data", "Expected `object`, got `array`"),
+    ],
+)  # fmt: skip
+async def test_body_errors_name_the_field_as_before(
+    api: AsyncTestClient[Litestar], body: object, field: str, message: str
+) -> None:
+    refused = await api.post("/api/buckets", json=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"] == [{"message": message, "field": field, "source": "body"}]
+
+
+async def test_a_body_must_have_the_types_the_spec_declares(
+    api: AsyncTestClient[Litestar], pve: RunningSimulator
+) -> None:
+    """msgspec's lax conversion (Litestar's default) took `"101"`, `101.0` and `"true"` for an
+    integer or a boolean; the spec says integer and boolean, so they are 400s naming the field.
+    A string VMID once adopted the simulator's seeded CT 101 past a test hook that only
+    rewrote integers."""
+    node = await api.post("/api/nodes", json=node_body(pve))
+    assert node.status_code == 201, node.text
+    adopt = f"/api/nodes/{node.json()['id']}/adopt"
+    for vmid in ("101", 101.0, "0x65", True):
+        refused = await api.post(adopt, json={"vmid": vmid})
+        assert refused.status_code == 400, (vmid, refused.text)
+        assert refused.json()["errors"][0]["field"] == "vmid"
+    created = await api.post(
+        "/api/containers",
+        json={"hostname": "strict-01", "nodeId": node.json()["id"], "templateId": str(uuid.uuid4()),
+              "cleanupOnFailure": "true"},
+    )  # fmt: skip
+    assert created.status_code == 400, created.text
+    assert created.json()["errors"][0]["field"] == "cleanupOnFailure"
+    async with api_client(pve.info) as pve_api:  # the seeded guest is untouched
+        config = (await pve_api.get("/nodes/pve/lxc/101/config")).json()["data"]
+        assert "infrahaus-build" not in str(config.get("description", ""))
