@@ -35,6 +35,8 @@ async def test_connection_details_that_fail_verification_are_422_naming_the_fiel
         ({"port": free_port()}, "host"),  # nothing listens there
         ({"tokenSecret": "wrong"}, "tokenSecret"),
         ({"tokenId": "root@pam!nope"}, "tokenSecret"),
+        # PVE allows any non-space user name; it travels in the header as UTF-8 (it was a 500)
+        ({"tokenId": "jürgen@pve!infrahaus"}, "tokenSecret"),
         ({"fingerprint": "AB" * 32}, "fingerprint"),
         ({"sshPassword": "wrong"}, "sshPassword"),
         ({"sshPort": free_port()}, "sshPort"),
@@ -56,6 +58,9 @@ async def test_a_patch_that_fails_verification_is_422_and_a_failing_node_stays_5
     wrong_token = await alice.call("PATCH", url, json={"tokenSecret": "wrong"})
     assert wrong_token.status_code == 422, wrong_token.text
     assert wrong_token.json()["errors"][0]["field"] == "tokenSecret"
+    unicode_user = await alice.call("PATCH", url, json={"tokenId": "âdmin@pve!infrahaus"})
+    assert unicode_user.status_code == 422, unicode_user.text
+    assert unicode_user.json()["errors"][0]["field"] == "tokenId"
     moved = await alice.call(
         "PATCH", url, json={"port": free_port(), "tokenSecret": pve.info["tokenSecret"]}
     )

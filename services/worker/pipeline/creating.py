@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from services.worker.pipeline.build import Build, BuildFailed
 from shared.adapters.proxmox import NodeFailure, ProxmoxNotFound, ProxmoxPermissionError
 from shared.adapters.proxmox.client import segment
+from shared.adapters.proxmox.resources import cluster_guests
 from shared.adapters.proxmox.tasks import TASK_LIMIT_SECONDS, wait_for_task
 from shared.core.lifecycle import Phase
 from shared.db.models import Container
@@ -134,8 +135,7 @@ async def _take_another_vmid(build: Build, refusal: str) -> None:
     if not build.request.vmid_auto:
         raise BuildFailed(f"VMID {build.container.vmid} is taken on the cluster ({refusal})")
     await build.log(f"VMID {build.container.vmid} was taken meanwhile; taking the next free one")
-    resources = await build.client.get("/cluster/resources", type="vm")
-    taken = {int(r["vmid"]) for r in resources or [] if str(r.get("vmid", "")).isdigit()}
+    taken = set(await cluster_guests(build.client))
     candidate = build.container.vmid + 1
     while candidate in taken:
         candidate += 1

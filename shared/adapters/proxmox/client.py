@@ -52,8 +52,10 @@ class TokenAuth(msgspec.Struct, frozen=True):
     token_id: str
     secret: str
 
-    def header(self) -> str:
-        return f"PVEAPIToken={self.token_id}={self.secret}"
+    def header(self) -> bytes:
+        # UTF-8: PVE's user names may hold any non-space character (`jürgen@pve`), and a
+        # header value is octets; httpx would refuse a non-ASCII str.
+        return f"PVEAPIToken={self.token_id}={self.secret}".encode()
 
 
 class Ticket(msgspec.Struct, frozen=True):
@@ -224,15 +226,15 @@ class ProxmoxClient:
         self, method: str, path: str, params: dict[str, Any] | None,
         data: dict[str, Any] | None, authenticated: bool,
     ) -> Any:  # fmt: skip
-        headers: dict[str, str] = {}
+        headers: dict[bytes, bytes] = {}
         if authenticated and self.auth is not None:
             if isinstance(self.auth, TokenAuth):
-                headers["Authorization"] = self.auth.header()
+                headers[b"Authorization"] = self.auth.header()
             else:
                 ticket = await self._valid_ticket(self.auth)
-                headers["Cookie"] = f"PVEAuthCookie={quote(ticket.ticket, safe='')}"
+                headers[b"Cookie"] = f"PVEAuthCookie={quote(ticket.ticket, safe='')}".encode()
                 if method != "GET":
-                    headers["CSRFPreventionToken"] = ticket.csrf_token
+                    headers[b"CSRFPreventionToken"] = ticket.csrf_token.encode()
         started = time.perf_counter()
         try:
             with on_node():
@@ -273,7 +275,7 @@ class ProxmoxClient:
 
     async def _exchange(
         self, method: str, path: str, params: dict[str, Any] | None,
-        data: dict[str, Any] | None, headers: dict[str, str],
+        data: dict[str, Any] | None, headers: dict[bytes, bytes],
     ) -> tuple[httpx.Response, bytes]:  # fmt: skip
         """Send the request and read at most `max_response_bytes` of the answer: a node (or
         whatever answers in its place) cannot make us buffer more than that."""

@@ -29,6 +29,7 @@ from shared.adapters.proxmox import (
     ProxmoxPermissionError,
 )
 from shared.adapters.proxmox.client import segment
+from shared.adapters.proxmox.resources import ClusterGuest, cluster_guests
 from shared.core.errors import Conflict, Unprocessable
 from shared.core.lifecycle import EventType, Lifecycle
 from shared.core.logging import get_logger
@@ -114,16 +115,9 @@ class AdoptionMixin(ContainerServiceBase):
             )
         return found
 
-    async def _guests_on(self, client: ProxmoxClient, node: Node) -> list[dict[str, Any]]:
-        resources = await client.get("/cluster/resources", type="vm")
-        return [
-            item
-            for item in resources or []
-            if isinstance(item, dict)
-            and isinstance(item.get("vmid"), int)
-            and item.get("node") == node.name
-            and item.get("type") in ("lxc", "qemu")
-        ]
+    async def _guests_on(self, client: ProxmoxClient, node: Node) -> dict[int, ClusterGuest]:
+        guests = await cluster_guests(client)
+        return {vmid: guest for vmid, guest in sorted(guests.items()) if guest.node == node.name}
 
     async def _lxc_config(self, client: ProxmoxClient, node: Node, vmid: int) -> dict[str, Any]:
         """The guest's config, with its live status under `status` (the listing's status
@@ -154,22 +148,19 @@ class AdoptionMixin(ContainerServiceBase):
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
             items = [
                 item
-                for item in sorted(await self._guests_on(client, node), key=lambda i: i["vmid"])
-                if item["vmid"] not in managed
+                for vmid, item in (await self._guests_on(client, node)).items()
+                if vmid not in managed
             ]
+            containers = [item.vmid for item in items if item.type == "lxc"]
             bound = asyncio.Semaphore(_PARALLEL_READS)
             configs = await asyncio.gather(
-                *(
-                    self._lxc_config_or_none(client, node, i["vmid"], bound)
-                    for i in items
-                    if _lxc(i)
-                )
+                *(self._lxc_config_or_none(client, node, vmid, bound) for vmid in containers)
             )
-        by_vmid = dict(zip([i["vmid"] for i in items if _lxc(i)], configs, strict=True))
+        by_vmid = dict(zip(containers, configs, strict=True))
         found = [
-            (item, by_vmid.get(item["vmid"]))
+            (item, by_vmid.get(item.vmid))
             for item in items
-            if not _lxc(item) or by_vmid.get(item["vmid"]) is not None
+            if item.type != "lxc" or by_vmid.get(item.vmid) is not None
         ]
         ours = await self._records_exist([m for _, c in found for m in markers_in(c)])
         await self.session.commit()
@@ -181,9 +172,9 @@ class AdoptionMixin(ContainerServiceBase):
         return guests
 
     @staticmethod
-    def _describe(item: dict[str, Any], config: dict[str, Any] | None) -> UnmanagedGuest:
-        kind = str(item["type"])
-        template = bool(item.get("template")) or bool((config or {}).get("template"))
+    def _describe(item: ClusterGuest, config: dict[str, Any] | None) -> UnmanagedGuest:
+        kind = item.type
+        template = item.template or bool((config or {}).get("template"))
         reason = None
         if kind != "lxc":
             reason = "a QEMU virtual machine: only LXC containers can be adopted"
@@ -191,10 +182,10 @@ class AdoptionMixin(ContainerServiceBase):
             reason = "a container template: it cannot be run, so it is not adopted"
         elif (config or {}).get("lock"):
             reason = f"locked ({(config or {}).get('lock')}): try again when its task has ended"
-        name = (config or {}).get("hostname") or item.get("name")
-        status = (config or {}).get("status") or item.get("status")
+        name = (config or {}).get("hostname") or item.name
+        status = (config or {}).get("status") or item.status
         return UnmanagedGuest(
-            vmid=int(item["vmid"]), type=kind, name=str(name) if name else None,
+            vmid=item.vmid, type=kind, name=str(name) if name else None,
             status=str(status) if status else None, template=template,
             adoptable=reason is None, reason=reason,
         )  # fmt: skip
@@ -209,10 +200,9 @@ class AdoptionMixin(ContainerServiceBase):
         # The node is asked first: whether a VMID is managed is said only of a guest the
         # caller's token can see, so the answer never lists other tenants' VMIDs.
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
-            guests = {item["vmid"]: item for item in await self._guests_on(client, node)}
-            item = guests.get(vmid)
+            item = (await self._guests_on(client, node)).get(vmid)
             config: dict[str, Any] | None = None
-            if item is not None and item["type"] == "lxc":
+            if item is not None and item.type == "lxc":
                 try:
                     config = await self._lxc_config(client, node, vmid)
                 except ProxmoxNotFound:
@@ -303,10 +293,6 @@ class AdoptionMixin(ContainerServiceBase):
             await self.session.commit()
         except Exception:
             log.exception("could not remove a half-done adoption", container_id=str(container_id))
-
-
-def _lxc(item: dict[str, Any]) -> bool:
-    return item.get("type") == "lxc"
 
 
 def _hostname(config: dict[str, Any], vmid: int) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, or_, select
 
 from shared.adapters.proxmox import NodeFailure, ProxmoxNotFound
 from shared.adapters.proxmox.client import segment
+from shared.adapters.proxmox.resources import cluster_guests
 from shared.core.errors import Conflict
 from shared.core.lifecycle import Lifecycle
 from shared.core.logging import get_logger
@@ -116,12 +117,7 @@ class InventoryMixin(ContainerServiceBase):
         """Every guest id of the node's cluster (LXC and QEMU) plus the ids our rows reserve."""
         node = await self.nodes.get_and_end_transaction(user_id, node_id)
         async with self.nodes.interactive(node), self.nodes.client(node) as client:
-            resources = await client.get("/cluster/resources", type="vm")
-        taken = {
-            int(r["vmid"])
-            for r in resources or []
-            if isinstance(r, dict) and str(r.get("vmid", "")).isdigit()
-        }
+            taken = set(await cluster_guests(client))
         ours = await self.session.scalars(
             select(Container.vmid).where(Container.node_id == node.id)
         )

@@ -36,6 +36,7 @@ from shared.adapters.proxmox import (
     ProxmoxTimeout,
 )
 from shared.adapters.proxmox.client import segment
+from shared.adapters.proxmox.resources import ClusterGuest, cluster_guests
 from shared.core.lifecycle import EventType, Lifecycle, transition
 from shared.core.logging import get_logger
 from shared.db.engine import rows_matched
@@ -55,7 +56,7 @@ _WATCHED = (Lifecycle.READY, Lifecycle.ERROR, Lifecycle.MISSING)
 _PARALLEL_READS = 8
 _CALL_SECONDS = 5.0
 
-_Guests = dict[int, dict[str, object]]
+_Guests = dict[int, ClusterGuest]
 
 
 @dataclass
@@ -131,7 +132,7 @@ class RealityMixin(ContainerServiceBase):
         try:
             async with self.nodes.client(node) as client:
                 async with asyncio.timeout_at(deadline):
-                    guests = await self._guests(client)
+                    guests = await cluster_guests(client)
                 done = await asyncio.gather(*(check(client, guests, row) for row in rows))
         except TimeoutError:
             raise ProxmoxTimeout(f"node {node.name!r} did not answer within {budget:g} s") from None
@@ -192,14 +193,6 @@ class RealityMixin(ContainerServiceBase):
         failed = container.failed_phase is not None or container.failure_reason is not None
         return Lifecycle.ERROR if failed else Lifecycle.READY
 
-    async def _guests(self, client: ProxmoxClient) -> _Guests:
-        resources = await client.get("/cluster/resources", type="vm")
-        guests: _Guests = {}
-        for item in resources or []:
-            if isinstance(item, dict) and isinstance(item.get("vmid"), int):
-                guests[item["vmid"]] = item
-        return guests
-
     async def _verdict(
         self, client: ProxmoxClient, node: Node, guests: _Guests, container: Container,
         deadline: float,
@@ -208,14 +201,13 @@ class RealityMixin(ContainerServiceBase):
         lacks the right): unknown is not missing."""
         guest = guests.get(container.vmid)
         where = f"VMID {container.vmid} on {node.name}"
-        if guest is not None and guest.get("type") != "lxc":
+        if guest is not None and guest.type != "lxc":
             return _Verdict(
-                f"VMID {container.vmid} now holds another guest"
-                f" ({guest.get('type')} on {guest.get('node')})"
+                f"VMID {container.vmid} now holds another guest ({guest.type} on {guest.node})"
             )
-        elsewhere = guest is not None and guest.get("node") != node.name
+        elsewhere = guest is not None and guest.node != node.name
         # also when the listing lacks it: the listing only shows what the token may see
-        on = str(guest.get("node")) if guest is not None and elsewhere else node.name
+        on = guest.node if guest is not None and elsewhere else node.name
         try:
             config = await self._read(
                 client, f"/nodes/{segment(on)}/lxc/{container.vmid}/config", deadline
