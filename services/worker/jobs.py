@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
@@ -24,9 +25,10 @@ from shared.core import metrics
 from shared.core.errors import Conflict, DomainError
 from shared.core.lifecycle import Lifecycle
 from shared.core.logging import get_logger, request_id_var
-from shared.core.outages import OutageLog, is_database_outage
+from shared.core.outages import OutageLog, is_database_outage, unless_database_down
 from shared.core.settings import Settings
 from shared.db.models import Container, Node
+from shared.domain.retention import Pruned
 from shared.domain.retention import prune as prune_retained
 
 log = get_logger(__name__)
@@ -157,23 +159,20 @@ async def reconcile(ctx: dict[str, Any]) -> int:
     commit, a queue flushed by an operator): a row never stays `creating`/`deleting` forever."""
     app = context_of(ctx)
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=RECONCILE_GRACE_SECONDS)
-    try:
+
+    async def unfinished() -> list[tuple[uuid.UUID, str]]:
         async with app.db_sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Container.id, Container.lifecycle).where(
-                        Container.lifecycle.in_([Lifecycle.CREATING, Lifecycle.DELETING]),
-                        Container.updated_at < cutoff,
-                    )
+            found = await session.execute(
+                select(Container.id, Container.lifecycle).where(
+                    Container.lifecycle.in_([Lifecycle.CREATING, Lifecycle.DELETING]),
+                    Container.updated_at < cutoff,
                 )
-            ).all()
-    except Exception as exc:
-        if not is_database_outage(exc):
-            raise
-        # the next run tries again; one log line per outage, not one traceback per run
-        _reconcile_outage.failed(exc)
+            )
+            return [(row.id, row.lifecycle) for row in found]
+
+    rows = await unless_database_down(_reconcile_outage, unfinished)
+    if rows is None:
         return 0
-    _reconcile_outage.recovered()
     revived = 0
     for container_id, lifecycle in rows:
         creating = lifecycle == Lifecycle.CREATING
@@ -213,15 +212,14 @@ _retention_outage = OutageLog("database (retention)")
 async def retention(ctx: dict[str, Any]) -> dict[str, int]:
     """Delete container events and audit rows past their retention (shared/domain/retention.py)."""
     app = context_of(ctx)
-    try:
+
+    async def prune() -> Pruned:
         async with app.db_sessions() as session:
-            pruned = await prune_retained(session, app.settings, dt.datetime.now(dt.UTC))
-    except Exception as exc:
-        if not is_database_outage(exc):
-            raise
-        _retention_outage.failed(exc)  # the next run tries again
+            return await prune_retained(session, app.settings, dt.datetime.now(dt.UTC))
+
+    pruned = await unless_database_down(_retention_outage, prune)
+    if pruned is None:
         return {"events": 0, "auditRows": 0}
-    _retention_outage.recovered()
     if pruned.events or pruned.audit_rows:
         log.info("retention pruned", events=pruned.events, audit_rows=pruned.audit_rows)
     return {"events": pruned.events, "auditRows": pruned.audit_rows}
@@ -235,15 +233,14 @@ async def reconcile_nodes(ctx: dict[str, Any]) -> dict[str, int]:
     a node that does not answer is skipped (logged) until the next run."""
     app = context_of(ctx)
     totals = {"nodes": 0, "missing": 0, "restored": 0, "migrated": 0, "failed": 0}
-    try:
+
+    async def registered() -> list[Node]:
         async with app.db_sessions() as session:
-            nodes = list(await session.scalars(select(Node).order_by(Node.created_at)))
-    except Exception as exc:
-        if not is_database_outage(exc):
-            raise
-        _node_sweep_outage.failed(exc)
+            return list(await session.scalars(select(Node).order_by(Node.created_at)))
+
+    nodes = await unless_database_down(_node_sweep_outage, registered)
+    if nodes is None:
         return totals
-    _node_sweep_outage.recovered()
     for node in nodes:
         try:
             async with app.containers() as service:

@@ -8,6 +8,8 @@ however many polls fail in between.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -17,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from shared.core.logging import get_logger
 
 log = get_logger(__name__)
+_T = TypeVar("_T")
 
 #: errors that mean "Redis cannot be reached now" (BusyLoadingError is a ConnectionError)
 REDIS_OUTAGE: tuple[type[BaseException], ...] = (
@@ -89,3 +92,18 @@ class OutageLog:
                 failed_attempts=self.failures,
             )
         self.since, self.failures = None, 0
+
+
+async def unless_database_down(outage: OutageLog, load: Callable[[], Awaitable[_T]]) -> _T | None:
+    """`load()`'s result, or None while PostgreSQL is down (`outage` logs that once per
+    outage, and its end); any other error propagates. For periodic jobs: the next run tries
+    again."""
+    try:
+        result = await load()
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        outage.failed(exc)
+        return None
+    outage.recovered()
+    return result

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from services.api.app import create_app
@@ -137,3 +138,42 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(
     log = log_path.read_text()
     assert code == 0, log[-3000:]
     assert log.count('"redis unavailable; waiting for it"') == 1, log[-3000:]
+
+
+async def test_the_periodic_jobs_skip_a_run_while_postgres_is_down(settings: Settings) -> None:
+    """The crons read PostgreSQL first; with nothing listening where it should be, each run
+    answers its empty result (logged once per outage) instead of failing, and a bad query,
+    which is not an outage, still raises."""
+    from sqlalchemy import text
+
+    from services.worker.context import WorkerContext
+    from services.worker.jobs import reconcile, reconcile_nodes, retention
+    from shared.core.outages import OutageLog, unless_database_down
+    from shared.dev.embedded import free_port
+
+    gone = msgspec.structs.replace(
+        settings, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    )
+    app = WorkerContext.build(gone, "test-cron-outage")
+    try:
+        ctx = {"app": app, "redis": app.redis}
+        assert await reconcile(ctx) == 0
+        assert await retention(ctx) == {"events": 0, "auditRows": 0}
+        totals = await reconcile_nodes(ctx)
+        assert totals == {"nodes": 0, "missing": 0, "restored": 0, "migrated": 0, "failed": 0}
+    finally:
+        await app.aclose()
+
+    working = WorkerContext.build(settings, "test-cron-outage")
+    try:
+        outage = OutageLog("database (test)")
+
+        async def bad_query() -> None:
+            async with working.db_sessions() as session:
+                await session.execute(text("SELECT * FROM no_such_table"))
+
+        with pytest.raises(Exception, match="no_such_table"):
+            await unless_database_down(outage, bad_query)
+        assert not outage.down
+    finally:
+        await working.aclose()
