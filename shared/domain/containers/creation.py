@@ -151,21 +151,7 @@ class CreationMixin(ContainerServiceBase):
         lost."""
         node = await self._target_node(user_id, data.node_id)
         node_id, node_name = node.id, node.name  # a rollback below expires the ORM objects
-        check_network(data.ip, data.gateway)
-        check_ssh_public_keys(data.ssh_public_keys)
-        template = None
-        if data.template_id is not None:
-            template = await self.session.get(Template, data.template_id)
-            if template is None:
-                raise NotFound("No such template.")
-        if data.bucket_ids:
-            await bucket_packages(self.session, data.bucket_ids)  # 404 when one is gone
-        if data.scripts is not None:
-            await self._check_script_names(data.template_id, data.scripts)
-        wanted_os = data.os_template or (template.os_template if template else None)
-        if wanted_os is None:
-            raise Unprocessable("Give a templateId or an osTemplate.", field="osTemplate")
-        await self.session.commit()  # no transaction held while the node answers
+        template, wanted_os = await self.checked_request(data)
         os_volume = await self._resolve_os_template(user_id, node, wanted_os)
         await self.refuse_unbuildable(user_id, node, template, data, os_volume)
         request = BuildRequest(
@@ -185,6 +171,28 @@ class CreationMixin(ContainerServiceBase):
             container = await self._insert_next_free(user_id, node, data, request, template)
         await self.vmids.invalidate(node_id)
         return container
+
+    async def checked_request(self, data: CreateInput) -> tuple[Template | None, str]:
+        """What is wrong with `data` whatever the node says (a create and a preflight refuse
+        it alike: 404 unknown template or bucket, 422 bad network, keys, scripts, no OS
+        template): its template and the OS template it asks for. Ends the transaction, so
+        none is held while the node answers."""
+        check_network(data.ip, data.gateway)
+        check_ssh_public_keys(data.ssh_public_keys)
+        template = None
+        if data.template_id is not None:
+            template = await self.session.get(Template, data.template_id)
+            if template is None:
+                raise NotFound("No such template.")
+        if data.bucket_ids:
+            await bucket_packages(self.session, data.bucket_ids)  # 404 when one is gone
+        if data.scripts is not None:
+            await self._check_script_names(data.template_id, data.scripts)
+        wanted_os = data.os_template or (template.os_template if template else None)
+        if wanted_os is None:
+            raise Unprocessable("Give a templateId or an osTemplate.", field="osTemplate")
+        await self.session.commit()
+        return template, wanted_os
 
     async def _check_script_names(self, template_id: uuid.UUID | None, names: list[str]) -> None:
         known = set()

@@ -22,16 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from shared.adapters.proxmox import ProxmoxClient, ProxmoxPermissionError
 from shared.adapters.proxmox.client import segment
-from shared.core.errors import NotFound, Unprocessable
+from shared.core.errors import Unprocessable
 from shared.db.models import Node, Template
 from shared.domain.containers.base import ContainerServiceBase
 from shared.domain.containers.creation import (
     BuildOptions,
     CreateInput,
-    check_network,
-    check_ssh_public_keys,
 )
-from shared.domain.templates.service import bucket_packages
 from shared.domain.templates.specs import settings_of
 from shared.domain.vmids import VMID_MIN
 
@@ -200,35 +197,19 @@ class PreflightMixin(ContainerServiceBase):
         async def _resolve_os_template(
             self, user_id: uuid.UUID, node: Node, wanted: str
         ) -> str: ...
-        async def _check_script_names(
-            self, template_id: uuid.UUID | None, names: list[str]
-        ) -> None: ...
+        async def checked_request(self, data: CreateInput) -> tuple[Template | None, str]: ...
 
     async def preflight(
         self, user_id: uuid.UUID, node_id: uuid.UUID, data: CreateInput
     ) -> tuple[int, list[Finding]]:
         """The VMID checked (the next free one when `data` has none) and every finding for
         building `data` on the node (empty: nothing the node would refuse). Input that is
-        wrong whatever the node says is refused as POST /api/containers refuses it (404
-        unknown template or bucket, 422 bad network or keys)."""
+        wrong whatever the node says is refused as POST /api/containers refuses it
+        (`checked_request`)."""
         node = await self.nodes.get(user_id, node_id)
         if data.node_id is not None and data.node_id != node.id:
             raise Unprocessable("nodeId must be this node (or be left out).", field="nodeId")
-        check_network(data.ip, data.gateway)
-        check_ssh_public_keys(data.ssh_public_keys)
-        template = None
-        if data.template_id is not None:
-            template = await self.session.get(Template, data.template_id)
-            if template is None:
-                raise NotFound("No such template.")
-        if data.bucket_ids:
-            await bucket_packages(self.session, data.bucket_ids)
-        if data.scripts is not None:
-            await self._check_script_names(data.template_id, data.scripts)
-        wanted_os = data.os_template or (template.os_template if template else None)
-        if wanted_os is None:
-            raise Unprocessable("Give a templateId or an osTemplate.", field="osTemplate")
-        await self.session.commit()  # no transaction held while the node answers
+        template, wanted_os = await self.checked_request(data)
         findings: list[Finding] = []
         os_volume = None
         try:
