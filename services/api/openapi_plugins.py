@@ -157,108 +157,116 @@ def _path(name: str) -> str:
     return f"$request.path.{name}"
 
 
-def _accepted(operation: str) -> str:
-    """The success status of a container action (the build ones answer 202)."""
-    return "202" if operation in ("CancelContainerBuild", "RetryContainerBuild") else "200"
-
-
 def _others(operation: str, group: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(other for other in group if other != operation)
 
 
-# (operation, status) -> (path parameter, where its value comes from, operations it feeds)
-LINKS: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
-    ("CreateContainer", "202"): (
+# operation -> (path parameter, where its value comes from, operations it feeds); the links
+# sit on the operation's success response (its one 2xx, read off the document)
+LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "CreateContainer": (
         "container_id",
         _FROM_BODY,
         (*_CONTAINER_READS, *_CONTAINER_ACTIONS, "DeleteContainer"),
     ),
     # the first container listed (a client picks one)
-    ("ListContainers", "200"): (
+    "ListContainers": (
         "container_id",
         "$response.body#/items/0/id",
         (*_CONTAINER_READS, *_CONTAINER_ACTIONS, "DeleteContainer"),
     ),
-    ("GetContainer", "200"): (
+    "GetContainer": (
         "container_id",
         _FROM_BODY,
         (*_CONTAINER_ACTIONS, "DeleteContainer"),
     ),
     **{
-        (action, _accepted(action)): (
+        action: (
             "container_id",
             _path("container_id"),
             (*_others(action, _CONTAINER_ACTIONS), "GetContainer", "DeleteContainer"),
         )
         for action in _CONTAINER_ACTIONS
     },
-    ("CreateTemplate", "201"): (
+    "CreateTemplate": (
         "template_id",
         _FROM_BODY,
         ("GetTemplate", "UpdateTemplate", "DeleteTemplate"),
     ),
-    ("UpdateTemplate", "200"): (
+    "UpdateTemplate": (
         "template_id",
         _path("template_id"),
         ("GetTemplate", "DeleteTemplate"),
     ),
-    ("CreateBucket", "201"): (
+    "CreateBucket": (
         "bucket_id",
         _FROM_BODY,
         ("GetBucket", *_BUCKET_CHANGES, "DeleteBucket"),
     ),
     **{
-        (change, "200"): (
+        change: (
             "bucket_id",
             _path("bucket_id"),
             (*_others(change, _BUCKET_CHANGES), "GetBucket", "DeleteBucket"),
         )
         for change in _BUCKET_CHANGES
     },
-    ("CreateNode", "201"): ("node_id", _FROM_BODY, ("GetNode", *_NODE_USES, "DeleteNode")),
+    "CreateNode": ("node_id", _FROM_BODY, ("GetNode", *_NODE_USES, "DeleteNode")),
     **{
-        (use, "200"): ("node_id", _path("node_id"), ("GetNode", "DeleteNode"))
+        use: ("node_id", _path("node_id"), ("GetNode", "DeleteNode"))
         for use in ("UpdateNode", "TestNodeConnection", "SetDefaultNode")
     },
 }
 
 
-# (operation, status) -> (body field of a create, where its value comes from): a node or a
-# template one has just listed, made, read or tested is what a container is built on, or from
-BODY_LINKS: dict[tuple[str, str], tuple[str, str]] = {
-    ("ListNodes", "200"): ("nodeId", "$response.body#/0/id"),
-    ("CreateNode", "201"): ("nodeId", _FROM_BODY),
-    ("GetNode", "200"): ("nodeId", _FROM_BODY),
-    ("UpdateNode", "200"): ("nodeId", _FROM_BODY),
-    ("SetDefaultNode", "200"): ("nodeId", _FROM_BODY),
-    ("TestNodeConnection", "200"): ("nodeId", _path("node_id")),
-    ("CreateTemplate", "201"): ("templateId", _FROM_BODY),
-    ("GetTemplate", "200"): ("templateId", _FROM_BODY),
-    ("UpdateTemplate", "200"): ("templateId", _path("template_id")),
+# operation -> (body field of a create, where its value comes from): a node or a template
+# one has just listed, made, read or tested is what a container is built on, or from
+BODY_LINKS: dict[str, tuple[str, str]] = {
+    "ListNodes": ("nodeId", "$response.body#/0/id"),
+    "CreateNode": ("nodeId", _FROM_BODY),
+    "GetNode": ("nodeId", _FROM_BODY),
+    "UpdateNode": ("nodeId", _FROM_BODY),
+    "SetDefaultNode": ("nodeId", _FROM_BODY),
+    "TestNodeConnection": ("nodeId", _path("node_id")),
+    "CreateTemplate": ("templateId", _FROM_BODY),
+    "GetTemplate": ("templateId", _FROM_BODY),
+    "UpdateTemplate": ("templateId", _path("template_id")),
 }
 
 
 def add_links(openapi: Any) -> None:
-    """Put `LINKS` and `BODY_LINKS` on the responses they start from; a link to an operation
-    or a status that does not exist is an error (the tables must follow the routes)."""
+    """Put `LINKS` and `BODY_LINKS` on the success responses they start from; a link from or
+    to an operation that does not exist is an error (the tables must follow the routes)."""
     operations = {}
     for path_item in (openapi.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(path_item, method, None)
             if operation is not None and operation.operation_id:
                 operations[operation.operation_id] = operation
-    for (source, status), (parameter, value, targets) in LINKS.items():
-        response = operations[source].responses[status]
+    for source, (parameter, value, targets) in LINKS.items():
+        response = _success(operations[source])
         links = response.links = dict(response.links or {})
         for target in targets:
             if target not in operations:
                 raise KeyError(f"link {source} -> {target}: no such operation")
             links[target] = Link(operation_id=target, parameters={parameter: value})
-    for (source, status), (field, value) in BODY_LINKS.items():
-        response = operations[source].responses[status]
+    for source, (field, value) in BODY_LINKS.items():
+        response = _success(operations[source])
         links = response.links = dict(response.links or {})
         # the rest of the body is the client's (schemathesis merges it into what it generates)
         links["CreateContainer"] = Link(operation_id="CreateContainer", request_body={field: value})
+
+
+def _success(operation: Operation) -> OpenAPIResponse:
+    """The operation's success response: its one documented 2xx."""
+    found = [
+        (status, response)
+        for status, response in (operation.responses or {}).items()
+        if status.startswith("2")
+    ]
+    if len(found) != 1 or not isinstance(found[0][1], OpenAPIResponse):
+        raise KeyError(f"{operation.operation_id}: links need exactly one 2xx response")
+    return found[0][1]
 
 
 def _drop_null(schema: Any) -> None:
