@@ -15,7 +15,7 @@ import sys
 from shared.core.crypto import SecretBox, generate_key
 from shared.core.logging import configure_logging
 from shared.core.settings import SettingsError, load_settings
-from shared.db import create_engine, create_session_factory
+from shared.db import one_off_session
 from shared.domain.containers.services import rotate_service_credentials
 from shared.domain.nodes import rotate_secrets
 
@@ -25,13 +25,9 @@ async def _rotate() -> int:
     if settings.secret_keys is None or settings.database_url is None:
         raise SettingsError("SECRET_KEYS", "and DATABASE_URL must be set to rotate")
     box = SecretBox.from_spec(settings.secret_keys)
-    engine = create_engine(settings, pooled=False)
-    try:
-        async with create_session_factory(engine)() as session:
-            report = await rotate_secrets(session, box)
-            services_changed, services_unreadable = await rotate_service_credentials(session, box)
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings) as session:
+        report = await rotate_secrets(session, box)
+        services_changed, services_unreadable = await rotate_service_credentials(session, box)
     changed = report.changed + services_changed
     print(f"re-encrypted {changed} secret(s) under key {box.current_key_id!r}")
     for item in [*report.unreadable, *services_unreadable]:

@@ -22,27 +22,22 @@ from shared.adapters.proxmox import NodeFailure
 from shared.adapters.proxmox.hosts import NonCanonicalHost, canonical_host
 from shared.core.errors import DomainError
 from shared.core.settings import Settings, SettingsError, load_settings
-from shared.db import create_engine, create_session_factory
+from shared.db import one_off_session
 from shared.db.models import PveHost
 from shared.domain.accounts import AccountService
 
 
 async def _list(settings: Settings) -> int:
-    engine = create_engine(settings, pooled=False)
-    try:
-        async with create_session_factory(engine)() as session:
-            rows = await session.scalars(select(PveHost).order_by(PveHost.host, PveHost.port))
-            for row in rows:
-                print(f"{row.host} {row.port} {row.tls_fingerprint} (since {row.updated_at:%F %T})")
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings) as session:
+        rows = await session.scalars(select(PveHost).order_by(PveHost.host, PveHost.port))
+        for row in rows:
+            print(f"{row.host} {row.port} {row.tls_fingerprint} (since {row.updated_at:%F %T})")
     return 0
 
 
 async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> int:
-    engine = create_engine(settings, pooled=False)
     try:
-        async with create_session_factory(engine)() as session:
+        async with one_off_session(settings) as session:
             previous, new = await AccountService(session, settings).repin(
                 host=host,
                 port=port,
@@ -54,8 +49,6 @@ async def _repin(settings: Settings, host: str, port: int, fingerprint: str) -> 
     except (DomainError, NodeFailure) as exc:  # HostNotAllowed is a DomainError
         print(f"refused: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await engine.dispose()
     if previous == new:
         print(f"{host}:{port} is already pinned to {new}")
     else:

@@ -16,17 +16,13 @@ from pathlib import Path
 import msgspec
 
 from shared.core.settings import Settings, SettingsError, load_settings
-from shared.db import create_engine, create_session_factory
+from shared.db import one_off_session
 from shared.domain.templates.discovery import DiscoveryReport, discover
 
 
 async def run(settings: Settings, templates_dir: Path) -> DiscoveryReport:
-    engine = create_engine(settings, pooled=False)
-    try:
-        async with create_session_factory(engine)() as session:
-            return await discover(session, templates_dir)
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings) as session:
+        return await discover(session, templates_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

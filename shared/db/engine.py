@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result
@@ -27,6 +29,17 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def one_off_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on an engine of its own, disposed of afterwards: for operator commands."""
+    engine = create_engine(settings, pooled=False)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 def rows_matched(result: Result[Any]) -> int:
