@@ -14,6 +14,7 @@ delete without guessing.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgspec
@@ -128,7 +129,7 @@ def _document_json_only(operation: Operation) -> None:
     unavailable = responses["503"]
     assert isinstance(unavailable, OpenAPIResponse), operation.operation_id
     responses["415"] = OpenAPIResponse(
-        description=STATUS_DESCRIPTIONS[415], content=unavailable.content
+        description=STATUS_DESCRIPTIONS[415], content=copy.deepcopy(unavailable.content)
     )
     operation.responses = dict(sorted(responses.items()))
 

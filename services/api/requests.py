@@ -41,7 +41,8 @@ class InfrahausRequest(Request[Any, Any, Any]):
         """Litestar converts a body to the handler's type with msgspec's lax rules, so
         `{"vmid": "101"}` and `{"vmid": 101.0}` passed for an integer the spec declares. The
         body is checked against that type with the strict rules first; the lax conversion
-        then only sees bodies that already conform. Errors read as Litestar's own do."""
+        then only sees bodies that already conform. Errors are worded as Litestar words a
+        body's (a body error is reported alone, before any in the query)."""
         data = self.route_handler.parsed_fn_signature.parameters.get("data")
         if data is None:
             return
@@ -52,11 +53,15 @@ class InfrahausRequest(Request[Any, Any, Any]):
             where = _WHERE.search(text)
             message = text[: where.start()] if where else text
             raise ValidationException(
-                detail=f"Validation failed for {self.method} {self.url.path}",
+                detail=f"Validation failed for {self.method} {self._path_and_query()}",
                 extra=[
                     {"message": message, "key": (where and where[1]) or "data", "source": "body"}
                 ],
             ) from None
+
+    def _path_and_query(self) -> str:
+        query = self.url.query
+        return f"{self.url.path}?{query}" if query else self.url.path
 
 
 def complete_allow_headers(app: Any) -> None:

@@ -9,8 +9,7 @@ node_id, template_id).
 In the stateful phase, a positive `CreateContainer` body is made buildable: its hostname and
 VMID (moved into 8000-8999) with the user's real node and template (a generated id names
 neither, a generated storage or bridge the node lacks is a 422, and the create -> actions ->
-delete chain would end there), an adoption never names one of the simulator's own guests (the
-session's other tests rely on them), and every call is written to `INFRAHAUS_LIVE_TRACE` (one
+delete chain would end there), and every call is written to `INFRAHAUS_LIVE_TRACE` (one
 JSON line: operation, path parameters, status, the `id` answered), from which the test counts
 the chains that ran.
 """

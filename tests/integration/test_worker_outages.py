@@ -140,38 +140,53 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(
     assert log.count('"redis unavailable; waiting for it"') == 1, log[-3000:]
 
 
-async def test_the_periodic_jobs_skip_a_run_while_postgres_is_down(settings: Settings) -> None:
+async def test_the_periodic_jobs_skip_a_run_while_postgres_is_down(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The crons read PostgreSQL first; with nothing listening where it should be, each run
-    answers its empty result (logged once per outage) instead of failing, and a bad query,
-    which is not an outage, still raises."""
+    answers its empty result (its outage counted, one warning per outage) instead of failing;
+    a run against a working PostgreSQL ends the outage. A bad query, which is not an
+    outage, still raises."""
     from sqlalchemy import text
 
+    from services.worker import jobs
     from services.worker.context import WorkerContext
-    from services.worker.jobs import reconcile, reconcile_nodes, retention
     from shared.core.outages import OutageLog, unless_database_down
     from shared.dev.embedded import free_port
 
+    outages = {
+        name: OutageLog(f"database ({name})")
+        for name in ("_reconcile_outage", "_retention_outage", "_node_sweep_outage")
+    }
+    for name, outage in outages.items():
+        monkeypatch.setattr(jobs, name, outage)  # this test's own, not the module's
     gone = msgspec.structs.replace(
         settings, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     )
     app = WorkerContext.build(gone, "test-cron-outage")
     try:
         ctx = {"app": app, "redis": app.redis}
-        assert await reconcile(ctx) == 0
-        assert await retention(ctx) == {"events": 0, "auditRows": 0}
-        totals = await reconcile_nodes(ctx)
-        assert totals == {"nodes": 0, "missing": 0, "restored": 0, "migrated": 0, "failed": 0}
+        for _ in range(2):
+            assert await jobs.reconcile(ctx) == 0
+            assert await jobs.retention(ctx) == {"events": 0, "auditRows": 0}
+            totals = await jobs.reconcile_nodes(ctx)
+            assert totals == {"nodes": 0, "missing": 0, "restored": 0, "migrated": 0, "failed": 0}
     finally:
         await app.aclose()
+    assert [(o.down, o.failures) for o in outages.values()] == [(True, 2)] * 3
 
     working = WorkerContext.build(settings, "test-cron-outage")
     try:
-        outage = OutageLog("database (test)")
+        # (retention only: the other two would act on every test's nodes and rows)
+        await jobs.retention({"app": working, "redis": working.redis})
+        back = outages["_retention_outage"]
+        assert not back.down and back.failures == 0
 
         async def bad_query() -> None:
             async with working.db_sessions() as session:
                 await session.execute(text("SELECT * FROM no_such_table"))
 
+        outage = OutageLog("database (test)")
         with pytest.raises(Exception, match="no_such_table"):
             await unless_database_down(outage, bad_query)
         assert not outage.down
