@@ -16,6 +16,16 @@ JSON_MEDIA_TYPE = "application/json"
 _WHERE = re.compile(r" - at `\$\.?(.*)`$")
 
 
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    return value
+
+
 class InfrahausRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         """Litestar decodes any body as JSON, whatever its `Content-Type`; a body sent as
@@ -39,15 +49,17 @@ class InfrahausRequest(Request[Any, Any, Any]):
 
     def _check_types(self, value: Any) -> None:
         """Litestar converts a body to the handler's type with msgspec's lax rules, so
-        `{"vmid": "101"}` and `{"vmid": 101.0}` passed for an integer the spec declares. The
-        body is checked against that type with the strict rules first; the lax conversion
-        then only sees bodies that already conform. Errors are worded as Litestar words a
-        body's (a body error is reported alone, before any in the query)."""
+        `{"vmid": "101"}` passed for an integer the spec declares, and `"true"` for a boolean.
+        The body is checked against that type with the strict rules first; the lax conversion
+        then only sees bodies that already conform. `101.0` is an integer to JSON Schema (a
+        number with a zero fraction), so it stays accepted; `101.5` is not. Errors are worded
+        as Litestar words a body's (a body error is reported alone, before any in the query).
+        """
         data = self.route_handler.parsed_fn_signature.parameters.get("data")
         if data is None:
             return
         try:
-            msgspec.convert(value, data.annotation, strict=True)
+            msgspec.convert(_integral_floats_as_ints(value), data.annotation, strict=True)
         except msgspec.ValidationError as exc:
             text = str(exc)
             where = _WHERE.search(text)

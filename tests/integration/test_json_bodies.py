@@ -86,17 +86,20 @@ async def test_body_errors_name_the_field_as_before(
 async def test_a_body_must_have_the_types_the_spec_declares(
     api: AsyncTestClient[Litestar], pve: RunningSimulator
 ) -> None:
-    """msgspec's lax conversion (Litestar's default) took `"101"`, `101.0` and `"true"` for an
-    integer or a boolean; the spec says integer and boolean, so they are 400s naming the field.
-    A string VMID once adopted the simulator's seeded CT 101 past a test hook that only
-    rewrote integers."""
+    """msgspec's lax conversion (Litestar's default) took `"101"` and `"true"` for an integer
+    or a boolean; the spec says integer and boolean, so they are 400s naming the field. A
+    string VMID once adopted the simulator's seeded CT 101 past a test hook that only rewrote
+    integers. `8669.0` is an integer to JSON Schema and is taken as one."""
     node = await api.post("/api/nodes", json=node_body(pve))
     assert node.status_code == 201, node.text
     adopt = f"/api/nodes/{node.json()['id']}/adopt"
-    for vmid in ("101", 101.0, "0x65", True):
+    for vmid in ("101", 101.5, "0x65", True):
         refused = await api.post(adopt, json={"vmid": vmid})
         assert refused.status_code == 400, (vmid, refused.text)
         assert refused.json()["errors"][0]["field"] == "vmid"
+    no_guest = await api.post(adopt, json={"vmid": 8669.0})  # valid, and no guest has it
+    assert no_guest.status_code == 422, no_guest.text
+    assert "VMID 8669 " in no_guest.json()["detail"]
     created = await api.post(
         "/api/containers",
         json={"hostname": "strict-01", "nodeId": node.json()["id"], "templateId": str(uuid.uuid4()),
