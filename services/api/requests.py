@@ -42,9 +42,9 @@ class InfrahausRequest(Request[Any, Any, Any]):
             )
         try:
             value = await super().json()
+            self._check_types(value)  # it recurses too: a body just under msgspec's limit
         except RecursionError:
             raise SerializationException("JSON body nested too deeply") from None
-        self._check_types(value)
         return value
 
     def _check_types(self, value: Any) -> None:
