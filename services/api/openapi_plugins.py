@@ -22,6 +22,8 @@ from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugi
 from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
 from litestar.typing import FieldDefinition
 
+from services.api.problems import STATUS_DESCRIPTIONS
+
 
 class StrictStructSchemaPlugin(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
@@ -123,8 +125,6 @@ def refine_openapi(app: Any) -> None:
 
 def _document_json_only(operation: Operation) -> None:
     """A 415 problem, shaped like the operation's 503 (every route documents that one)."""
-    from services.api.problems import STATUS_DESCRIPTIONS
-
     responses = operation.responses or {}
     unavailable = responses["503"]
     assert isinstance(unavailable, OpenAPIResponse), operation.operation_id
